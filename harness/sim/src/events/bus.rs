@@ -1,0 +1,107 @@
+//! The default event bus: matches each event against the rules and delivers transformed input
+//! to their targets, at least once, retrying failed deliveries with backoff.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+use tracing::{debug, info_span, warn, Instrument};
+
+use super::pattern::EventPattern;
+use super::transformer::{InputTransformer, RuleFacts};
+
+/// Delivers a rule's input to its target (here: starts a Step Functions execution).
+pub type Target = Arc<dyn Fn(String) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+/// A rule: a pattern, a transformer and one target.
+#[derive(Clone)]
+pub struct Rule {
+    /// Rule name.
+    pub name: String,
+    /// What it matches.
+    pub pattern: EventPattern,
+    /// How the event becomes the target's input; `None` passes the whole event.
+    pub transformer: Option<InputTransformer>,
+    /// Where it goes.
+    pub target: Target,
+}
+
+/// How deliveries behave: knobs for reliability tests.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Extra copies of every delivery (at-least-once made visible).
+    pub duplicates: u32,
+    /// Delay before each delivery.
+    pub delay: Duration,
+    /// Attempts per delivery before the event is dropped (EventBridge's default is 185).
+    pub max_attempts: u32,
+    /// First retry delay; doubles each attempt.
+    pub retry_base: Duration,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Self { duplicates: 0, delay: Duration::ZERO, max_attempts: 185, retry_base: Duration::from_millis(50) }
+    }
+}
+
+/// The bus.
+pub struct EventBus {
+    rules: Vec<Rule>,
+    delivery: Delivery,
+}
+
+impl EventBus {
+    /// A bus with these rules.
+    pub fn new(rules: Vec<Rule>, delivery: Delivery) -> Self {
+        Self { rules, delivery }
+    }
+
+    /// Routes one event to every matching rule's target, in the background.
+    pub fn publish(self: &Arc<Self>, event: Value) {
+        for rule in &self.rules {
+            if !rule.pattern.matches(&event) {
+                debug!(rule = rule.name, "event does not match");
+                continue;
+            }
+            let facts = RuleFacts {
+                name: rule.name.clone(),
+                arn: format!("arn:aws:events:{}:{}:rule/{}", crate::REGION, crate::ACCOUNT_ID, rule.name),
+            };
+            let input = match &rule.transformer {
+                Some(t) => match t.apply(&event, &facts) {
+                    Ok(input) => input,
+                    Err(e) => {
+                        warn!(rule = rule.name, error = %e, "input transformer failed; event dropped");
+                        continue;
+                    }
+                },
+                None => event.to_string(),
+            };
+            for copy in 0..=self.delivery.duplicates {
+                let target = rule.target.clone();
+                let delivery = self.delivery.clone();
+                let input = input.clone();
+                let span = info_span!("delivery", rule = rule.name, copy);
+                tokio::spawn(deliver(target, input, delivery).instrument(span));
+            }
+        }
+    }
+}
+
+async fn deliver(target: Target, input: String, delivery: Delivery) {
+    tokio::time::sleep(delivery.delay).await;
+    let mut wait = delivery.retry_base;
+    for attempt in 1..=delivery.max_attempts {
+        match target(input.clone()).await {
+            Ok(()) => return,
+            Err(e) => {
+                warn!(attempt, error = %e, "target delivery failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(60));
+            }
+        }
+    }
+    warn!("delivery gave up after {} attempts", delivery.max_attempts);
+}

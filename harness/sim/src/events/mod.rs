@@ -1,0 +1,11 @@
+//! EventBridge: rules with event patterns, input transformers, and delivery to targets.
+
+mod bus;
+mod pattern;
+mod s3_event;
+mod transformer;
+
+pub use bus::{Delivery, EventBus, Rule, Target};
+pub use pattern::{EventPattern, PatternError};
+pub use s3_event::{encode_event_key, event_time as s3_event_time, object_created_event};
+pub use transformer::{InputTransformer, TransformError};

@@ -1,0 +1,279 @@
+//! Event patterns: the matching language of EventBridge rules.
+//!
+//! A pattern mirrors the event's structure; each leaf is an array of matchers, any of which
+//! may match; arrays in the event match when any element does; `$or` takes alternatives.
+
+use serde_json::{Map, Value};
+
+/// Why a pattern was rejected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid event pattern at {path}: {reason}")]
+pub struct PatternError {
+    /// Where in the pattern (`detail.bucket.name`).
+    pub path: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Matcher {
+    Exact(Value),
+    Prefix(String, bool),
+    Suffix(String, bool),
+    EqualsIgnoreCase(String),
+    Wildcard(String),
+    AnythingBut(Vec<Matcher>),
+    Numeric(Vec<(String, f64)>),
+    Exists(bool),
+    Cidr(u32, u32),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Node {
+    Fields(Vec<(String, Node)>, Vec<Vec<Node>>),
+    Leaf(Vec<Matcher>),
+}
+
+/// A parsed, validated event pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventPattern {
+    root: Node,
+}
+
+fn err(path: &str, reason: impl Into<String>) -> PatternError {
+    PatternError { path: if path.is_empty() { "$".into() } else { path.into() }, reason: reason.into() }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+}
+
+impl EventPattern {
+    /// Parses a pattern document.
+    pub fn parse(text: &str) -> Result<Self, PatternError> {
+        let value: Value = serde_json::from_str(text).map_err(|e| err("", format!("not JSON: {e}")))?;
+        Self::from_value(&value)
+    }
+
+    /// Parses a pattern already read as JSON.
+    pub fn from_value(value: &Value) -> Result<Self, PatternError> {
+        let obj = value.as_object().ok_or_else(|| err("", "a pattern must be a JSON object"))?;
+        Ok(Self { root: parse_object(obj, "")? })
+    }
+
+    /// Whether the event matches.
+    pub fn matches(&self, event: &Value) -> bool {
+        match_node(&self.root, Some(event))
+    }
+}
+
+fn parse_object(obj: &Map<String, Value>, path: &str) -> Result<Node, PatternError> {
+    let mut fields = Vec::new();
+    let mut ors = Vec::new();
+    for (key, v) in obj {
+        let here = join(path, key);
+        if key == "$or" {
+            let alts = v.as_array().filter(|a| a.len() >= 2).ok_or_else(|| err(&here, "$or takes an array of at least two patterns"))?;
+            let mut parsed = Vec::new();
+            for alt in alts {
+                let o = alt.as_object().ok_or_else(|| err(&here, "each $or alternative must be an object"))?;
+                parsed.push(parse_object(o, path)?);
+            }
+            ors.push(parsed);
+            continue;
+        }
+        let node = match v {
+            Value::Object(o) => parse_object(o, &here)?,
+            Value::Array(a) => Node::Leaf(parse_leaf(a, &here)?),
+            _ => return Err(err(&here, "a leaf must be an array of values or matchers")),
+        };
+        fields.push((key.clone(), node));
+    }
+    if fields.is_empty() && ors.is_empty() {
+        return Err(err(path, "empty object"));
+    }
+    Ok(Node::Fields(fields, ors))
+}
+
+fn parse_leaf(items: &[Value], path: &str) -> Result<Vec<Matcher>, PatternError> {
+    if items.is_empty() {
+        return Err(err(path, "empty arrays are not allowed"));
+    }
+    items.iter().map(|item| parse_matcher(item, path)).collect()
+}
+
+fn string_arg<'a>(v: &'a Value, path: &str, op: &str) -> Result<&'a str, PatternError> {
+    v.as_str().ok_or_else(|| err(path, format!("{op} takes a string")))
+}
+
+fn parse_matcher(item: &Value, path: &str) -> Result<Matcher, PatternError> {
+    let Value::Object(o) = item else { return Ok(Matcher::Exact(item.clone())) };
+    if o.len() != 1 {
+        return Err(err(path, "a matcher object has exactly one operator"));
+    }
+    let (op, arg) = o.iter().next().expect("one entry");
+    Ok(match op.as_str() {
+        "prefix" | "suffix" => {
+            let (text, ignore_case) = match arg {
+                Value::Object(inner) if inner.len() == 1 && inner.contains_key("equals-ignore-case") => {
+                    (string_arg(&inner["equals-ignore-case"], path, op)?, true)
+                }
+                other => (string_arg(other, path, op)?, false),
+            };
+            if op == "prefix" { Matcher::Prefix(text.into(), ignore_case) } else { Matcher::Suffix(text.into(), ignore_case) }
+        }
+        "equals-ignore-case" => Matcher::EqualsIgnoreCase(string_arg(arg, path, op)?.into()),
+        "wildcard" => {
+            let w = string_arg(arg, path, op)?;
+            if w.contains("**") {
+                return Err(err(path, "wildcard patterns may not contain consecutive '*'"));
+            }
+            Matcher::Wildcard(w.into())
+        }
+        "anything-but" => {
+            let inner = match arg {
+                Value::Array(a) if !a.is_empty() => a.iter().map(|v| match v {
+                    Value::Object(_) | Value::Array(_) => Err(err(path, "anything-but lists hold plain values")),
+                    _ => Ok(Matcher::Exact(v.clone())),
+                }).collect::<Result<Vec<_>, _>>()?,
+                Value::Array(_) => return Err(err(path, "anything-but takes a non-empty list")),
+                Value::Object(m) => {
+                    let nested = parse_matcher(arg, path)?;
+                    match (&nested, m.keys().next().map(String::as_str)) {
+                        (Matcher::Prefix(..) | Matcher::Suffix(..) | Matcher::Wildcard(_) | Matcher::EqualsIgnoreCase(_), _) => vec![nested],
+                        _ => return Err(err(path, "anything-but takes values, prefix, suffix, wildcard or equals-ignore-case")),
+                    }
+                }
+                v => vec![Matcher::Exact(v.clone())],
+            };
+            Matcher::AnythingBut(inner)
+        }
+        "numeric" => {
+            let a = arg.as_array().filter(|a| a.len() == 2 || a.len() == 4).ok_or_else(|| err(path, "numeric takes [op, n] or [op, n, op, n]"))?;
+            let mut ranges = Vec::new();
+            for pair in a.chunks(2) {
+                let op = pair[0].as_str().filter(|o| ["<", "<=", "=", ">", ">="].contains(o)).ok_or_else(|| err(path, "numeric operators are <, <=, =, >, >="))?;
+                let n = pair[1].as_f64().ok_or_else(|| err(path, "numeric bounds must be numbers"))?;
+                if n.abs() > 5.0e9 {
+                    return Err(err(path, "numeric values must be between -5.0e9 and 5.0e9"));
+                }
+                ranges.push((op.to_string(), n));
+            }
+            Matcher::Numeric(ranges)
+        }
+        "exists" => Matcher::Exists(arg.as_bool().ok_or_else(|| err(path, "exists takes true or false"))?),
+        "cidr" => parse_cidr(string_arg(arg, path, op)?).ok_or_else(|| err(path, "cidr takes an IPv4 prefix like 10.0.0.0/24"))?,
+        other => return Err(err(path, format!("unknown operator {other:?}"))),
+    })
+}
+
+fn parse_ipv4(s: &str) -> Option<u32> {
+    s.parse::<std::net::Ipv4Addr>().ok().map(u32::from)
+}
+
+fn parse_cidr(s: &str) -> Option<Matcher> {
+    let (ip, bits) = s.split_once('/')?;
+    let bits: u32 = bits.parse().ok().filter(|b| *b <= 32)?;
+    let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+    Some(Matcher::Cidr(parse_ipv4(ip)? & mask, mask))
+}
+
+fn match_node(node: &Node, value: Option<&Value>) -> bool {
+    match node {
+        Node::Fields(fields, ors) => {
+            let obj = value.and_then(Value::as_object);
+            fields.iter().all(|(k, child)| {
+                let v = obj.and_then(|o| o.get(k));
+                match (child, v) {
+                    (Node::Fields(..), Some(Value::Array(items))) => items.iter().any(|i| match_node(child, Some(i))),
+                    _ => match_node(child, v),
+                }
+            }) && ors.iter().all(|alts| alts.iter().any(|alt| match_node(alt, value)))
+        }
+        Node::Leaf(matchers) => match value {
+            None => matchers.iter().any(|m| *m == Matcher::Exists(false)),
+            Some(Value::Array(items)) => items.iter().any(|i| matchers.iter().any(|m| match_value(m, i))),
+            Some(v) => matchers.iter().any(|m| match_value(m, v)),
+        },
+    }
+}
+
+fn wildcard(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, tail)) => {
+            text.starts_with(head) && {
+                let rest = &text[head.len()..];
+                rest.char_indices().map(|(i, _)| i).chain([rest.len()]).any(|i| wildcard(tail, &rest[i..]))
+            }
+        }
+    }
+}
+
+fn match_value(m: &Matcher, v: &Value) -> bool {
+    match m {
+        Matcher::Exact(expected) => match (expected, v) {
+            (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+            _ => expected == v,
+        },
+        Matcher::Prefix(p, ic) => v.as_str().is_some_and(|s| if *ic { s.to_lowercase().starts_with(&p.to_lowercase()) } else { s.starts_with(p.as_str()) }),
+        Matcher::Suffix(p, ic) => v.as_str().is_some_and(|s| if *ic { s.to_lowercase().ends_with(&p.to_lowercase()) } else { s.ends_with(p.as_str()) }),
+        Matcher::EqualsIgnoreCase(p) => v.as_str().is_some_and(|s| s.to_lowercase() == p.to_lowercase()),
+        Matcher::Wildcard(p) => v.as_str().is_some_and(|s| wildcard(p, s)),
+        Matcher::AnythingBut(inner) => !inner.iter().any(|m| match_value(m, v)),
+        Matcher::Numeric(ranges) => v.as_f64().is_some_and(|n| {
+            ranges.iter().all(|(op, bound)| match op.as_str() {
+                "<" => n < *bound,
+                "<=" => n <= *bound,
+                "=" => n == *bound,
+                ">" => n > *bound,
+                _ => n >= *bound,
+            })
+        }),
+        Matcher::Exists(e) => *e,
+        Matcher::Cidr(net, mask) => v.as_str().and_then(parse_ipv4).is_some_and(|ip| ip & mask == *net),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn m(p: Value, e: Value) -> bool {
+        EventPattern::from_value(&p).unwrap().matches(&e)
+    }
+
+    #[test]
+    fn exact_nested_and_arrays() {
+        let p = json!({"source": ["aws.s3"], "detail": {"bucket": {"name": ["src"]}}});
+        assert!(m(p.clone(), json!({"source": "aws.s3", "detail": {"bucket": {"name": "src"}}})));
+        assert!(!m(p.clone(), json!({"source": "aws.s3", "detail": {"bucket": {"name": "other"}}})));
+        assert!(!m(p, json!({"source": "aws.s3"})));
+        assert!(m(json!({"resources": ["a"]}), json!({"resources": ["b", "a"]})));
+    }
+
+    #[test]
+    fn operators() {
+        let e = json!({"k": "Inbound/x.CSV", "n": 5, "ip": "10.0.0.7", "empty": ""});
+        assert!(m(json!({"k": [{"prefix": "Inbound/"}]}), e.clone()));
+        assert!(m(json!({"k": [{"suffix": {"equals-ignore-case": ".csv"}}]}), e.clone()));
+        assert!(m(json!({"k": [{"wildcard": "Inbound/*.CSV"}]}), e.clone()));
+        assert!(m(json!({"k": [{"anything-but": {"prefix": "tmp/"}}]}), e.clone()));
+        assert!(!m(json!({"k": [{"anything-but": ["Inbound/x.CSV"]}]}), e.clone()));
+        assert!(m(json!({"n": [{"numeric": [">", 0, "<=", 5]}]}), e.clone()));
+        assert!(m(json!({"ip": [{"cidr": "10.0.0.0/24"}]}), e.clone()));
+        assert!(m(json!({"missing": [{"exists": false}]}), e.clone()));
+        assert!(!m(json!({"missing": [{"exists": true}]}), e.clone()));
+        assert!(m(json!({"empty": [""]}), e.clone()));
+        assert!(m(json!({"$or": [{"n": [1]}, {"k": [{"prefix": "Inbound"}]}]}), e));
+    }
+
+    #[test]
+    fn invalid_patterns_say_where() {
+        let e = EventPattern::parse(r#"{"detail": {"key": []}}"#).unwrap_err();
+        assert_eq!(e.path, "detail.key");
+        assert!(EventPattern::parse(r#"{"k": [{"bogus": 1}]}"#).unwrap_err().reason.contains("bogus"));
+        assert!(EventPattern::parse(r#"{"k": "x"}"#).is_err());
+    }
+}

@@ -1,0 +1,91 @@
+//! One HTTP port for every AWS API of the simulator, routed like LocalStack's edge port: JSON
+//! protocol requests by their `X-Amz-Target`, everything else to S3.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use hyper::body::Incoming;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::json_protocol;
+use crate::logs::LogStore;
+use crate::states::StepFunctions;
+
+type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+/// What the gateway routes to.
+pub struct Routes {
+    /// S3 service.
+    pub s3: s3s::service::S3Service,
+    /// Step Functions.
+    pub sfn: StepFunctions,
+    /// Logs.
+    pub logs: Arc<LogStore>,
+    /// DynamoDB (dynoxide) address.
+    pub dynamodb: SocketAddr,
+}
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).map_err(|e| match e {}).boxed()
+}
+
+/// Sends one request to `addr` over a fresh HTTP/1 connection.
+pub async fn forward(addr: SocketAddr, req: Request<Full<Bytes>>) -> Result<Response<Incoming>, String> {
+    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    sender.send_request(req).await.map_err(|e| e.to_string())
+}
+
+async fn route(routes: Arc<Routes>, peer: SocketAddr, mut req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let Some(target) = target else {
+        req.extensions_mut().insert(peer);
+        return Ok(match hyper::service::Service::call(&routes.s3, req).await {
+            Ok(resp) => resp.map(|b| b.map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e }).boxed()),
+            Err(e) => Response::builder().status(StatusCode::INTERNAL_SERVER_ERROR).body(full(format!("{e:?}"))).expect("valid"),
+        });
+    };
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let (service, operation) = target.split_once('.').unwrap_or((&target, ""));
+    let resp = match service {
+        "AWSStepFunctions" => json_protocol::respond("application/x-amz-json-1.0", crate::states::handle_api(&routes.sfn, operation, &body)),
+        "Logs_20140328" => json_protocol::respond("application/x-amz-json-1.1", crate::logs::handle_api(&routes.logs, operation, &body)),
+        "DynamoDB_20120810" => {
+            let mut fwd = Request::from_parts(parts, Full::new(body));
+            fwd.headers_mut().remove(http::header::HOST);
+            return Ok(match forward(routes.dynamodb, fwd).await {
+                Ok(r) => r.map(|b| b.map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { Box::new(e) }).boxed()),
+                Err(e) => Response::builder().status(StatusCode::BAD_GATEWAY).body(full(e)).expect("valid"),
+            });
+        }
+        other => json_protocol::respond(
+            "application/x-amz-json-1.1",
+            Err(json_protocol::ApiError::client("UnknownOperationException", format!("service {other} is not simulated"))),
+        ),
+    };
+    Ok(resp.map(|b| b.map_err(|e| match e {}).boxed()))
+}
+
+/// Serves the gateway until `stop` is cancelled.
+pub async fn serve(listener: TcpListener, routes: Arc<Routes>, stop: CancellationToken) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = stop.cancelled() => return,
+            a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
+        };
+        let routes = routes.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| route(routes.clone(), peer, req));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

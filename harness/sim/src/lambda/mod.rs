@@ -1,0 +1,257 @@
+//! Lambda: functions run as child processes speaking the Runtime API, as custom runtimes do
+//! on `provided.al2023`; one process per concurrent invocation, kept warm between them.
+
+mod runtime_api;
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{info, info_span, Instrument};
+
+use crate::logs::LogStore;
+use crate::states::TaskFailure;
+use runtime_api::{Invocation, Reply, RuntimeApi};
+
+/// The function's settings: the shared `infra/` settings file plus its environment.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FunctionSettings {
+    /// Timeout in seconds.
+    pub timeout_seconds: u64,
+    /// Memory in MB.
+    pub memory_size_mb: u32,
+    /// Reserved concurrency (at most this many invocations at once).
+    pub reserved_concurrency: u32,
+    /// Environment variables.
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+}
+
+/// A deployed function: settings and the command that starts its `bootstrap`.
+#[derive(Debug, Clone)]
+pub struct FunctionSpec {
+    /// Function name.
+    pub name: String,
+    /// Settings.
+    pub settings: FunctionSettings,
+    /// Program and arguments.
+    pub command: Vec<String>,
+}
+
+struct Instance {
+    id: String,
+    api: Arc<RuntimeApi>,
+    exited: watch::Receiver<Option<String>>,
+    kill: mpsc::Sender<()>,
+    stream: String,
+}
+
+impl Instance {
+    fn kill(&self) {
+        let _ = self.kill.try_send(());
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+struct Function {
+    spec: FunctionSpec,
+    idle: Vec<Arc<Instance>>,
+    running: u32,
+}
+
+/// The Lambda service.
+#[derive(Clone)]
+pub struct LambdaService {
+    functions: Arc<Mutex<BTreeMap<String, Function>>>,
+    logs: Arc<LogStore>,
+    aws_env: BTreeMap<String, String>,
+}
+
+/// The error Step Functions reports when Lambda gives no error type (crash, timeout).
+fn unknown(payload: Value) -> TaskFailure {
+    TaskFailure::new(
+        "Lambda.Unknown",
+        format!("The cause could not be determined because Lambda did not return an error type. Returned payload: {payload}"),
+    )
+}
+
+impl LambdaService {
+    /// A service whose functions get `aws_env` (endpoint, region, credentials) in their environment.
+    pub fn new(logs: Arc<LogStore>, aws_env: BTreeMap<String, String>) -> Self {
+        Self { functions: Arc::default(), logs, aws_env }
+    }
+
+    /// Deploys (or replaces) a function.
+    pub fn deploy(&self, spec: FunctionSpec) {
+        self.logs.ensure_group(&format!("/aws/lambda/{}", spec.name));
+        let mut fns = self.functions.lock().unwrap();
+        if let Some(old) = fns.insert(spec.name.clone(), Function { spec, idle: Vec::new(), running: 0 }) {
+            old.idle.iter().for_each(|i| i.kill());
+        }
+    }
+
+    /// Invokes a function synchronously (RequestResponse) by name or ARN.
+    pub async fn invoke(&self, function: &str, payload: Value) -> Result<Value, TaskFailure> {
+        let name = function.rsplit(':').next().unwrap_or(function).to_string();
+        let name = if function.starts_with("arn:") && function.split(':').count() == 8 {
+            // arn:aws:lambda:region:acct:function:name:qualifier
+            function.split(':').nth(6).unwrap_or(&name).to_string()
+        } else {
+            name
+        };
+        let (spec, warm) = {
+            let mut fns = self.functions.lock().unwrap();
+            let f = fns.get_mut(&name).ok_or_else(|| {
+                TaskFailure::new(
+                    "Lambda.ResourceNotFoundException",
+                    format!("Function not found: arn:aws:lambda:{}:{}:function:{name} (Service: Lambda, Status Code: 404)", crate::REGION, crate::ACCOUNT_ID),
+                )
+            })?;
+            if f.running >= f.spec.settings.reserved_concurrency {
+                return Err(TaskFailure::new(
+                    "Lambda.TooManyRequestsException",
+                    format!("Rate Exceeded. (Service: Lambda, Status Code: 429, function {name}, reserved concurrency {})", f.spec.settings.reserved_concurrency),
+                ));
+            }
+            f.running += 1;
+            (f.spec.clone(), f.idle.pop())
+        };
+        let result = self.invoke_on(&spec, warm, payload).instrument(info_span!("invocation", function = %name)).await;
+        if let Some(f) = self.functions.lock().unwrap().get_mut(&name) {
+            f.running -= 1;
+        }
+        result
+    }
+
+    async fn invoke_on(&self, spec: &FunctionSpec, warm: Option<Arc<Instance>>, payload: Value) -> Result<Value, TaskFailure> {
+        let instance = match warm {
+            Some(i) if i.exited.borrow().is_none() => i,
+            _ => self.start_instance(spec).await.map_err(|e| unknown(json!({"errorType": "Runtime.InitError", "errorMessage": e})))?,
+        };
+        let group = format!("/aws/lambda/{}", spec.name);
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let timeout = Duration::from_secs(spec.settings.timeout_seconds);
+        let deadline_ms = crate::logs::now_millis() + timeout.as_millis() as i64;
+        let (tx, rx) = oneshot::channel();
+        self.logs.put(&group, &instance.stream, format!("START RequestId: {request_id} Version: $LATEST"));
+        let started = Instant::now();
+        let invocation = Invocation { request_id: request_id.clone(), payload: Bytes::from(payload.to_string()), deadline_ms, reply: tx };
+        let mut exited = instance.exited.clone();
+        let outcome = if instance.api.submit(invocation).await.is_err() {
+            Err(unknown(json!({"errorType": "Runtime.ExitError", "errorMessage": "runtime is not accepting invocations"})))
+        } else {
+            tokio::select! {
+                r = rx => match r {
+                    Ok(Reply::Success(body)) => Ok(serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))),
+                    Ok(Reply::Error { error_type, body }) => Err(TaskFailure::new(error_type, String::from_utf8_lossy(&body).into_owned())),
+                    Err(_) => Err(unknown(json!({"errorType": "Runtime.ExitError", "errorMessage": "runtime dropped the invocation"}))),
+                },
+                _ = tokio::time::sleep(timeout) => {
+                    let msg = format!("{} Task timed out after {:.2} seconds", crate::iso_now(), timeout.as_secs_f64());
+                    self.logs.put(&group, &instance.stream, msg.clone());
+                    instance.kill();
+                    Err(unknown(json!({"errorType": "Sandbox.Timedout", "errorMessage": msg})))
+                }
+                status = exited.wait_for(|e| e.is_some()) => {
+                    let status = status.map(|s| s.clone().unwrap_or_default()).unwrap_or_default();
+                    let msg = format!("RequestId: {request_id} Error: Runtime exited with error: {status}");
+                    self.logs.put(&group, &instance.stream, msg.clone());
+                    Err(unknown(json!({"errorType": "Runtime.ExitError", "errorMessage": msg})))
+                }
+            }
+        };
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        self.logs.put(&group, &instance.stream, format!("END RequestId: {request_id}"));
+        self.logs.put(
+            &group,
+            &instance.stream,
+            format!(
+                "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
+                ms.ceil() as u64,
+                spec.settings.memory_size_mb,
+                spec.settings.memory_size_mb.min(64),
+            ),
+        );
+        if instance.exited.borrow().is_none() && outcome.as_ref().err().is_none_or(|f| f.error != "Lambda.Unknown") {
+            if let Some(f) = self.functions.lock().unwrap().get_mut(&spec.name) {
+                f.idle.push(instance);
+            }
+        } else {
+            instance.kill();
+        }
+        outcome
+    }
+
+    async fn start_instance(&self, spec: &FunctionSpec) -> Result<Arc<Instance>, String> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let api = RuntimeApi::start().await.map_err(|e| format!("runtime API: {e}"))?;
+        let date = crate::iso_now();
+        let stream = format!("{}/[$LATEST]{id}", date[..10].replace('-', "/"));
+        let group = format!("/aws/lambda/{}", spec.name);
+        self.logs.ensure_stream(&group, &stream);
+        let (program, args) = spec.command.split_first().ok_or("empty function command")?;
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args)
+            .env_clear()
+            .envs(std::env::vars().filter(|(k, _)| matches!(k.as_str(), "PATH" | "HOME" | "RUST_LOG" | "RUST_BACKTRACE" | "TMPDIR")))
+            .envs(&self.aws_env)
+            .envs(&spec.settings.environment)
+            .env("AWS_LAMBDA_RUNTIME_API", api.address())
+            .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", spec.settings.memory_size_mb.to_string())
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", &group)
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", &stream)
+            .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
+            .env("_HANDLER", "bootstrap")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(|e| format!("cannot start {program}: {e}"))?;
+        for pipe in [child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>), child.stderr.take().map(|s| Box::new(s) as _)]
+            .into_iter()
+            .flatten()
+        {
+            let logs = self.logs.clone();
+            let (group, stream) = (group.clone(), stream.clone());
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(pipe).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    logs.put(&group, &stream, line);
+                }
+            });
+        }
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let (kill_tx, mut kill_rx) = mpsc::channel::<()>(1);
+        let instance = Arc::new(Instance { id, api, exited: exit_rx, kill: kill_tx, stream });
+        info!(instance = %instance.id, function = %spec.name, "cold start");
+        tokio::spawn(async move {
+            let status = tokio::select! {
+                s = child.wait() => s.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
+                _ = kill_rx.recv() => { let _ = child.kill().await; "killed".to_string() }
+            };
+            let _ = exit_tx.send(Some(status));
+        });
+        Ok(instance)
+    }
+
+    /// Stops every idle function process.
+    pub fn shutdown(&self) {
+        let mut fns = self.functions.lock().unwrap();
+        for f in fns.values_mut() {
+            f.idle.drain(..).for_each(|i| i.kill());
+        }
+    }
+}

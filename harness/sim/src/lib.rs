@@ -1,0 +1,404 @@
+//! An in-process simulator of the partner file intake pipeline: Transfer Family SFTP, S3,
+//! EventBridge, Step Functions, Lambda, DynamoDB and CloudWatch Logs, each speaking its AWS
+//! wire protocol on loopback.
+//!
+//! The simulator knows nothing of scenarios or of the copy function: it runs whatever command
+//! it is given as the function's `bootstrap`, and the definition files under `infra/`.
+
+pub mod definitions;
+pub mod dynamodb;
+pub mod events;
+pub mod gateway;
+pub mod json_protocol;
+pub mod lambda;
+pub mod logs;
+pub mod s3;
+pub mod sftp;
+pub mod states;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use russh::keys::ssh_key;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, Instrument};
+
+/// The region every simulated resource lives in.
+pub const REGION: &str = "us-east-1";
+/// The simulated account.
+pub const ACCOUNT_ID: &str = "000000000000";
+/// Access key the simulator's S3 endpoint accepts (SigV4 is verified).
+pub const ACCESS_KEY_ID: &str = "AKIASIMULATOR0000000";
+/// Its secret.
+pub const SECRET_ACCESS_KEY: &str = "simulator/secret/key/0000000000000000000";
+
+/// Now, as RFC 3339 with a `Z` offset.
+pub fn iso_now() -> String {
+    events::s3_event_time(std::time::SystemTime::now())
+}
+
+/// Why the simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A definition file is missing or wrong.
+    #[error(transparent)]
+    DefinitionFile(#[from] definitions::DefinitionFileError),
+    /// The state machine definition is invalid.
+    #[error("{file}: {source}")]
+    StateMachine {
+        /// The file.
+        file: String,
+        /// Why.
+        source: json_protocol::ApiError,
+    },
+    /// The event pattern is invalid.
+    #[error("{file}: {source}")]
+    Pattern {
+        /// The file.
+        file: String,
+        /// Why.
+        source: events::PatternError,
+    },
+    /// The input transformer is invalid.
+    #[error("{file}: {source}")]
+    Transformer {
+        /// The file.
+        file: String,
+        /// Why.
+        source: events::TransformError,
+    },
+    /// A settings file is not valid JSON of the expected shape.
+    #[error("{file}: {message}")]
+    Settings {
+        /// The file.
+        file: String,
+        /// Why.
+        message: String,
+    },
+    /// A port could not be bound.
+    #[error("cannot listen on {addr}: {source} (is another simulator running? choose another port)")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Setting up a service failed.
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// A user of the SFTP server, with their authorized keys.
+#[derive(Debug, Clone)]
+pub struct UserConfig {
+    /// User name (also their folder in the source bucket).
+    pub name: String,
+    /// Authorized public keys.
+    pub keys: Vec<ssh_key::PublicKey>,
+}
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// The `infra/` directory holding `definitions/`.
+    pub infra_dir: PathBuf,
+    /// Source bucket (SFTP homes live here).
+    pub source_bucket: String,
+    /// Destination bucket.
+    pub destination_bucket: String,
+    /// Whether to create the destination bucket (off to test a broken stage).
+    pub create_destination_bucket: bool,
+    /// Metadata table.
+    pub table: String,
+    /// Copy function's name.
+    pub function_name: String,
+    /// Program and arguments that start the copy function's `bootstrap`.
+    pub function_command: Vec<String>,
+    /// Extra environment for the function.
+    pub function_env: BTreeMap<String, String>,
+    /// State machine name.
+    pub state_machine_name: String,
+    /// SFTP users.
+    pub users: Vec<UserConfig>,
+    /// SFTP host key (generated when `None`).
+    pub host_key: Option<ssh_key::PrivateKey>,
+    /// SETSTAT behaviour.
+    pub setstat_no_op: bool,
+    /// Loopback address for every listener.
+    pub host: String,
+    /// SFTP port (0: ephemeral).
+    pub sftp_port: u16,
+    /// Gateway port for every AWS API (0: ephemeral).
+    pub gateway_port: u16,
+    /// DynamoDB's own port (0: ephemeral).
+    pub dynamodb_port: u16,
+    /// Step Functions clock speed-up.
+    pub clock: states::Clock,
+    /// Event delivery knobs.
+    pub delivery: events::Delivery,
+    /// SFTP upload part settings.
+    pub upload: sftp::UploadSettings,
+}
+
+impl SimConfig {
+    /// Defaults matching the Terraform stack's names, ephemeral ports.
+    pub fn new(infra_dir: PathBuf, function_command: Vec<String>) -> Self {
+        Self {
+            infra_dir,
+            source_bucket: "partner-intake-source".into(),
+            destination_bucket: "partner-intake-destination".into(),
+            create_destination_bucket: true,
+            table: "FileTransferMetadata".into(),
+            function_name: "partner-intake-copy".into(),
+            function_command,
+            function_env: BTreeMap::new(),
+            state_machine_name: "partner-intake-transfer".into(),
+            users: Vec::new(),
+            host_key: None,
+            setstat_no_op: false,
+            host: "127.0.0.1".into(),
+            sftp_port: 0,
+            gateway_port: 0,
+            dynamodb_port: 0,
+            clock: states::Clock::default(),
+            delivery: events::Delivery::default(),
+            upload: sftp::UploadSettings::default(),
+        }
+    }
+}
+
+/// Where everything listens, and the names a client needs.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Endpoints {
+    /// SFTP address.
+    pub sftp: SocketAddr,
+    /// SFTP host key fingerprint (SHA256:...).
+    pub host_key_fingerprint: String,
+    /// SFTP host public key (OpenSSH format).
+    pub host_public_key: String,
+    /// URL of the gateway serving S3, Step Functions, Logs and DynamoDB.
+    pub aws: String,
+    /// DynamoDB's own URL.
+    pub dynamodb: String,
+    /// Transfer Family server id.
+    pub server_id: String,
+    /// Session log group.
+    pub sftp_log_group: String,
+    /// The copy function's log group.
+    pub function_log_group: String,
+    /// State machine ARN.
+    pub state_machine_arn: String,
+    /// Region.
+    pub region: String,
+    /// Source bucket.
+    pub source_bucket: String,
+    /// Destination bucket.
+    pub destination_bucket: String,
+    /// Metadata table.
+    pub table: String,
+}
+
+/// A running simulator; dropping it (or [`Simulator::shutdown`]) stops everything.
+pub struct Simulator {
+    /// Where to reach it.
+    pub endpoints: Endpoints,
+    /// The object store, for checks the S3 API cannot make (open multipart uploads).
+    pub s3_store: Arc<s3::S3Store>,
+    lambda: lambda::LambdaService,
+    stop: CancellationToken,
+}
+
+async fn bind(host: &str, port: u16) -> Result<TcpListener, StartError> {
+    let addr = format!("{host}:{port}");
+    TcpListener::bind(&addr).await.map_err(|source| StartError::Bind { addr, source })
+}
+
+fn server_id() -> String {
+    format!("s-{}", &uuid::Uuid::new_v4().simple().to_string()[..17])
+}
+
+impl Simulator {
+    /// Starts every service and waits until all listen.
+    pub async fn start(config: SimConfig) -> Result<Self, StartError> {
+        let stop = CancellationToken::new();
+        let gateway_listener = bind(&config.host, config.gateway_port).await?;
+        let gateway_addr = gateway_listener.local_addr().map_err(|e| StartError::Setup(e.to_string()))?;
+        let gateway_url = format!("http://{gateway_addr}");
+        let dynamo_listener = bind(&config.host, config.dynamodb_port).await?;
+        let dynamo_addr = dynamo_listener.local_addr().map_err(|e| StartError::Setup(e.to_string()))?;
+        let sftp_listener = bind(&config.host, config.sftp_port).await?;
+        let sftp_addr = sftp_listener.local_addr().map_err(|e| StartError::Setup(e.to_string()))?;
+
+        let function_arn = format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{}", config.function_name);
+        let values: BTreeMap<&str, String> = BTreeMap::from([
+            ("source_bucket", config.source_bucket.clone()),
+            ("destination_bucket", config.destination_bucket.clone()),
+            ("copy_function_arn", function_arn.clone()),
+            ("metadata_table", config.table.clone()),
+        ]);
+        let infra = &config.infra_dir;
+        let asl = definitions::load(infra, definitions::STATE_MACHINE, &values)?;
+        let pattern_text = definitions::load(infra, definitions::EVENT_PATTERN, &values)?;
+        let transformer_text = definitions::load(infra, definitions::INPUT_TRANSFORMER, &values)?;
+        let settings_text = definitions::load(infra, definitions::FUNCTION_SETTINGS, &values)?;
+        let pattern = events::EventPattern::parse(&pattern_text)
+            .map_err(|source| StartError::Pattern { file: definitions::EVENT_PATTERN.into(), source })?;
+        let transformer = events::InputTransformer::parse(&transformer_text)
+            .map_err(|source| StartError::Transformer { file: definitions::INPUT_TRANSFORMER.into(), source })?;
+        let mut settings: lambda::FunctionSettings = serde_json::from_str(&settings_text)
+            .map_err(|e| StartError::Settings { file: definitions::FUNCTION_SETTINGS.into(), message: e.to_string() })?;
+
+        // DynamoDB.
+        let db = dynoxide::Database::memory().map_err(|e| StartError::Setup(format!("dynamodb: {e}")))?;
+        let dstop = stop.clone();
+        tokio::spawn(async move {
+            let _ = dynoxide::server::serve_with_shutdown(dynamo_listener, db, async move { dstop.cancelled().await }).await;
+        });
+        dynamodb::create_metadata_table(dynamo_addr, &config.table).await.map_err(StartError::Setup)?;
+
+        // Logs, Lambda, Step Functions.
+        let logs = Arc::new(logs::LogStore::default());
+        let aws_env = BTreeMap::from([
+            ("AWS_ENDPOINT_URL".to_string(), gateway_url.clone()),
+            ("AWS_REGION".to_string(), REGION.to_string()),
+            ("AWS_DEFAULT_REGION".to_string(), REGION.to_string()),
+            ("AWS_ACCESS_KEY_ID".to_string(), ACCESS_KEY_ID.to_string()),
+            ("AWS_SECRET_ACCESS_KEY".to_string(), SECRET_ACCESS_KEY.to_string()),
+        ]);
+        let lambda = lambda::LambdaService::new(logs.clone(), aws_env);
+        settings.environment.insert("METADATA_TABLE".into(), config.table.clone());
+        settings.environment.extend(config.function_env.clone());
+        lambda.deploy(lambda::FunctionSpec { name: config.function_name.clone(), settings, command: config.function_command.clone() });
+        let invoker_lambda = lambda.clone();
+        let invoker: states::TaskInvoker = Arc::new(move |function, payload| {
+            let l = invoker_lambda.clone();
+            Box::pin(async move { l.invoke(&function, payload).await })
+        });
+        let sfn = states::StepFunctions::new(invoker, config.clock);
+        let role = format!("arn:aws:iam::{ACCOUNT_ID}:role/{}-sfn", config.state_machine_name);
+        let machine_arn = sfn
+            .create_state_machine(&config.state_machine_name, &asl, &role)
+            .map_err(|source| StartError::StateMachine { file: definitions::STATE_MACHINE.into(), source })?;
+
+        // EventBridge: the rule targets the state machine.
+        let target_sfn = sfn.clone();
+        let target_arn = machine_arn.clone();
+        let target: events::Target = Arc::new(move |input: String| {
+            let sfn = target_sfn.clone();
+            let arn = target_arn.clone();
+            Box::pin(async move { sfn.start_execution(&arn, None, Some(input)).map(|_| ()).map_err(|e| e.to_string()) })
+        });
+        let rule = events::Rule {
+            name: format!("{}-object-created", config.state_machine_name),
+            pattern,
+            transformer: Some(transformer),
+            target,
+        };
+        let bus = Arc::new(events::EventBus::new(vec![rule], config.delivery.clone()));
+
+        // S3, announcing creations to the bus.
+        let (event_tx, mut event_rx) = tokio::sync::mpsc::unbounded_channel();
+        let store = Arc::new(s3::S3Store::new(event_tx).map_err(|e| StartError::Setup(format!("s3 storage: {e}")))?);
+        store.create_bucket(&config.source_bucket).map_err(|e| StartError::Setup(e.to_string()))?;
+        if config.create_destination_bucket {
+            store.create_bucket(&config.destination_bucket).map_err(|e| StartError::Setup(e.to_string()))?;
+        }
+        let estop = stop.clone();
+        tokio::spawn(
+            async move {
+                loop {
+                    tokio::select! {
+                        _ = estop.cancelled() => break,
+                        ev = event_rx.recv() => match ev {
+                            Some(ev) => bus.publish(events::object_created_event(&ev)),
+                            None => break,
+                        },
+                    }
+                }
+            }
+            .in_current_span(),
+        );
+        let mut s3b = s3s::service::S3ServiceBuilder::new(s3::S3Frontend::new(store.clone()));
+        s3b.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY_ID, SECRET_ACCESS_KEY));
+        let routes = Arc::new(gateway::Routes { s3: s3b.build(), sfn: sfn.clone(), logs: logs.clone(), dynamodb: dynamo_addr });
+        tokio::spawn(gateway::serve(gateway_listener, routes, stop.clone()));
+
+        // SFTP, writing through an S3 client like Transfer Family does.
+        let host_key = match config.host_key.clone() {
+            Some(k) => k,
+            None => ssh_key::PrivateKey::random(&mut rand::rng(), ssh_key::Algorithm::Ed25519).map_err(|e| StartError::Setup(e.to_string()))?,
+        };
+        let host_public_key = host_key.public_key().to_openssh().unwrap_or_default();
+        let host_key_fingerprint = host_key.public_key().fingerprint(ssh_key::HashAlg::Sha256).to_string();
+        let id = server_id();
+        let sftp_config = sftp::SftpConfig {
+            server_id: id.clone(),
+            users: config
+                .users
+                .iter()
+                .map(|u| sftp::SftpUser { name: u.name.clone(), keys: u.keys.clone(), home_bucket: config.source_bucket.clone(), home_prefix: u.name.clone() })
+                .collect(),
+            host_key,
+            role_arn: format!("arn:aws:iam::{ACCOUNT_ID}:role/partner-intake-sftp-access"),
+            setstat_no_op: config.setstat_no_op,
+            upload: config.upload,
+            idle_timeout: std::time::Duration::from_secs(1800),
+        };
+        let s3_client = s3_client(&gateway_url);
+        let sftp = Arc::new(sftp::SftpServer::new(sftp_config, s3_client, logs.clone()));
+        let sstop = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = sstop.cancelled() => {},
+                _ = sftp.serve(sftp_listener) => {},
+            }
+        });
+
+        let endpoints = Endpoints {
+            sftp: sftp_addr,
+            host_key_fingerprint,
+            host_public_key,
+            aws: gateway_url,
+            dynamodb: format!("http://{dynamo_addr}"),
+            sftp_log_group: sftp::SftpServer::log_group_of(&id),
+            server_id: id,
+            function_log_group: format!("/aws/lambda/{}", config.function_name),
+            state_machine_arn: machine_arn,
+            region: REGION.into(),
+            source_bucket: config.source_bucket.clone(),
+            destination_bucket: config.destination_bucket.clone(),
+            table: config.table.clone(),
+        };
+        info!(gateway = %endpoints.aws, sftp = %endpoints.sftp, "simulator listening");
+        Ok(Self { endpoints, s3_store: store, lambda, stop })
+    }
+
+    /// Stops every listener and function process.
+    pub fn shutdown(&self) {
+        self.stop.cancel();
+        self.lambda.shutdown();
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// An S3 client for the simulator's gateway (path-style, simulator credentials).
+pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
+    let creds = aws_credential_types::Credentials::from_keys(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None);
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(creds)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+

@@ -1,0 +1,7 @@
+//! S3: the REST protocol through `s3s`, objects on disk, an "Object Created" event per create.
+
+mod service;
+mod store;
+
+pub use service::S3Frontend;
+pub use store::{ObjectCreated, S3Store, StoreError};

@@ -1,0 +1,508 @@
+//! The SFTP request handler of one channel: an S3 bucket seen through a LOGICAL home.
+//!
+//! Writes stream into S3: up to one part in memory, then a multipart upload whose parts go out
+//! while the client keeps writing; the object appears only when the file is closed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use bytes::{Bytes, BytesMut};
+use russh_sftp::protocol::{Attrs, Data, File, FileAttributes, Handle, Name, OpenFlags, Status, StatusCode, Version};
+use russh_sftp::server::StatusReply;
+use tokio::task::JoinHandle;
+
+use super::session_log::SessionLog;
+use super::vpath;
+use super::{SftpConfig, SftpUser};
+
+/// How uploads are cut into S3 parts.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadSettings {
+    /// Part size in bytes (at least 5 MiB, S3's minimum).
+    pub part_size: usize,
+    /// Parts uploading at once per file.
+    pub parts_in_flight: usize,
+}
+
+impl Default for UploadSettings {
+    fn default() -> Self {
+        Self { part_size: 8 * 1024 * 1024, parts_in_flight: 2 }
+    }
+}
+
+/// An SFTP failure: a status code and the message the client shows.
+#[derive(Debug)]
+pub struct SftpError(StatusCode, String);
+
+impl From<SftpError> for StatusReply {
+    fn from(e: SftpError) -> Self {
+        StatusReply::new(e.0).with_message(e.1)
+    }
+}
+
+fn err(code: StatusCode, msg: impl Into<String>) -> SftpError {
+    SftpError(code, msg.into())
+}
+
+fn s3_err<E: ProvideErrorMetadata>(e: &aws_sdk_s3::error::SdkError<E>) -> SftpError {
+    let code = e.code().unwrap_or("");
+    match code {
+        "NoSuchKey" | "NotFound" | "NoSuchBucket" => err(StatusCode::NoSuchFile, "No such file"),
+        "AccessDenied" => err(StatusCode::PermissionDenied, "Access denied"),
+        _ => err(StatusCode::Failure, format!("S3 error: {code} {}", e.message().unwrap_or(""))),
+    }
+}
+
+struct Upload {
+    path: String,
+    key: String,
+    written: u64,
+    buffer: BytesMut,
+    multipart: Option<String>,
+    parts: Vec<JoinHandle<Result<CompletedPart, SftpError>>>,
+}
+
+enum OpenHandle {
+    Write(Upload),
+    Dir { entries: Vec<File>, sent: bool },
+}
+
+/// The handler for one SFTP channel.
+pub struct S3Filesystem {
+    user: SftpUser,
+    s3: aws_sdk_s3::Client,
+    log: SessionLog,
+    config: Arc<SftpConfig>,
+    handles: HashMap<String, OpenHandle>,
+    next_handle: u64,
+}
+
+fn ok(id: u32) -> Status {
+    Status { id, status_code: StatusCode::Ok, error_message: "Ok".into(), language_tag: "en-US".into() }
+}
+
+fn dir_attrs() -> FileAttributes {
+    FileAttributes { permissions: Some(0o040755), size: Some(0), ..Default::default() }
+}
+
+fn file_attrs(size: u64, mtime: Option<u32>) -> FileAttributes {
+    FileAttributes { permissions: Some(0o100644), size: Some(size), mtime, atime: mtime, ..Default::default() }
+}
+
+fn mode_string(flags: OpenFlags) -> String {
+    let mut parts = Vec::new();
+    for (flag, name) in [
+        (OpenFlags::WRITE, "WRITE"),
+        (OpenFlags::TRUNCATE, "TRUNCATE"),
+        (OpenFlags::CREATE, "CREATE"),
+        (OpenFlags::APPEND, "APPEND"),
+        (OpenFlags::EXCLUDE, "EXCLUSIVE"),
+        (OpenFlags::READ, "READ"),
+    ] {
+        if flags.contains(flag) {
+            parts.push(name);
+        }
+    }
+    parts.join("|")
+}
+
+impl S3Filesystem {
+    /// A handler for `user`'s channel.
+    pub fn new(user: SftpUser, s3: aws_sdk_s3::Client, log: SessionLog, config: Arc<SftpConfig>) -> Self {
+        Self { user, s3, log, config, handles: HashMap::new(), next_handle: 0 }
+    }
+
+    /// The S3 key under the home for a client path (`None` for the home itself).
+    fn key_of(&self, path: &str) -> (Vec<String>, String) {
+        let segs = vpath::resolve(path);
+        let key = if segs.is_empty() { self.user.home_prefix.clone() } else { format!("{}/{}", self.user.home_prefix, segs.join("/")) };
+        (segs, key)
+    }
+
+    fn log_path(&self, key: &str) -> String {
+        format!("/{}/{key}", self.user.home_bucket)
+    }
+
+    fn new_handle(&mut self, h: OpenHandle) -> String {
+        self.next_handle += 1;
+        let name = format!("h{}", self.next_handle);
+        self.handles.insert(name.clone(), h);
+        name
+    }
+
+    async fn head(&self, key: &str) -> Option<(u64, Option<u32>)> {
+        let out = self.s3.head_object().bucket(&self.user.home_bucket).key(key).send().await.ok()?;
+        let mtime = out.last_modified().map(|t| t.secs() as u32);
+        Some((out.content_length().unwrap_or(0) as u64, mtime))
+    }
+
+    async fn is_dir(&self, key: &str) -> bool {
+        let out = self.s3.list_objects_v2().bucket(&self.user.home_bucket).prefix(format!("{key}/")).max_keys(1).send().await;
+        out.is_ok_and(|o| o.key_count().unwrap_or(0) > 0)
+    }
+
+    async fn attrs_of(&self, path: &str) -> Result<FileAttributes, SftpError> {
+        let (segs, key) = self.key_of(path);
+        if segs.is_empty() {
+            return Ok(dir_attrs());
+        }
+        if let Some((size, mtime)) = self.head(&key).await {
+            return Ok(file_attrs(size, mtime));
+        }
+        if self.is_dir(&key).await {
+            return Ok(dir_attrs());
+        }
+        Err(err(StatusCode::NoSuchFile, "No such file"))
+    }
+
+    async fn flush_part(&mut self, handle: &str, last: bool) -> Result<(), SftpError> {
+        let s3 = self.s3.clone();
+        let bucket = self.user.home_bucket.clone();
+        let settings = self.config.upload;
+        let Some(OpenHandle::Write(up)) = self.handles.get_mut(handle) else { return Ok(()) };
+        if up.multipart.is_none() {
+            let out = s3.create_multipart_upload().bucket(&bucket).key(&up.key).send().await.map_err(|e| s3_err(&e))?;
+            up.multipart = out.upload_id().map(str::to_string);
+        }
+        let upload_id = up.multipart.clone().unwrap_or_default();
+        let take = if last { up.buffer.len() } else { settings.part_size };
+        let body: Bytes = up.buffer.split_to(take).freeze();
+        let number = up.parts.len() as i32 + 1;
+        let key = up.key.clone();
+        up.parts.push(tokio::spawn(async move {
+            let out = s3
+                .upload_part()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .map_err(|e| s3_err(&e))?;
+            Ok(CompletedPart::builder().part_number(number).set_e_tag(out.e_tag().map(str::to_string)).build())
+        }));
+        // Bound memory: wait for the oldest unfinished part when too many are in flight.
+        let in_flight = up.parts.iter().filter(|p| !p.is_finished()).count();
+        if in_flight > settings.parts_in_flight {
+            if let Some(oldest) = up.parts.iter_mut().find(|p| !p.is_finished()) {
+                let _ = oldest.await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish_upload(&self, up: Upload) -> Result<u64, SftpError> {
+        let bucket = &self.user.home_bucket;
+        match up.multipart {
+            None => {
+                self.s3.put_object().bucket(bucket).key(&up.key).body(ByteStream::from(up.buffer.freeze())).send().await.map_err(|e| s3_err(&e))?;
+            }
+            Some(id) => {
+                let mut parts = Vec::with_capacity(up.parts.len());
+                let mut failure = None;
+                for p in up.parts {
+                    match p.await {
+                        Ok(Ok(part)) => parts.push(part),
+                        Ok(Err(e)) => failure = Some(e),
+                        Err(e) => failure = Some(err(StatusCode::Failure, e.to_string())),
+                    }
+                }
+                if let Some(f) = failure {
+                    let _ = self.s3.abort_multipart_upload().bucket(bucket).key(&up.key).upload_id(&id).send().await;
+                    return Err(f);
+                }
+                self.s3
+                    .complete_multipart_upload()
+                    .bucket(bucket)
+                    .key(&up.key)
+                    .upload_id(&id)
+                    .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+                    .send()
+                    .await
+                    .map_err(|e| s3_err(&e))?;
+            }
+        }
+        Ok(up.written)
+    }
+}
+
+impl Drop for S3Filesystem {
+    fn drop(&mut self) {
+        // A channel gone with files still open: abort their multipart uploads so no parts and
+        // no object remain, as Transfer Family does for an interrupted upload.
+        for (_, h) in self.handles.drain() {
+            if let OpenHandle::Write(up) = h {
+                if let Some(id) = up.multipart {
+                    let s3 = self.s3.clone();
+                    let bucket = self.user.home_bucket.clone();
+                    let parts = up.parts;
+                    tokio::spawn(async move {
+                        for p in parts {
+                            let _ = p.await;
+                        }
+                        let _ = s3.abort_multipart_upload().bucket(bucket).key(up.key).upload_id(id).send().await;
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl russh_sftp::server::Handler for S3Filesystem {
+    type Error = SftpError;
+
+    fn unimplemented(&self) -> Self::Error {
+        err(StatusCode::OpUnsupported, "Operation not supported")
+    }
+
+    async fn init(&mut self, version: u32, _extensions: HashMap<String, String>) -> Result<Version, Self::Error> {
+        if version < 3 {
+            return Err(err(StatusCode::OpUnsupported, format!("SFTP version {version} is not supported")));
+        }
+        Ok(Version::new())
+    }
+
+    async fn realpath(&mut self, id: u32, path: String) -> Result<Name, Self::Error> {
+        let p = vpath::display(&vpath::resolve(&path));
+        Ok(Name { id, files: vec![File::dummy(p)] })
+    }
+
+    async fn open(&mut self, id: u32, filename: String, pflags: OpenFlags, _attrs: FileAttributes) -> Result<Handle, Self::Error> {
+        let (segs, key) = self.key_of(&filename);
+        let mode = mode_string(pflags);
+        let path = self.log_path(&key);
+        if segs.is_empty() {
+            return Err(err(StatusCode::Failure, "Cannot open a directory"));
+        }
+        if pflags.contains(OpenFlags::READ) || pflags.contains(OpenFlags::APPEND) || !pflags.contains(OpenFlags::WRITE) {
+            let msg = format!("Cannot open file in mode: {mode}");
+            self.log.error("OPEN", &path, &msg);
+            return Err(err(StatusCode::OpUnsupported, msg));
+        }
+        self.log.open(&path, &mode);
+        let handle = self.new_handle(OpenHandle::Write(Upload {
+            path,
+            key,
+            written: 0,
+            buffer: BytesMut::new(),
+            multipart: None,
+            parts: Vec::new(),
+        }));
+        Ok(Handle { id, handle })
+    }
+
+    async fn write(&mut self, id: u32, handle: String, offset: u64, data: Vec<u8>) -> Result<Status, Self::Error> {
+        let part_size = self.config.upload.part_size;
+        let full = {
+            let Some(OpenHandle::Write(up)) = self.handles.get_mut(&handle) else {
+                return Err(err(StatusCode::Failure, "invalid handle"));
+            };
+            if offset != up.written {
+                let msg = format!("Non-sequential write at offset {offset} (expected {}): resume and random access are not supported", up.written);
+                self.log.error("WRITE", &up.path.clone(), &msg);
+                return Err(err(StatusCode::OpUnsupported, msg));
+            }
+            up.written += data.len() as u64;
+            up.buffer.extend_from_slice(&data);
+            up.buffer.len() >= part_size
+        };
+        if full {
+            self.flush_part(&handle, false).await?;
+        }
+        Ok(ok(id))
+    }
+
+    async fn close(&mut self, id: u32, handle: String) -> Result<Status, Self::Error> {
+        match self.handles.remove(&handle) {
+            Some(OpenHandle::Write(mut up)) => {
+                if up.multipart.is_some() && !up.buffer.is_empty() {
+                    self.handles.insert(handle.clone(), OpenHandle::Write(up));
+                    self.flush_part(&handle, true).await?;
+                    let Some(OpenHandle::Write(u)) = self.handles.remove(&handle) else { unreachable!() };
+                    up = u;
+                }
+                let path = up.path.clone();
+                match self.finish_upload(up).await {
+                    Ok(bytes) => {
+                        self.log.close(&path, bytes);
+                        Ok(ok(id))
+                    }
+                    Err(e) => {
+                        self.log.error("CLOSE", &path, &e.1);
+                        Err(e)
+                    }
+                }
+            }
+            Some(OpenHandle::Dir { .. }) => Ok(ok(id)),
+            None => Err(err(StatusCode::Failure, "invalid handle")),
+        }
+    }
+
+    async fn opendir(&mut self, id: u32, path: String) -> Result<Handle, Self::Error> {
+        let (segs, key) = self.key_of(&path);
+        if !segs.is_empty() && !matches!(self.attrs_of(&path).await, Ok(a) if a.is_dir()) {
+            return Err(err(StatusCode::NoSuchFile, "No such file"));
+        }
+        let prefix = format!("{key}/");
+        let mut entries = vec![File::new(".", dir_attrs()), File::new("..", dir_attrs())];
+        let mut token = None;
+        loop {
+            let out = self
+                .s3
+                .list_objects_v2()
+                .bucket(&self.user.home_bucket)
+                .prefix(&prefix)
+                .delimiter("/")
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| s3_err(&e))?;
+            for cp in out.common_prefixes() {
+                if let Some(name) = cp.prefix().and_then(|p| p.strip_prefix(&prefix)).map(|n| n.trim_end_matches('/')) {
+                    entries.push(File::new(name, dir_attrs()));
+                }
+            }
+            for obj in out.contents() {
+                let Some(name) = obj.key().and_then(|k| k.strip_prefix(&prefix)) else { continue };
+                if name.is_empty() {
+                    continue; // the directory's own marker
+                }
+                let mtime = obj.last_modified().map(|t| t.secs() as u32);
+                entries.push(File::new(name, file_attrs(obj.size().unwrap_or(0) as u64, mtime)));
+            }
+            token = out.next_continuation_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        let handle = self.new_handle(OpenHandle::Dir { entries, sent: false });
+        Ok(Handle { id, handle })
+    }
+
+    async fn readdir(&mut self, id: u32, handle: String) -> Result<Name, Self::Error> {
+        match self.handles.get_mut(&handle) {
+            Some(OpenHandle::Dir { entries, sent }) if !*sent => {
+                *sent = true;
+                Ok(Name { id, files: std::mem::take(entries) })
+            }
+            Some(OpenHandle::Dir { .. }) => Err(err(StatusCode::Eof, "End of directory")),
+            _ => Err(err(StatusCode::Failure, "invalid handle")),
+        }
+    }
+
+    async fn stat(&mut self, id: u32, path: String) -> Result<Attrs, Self::Error> {
+        Ok(Attrs { id, attrs: self.attrs_of(&path).await? })
+    }
+
+    async fn lstat(&mut self, id: u32, path: String) -> Result<Attrs, Self::Error> {
+        Ok(Attrs { id, attrs: self.attrs_of(&path).await? })
+    }
+
+    async fn fstat(&mut self, id: u32, handle: String) -> Result<Attrs, Self::Error> {
+        match self.handles.get(&handle) {
+            Some(OpenHandle::Write(up)) => Ok(Attrs { id, attrs: file_attrs(up.written, None) }),
+            Some(OpenHandle::Dir { .. }) => Ok(Attrs { id, attrs: dir_attrs() }),
+            None => Err(err(StatusCode::Failure, "invalid handle")),
+        }
+    }
+
+    async fn setstat(&mut self, id: u32, path: String, _attrs: FileAttributes) -> Result<Status, Self::Error> {
+        let (_, key) = self.key_of(&path);
+        let p = self.log_path(&key);
+        if self.config.setstat_no_op {
+            self.log.path_activity("SETSTAT", &p);
+            return Ok(ok(id));
+        }
+        self.log.error("SETSTAT", &p, "SETSTAT is not supported");
+        Err(err(StatusCode::PermissionDenied, "Permission denied"))
+    }
+
+    async fn fsetstat(&mut self, id: u32, _handle: String, _attrs: FileAttributes) -> Result<Status, Self::Error> {
+        if self.config.setstat_no_op {
+            return Ok(ok(id));
+        }
+        Err(err(StatusCode::PermissionDenied, "Permission denied"))
+    }
+
+    async fn mkdir(&mut self, id: u32, path: String, _attrs: FileAttributes) -> Result<Status, Self::Error> {
+        let (segs, key) = self.key_of(&path);
+        if segs.is_empty() || self.attrs_of(&path).await.is_ok() {
+            return Err(err(StatusCode::Failure, "File already exists"));
+        }
+        let marker = format!("{key}/");
+        self.s3.put_object().bucket(&self.user.home_bucket).key(&marker).body(ByteStream::from_static(b"")).send().await.map_err(|e| s3_err(&e))?;
+        self.log.path_activity("MKDIR", &self.log_path(&key));
+        Ok(ok(id))
+    }
+
+    async fn rmdir(&mut self, id: u32, path: String) -> Result<Status, Self::Error> {
+        let (segs, key) = self.key_of(&path);
+        if segs.is_empty() {
+            return Err(err(StatusCode::PermissionDenied, "Permission denied"));
+        }
+        let out = self.s3.list_objects_v2().bucket(&self.user.home_bucket).prefix(format!("{key}/")).max_keys(2).send().await.map_err(|e| s3_err(&e))?;
+        let children = out.contents().iter().filter(|o| o.key() != Some(&format!("{key}/"))).count();
+        if out.key_count().unwrap_or(0) == 0 {
+            return Err(err(StatusCode::NoSuchFile, "No such file"));
+        }
+        if children > 0 {
+            return Err(err(StatusCode::Failure, "Directory not empty"));
+        }
+        self.s3.delete_object().bucket(&self.user.home_bucket).key(format!("{key}/")).send().await.map_err(|e| s3_err(&e))?;
+        self.log.path_activity("RMDIR", &self.log_path(&key));
+        Ok(ok(id))
+    }
+
+    async fn remove(&mut self, id: u32, filename: String) -> Result<Status, Self::Error> {
+        let (_, key) = self.key_of(&filename);
+        if self.head(&key).await.is_none() {
+            return Err(err(StatusCode::NoSuchFile, "No such file"));
+        }
+        self.s3.delete_object().bucket(&self.user.home_bucket).key(&key).send().await.map_err(|e| s3_err(&e))?;
+        self.log.path_activity("DELETE", &self.log_path(&key));
+        Ok(ok(id))
+    }
+
+    async fn rename(&mut self, id: u32, oldpath: String, newpath: String) -> Result<Status, Self::Error> {
+        let (_, from) = self.key_of(&oldpath);
+        let (to_segs, to) = self.key_of(&newpath);
+        if to_segs.is_empty() {
+            return Err(err(StatusCode::Failure, "Cannot rename onto the home directory"));
+        }
+        if self.head(&from).await.is_none() {
+            if self.is_dir(&from).await {
+                return Err(err(StatusCode::OpUnsupported, "Renaming directories is not supported"));
+            }
+            return Err(err(StatusCode::NoSuchFile, "No such file"));
+        }
+        let bucket = self.user.home_bucket.clone();
+        let source = copy_lambda_style_source(&bucket, &from);
+        self.s3.copy_object().bucket(&bucket).key(&to).copy_source(source).send().await.map_err(|e| s3_err(&e))?;
+        self.s3.delete_object().bucket(&bucket).key(&from).send().await.map_err(|e| s3_err(&e))?;
+        self.log.rename(&self.log_path(&from), &self.log_path(&to));
+        Ok(ok(id))
+    }
+
+    async fn readlink(&mut self, _id: u32, _path: String) -> Result<Name, Self::Error> {
+        Err(err(StatusCode::OpUnsupported, "Symbolic links are not supported"))
+    }
+
+    async fn symlink(&mut self, _id: u32, _linkpath: String, _targetpath: String) -> Result<Status, Self::Error> {
+        Err(err(StatusCode::OpUnsupported, "Symbolic links are not supported"))
+    }
+
+    async fn read(&mut self, _id: u32, _handle: String, _offset: u64, _len: u32) -> Result<Data, Self::Error> {
+        Err(err(StatusCode::OpUnsupported, "Cannot read a file opened for writing"))
+    }
+}
+
+/// `bucket/key` percent-encoded for `x-amz-copy-source` (the SDK sends it as given).
+fn copy_lambda_style_source(bucket: &str, key: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+    format!("{bucket}/{}", utf8_percent_encode(key, SET))
+}

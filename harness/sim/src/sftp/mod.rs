@@ -1,0 +1,205 @@
+//! The SFTP endpoint: Transfer Family's behaviour on an S3-backed server with service-managed
+//! users, LOGICAL home directories, and structured session logs.
+
+mod fs;
+mod session_log;
+mod vpath;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use russh::keys::ssh_key::{self, PublicKey};
+use russh::server::{Auth, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
+use russh::{Channel, ChannelId};
+use tokio::net::TcpListener;
+use tracing::{info, info_span, warn, Instrument};
+
+pub use fs::UploadSettings;
+pub use session_log::SessionLog;
+
+use crate::logs::LogStore;
+
+/// A service-managed user.
+#[derive(Debug, Clone)]
+pub struct SftpUser {
+    /// User name.
+    pub name: String,
+    /// Authorized SSH public keys.
+    pub keys: Vec<PublicKey>,
+    /// Bucket of the LOGICAL home mapping's target.
+    pub home_bucket: String,
+    /// Key prefix (no slashes at either end) the user's `/` maps to.
+    pub home_prefix: String,
+}
+
+impl SftpUser {
+    /// `/bucket/prefix`, as Transfer Family logs the home directory.
+    pub fn home_dir(&self) -> String {
+        format!("/{}/{}", self.home_bucket, self.home_prefix)
+    }
+}
+
+/// The server's settings.
+#[derive(Clone)]
+pub struct SftpConfig {
+    /// Transfer Family server id (`s-` and 17 hex digits).
+    pub server_id: String,
+    /// Users.
+    pub users: Vec<SftpUser>,
+    /// Host key.
+    pub host_key: ssh_key::PrivateKey,
+    /// The IAM role ARN logged for sessions.
+    pub role_arn: String,
+    /// Whether SETSTAT is ignored (`ENABLE_NO_OP`) instead of refused.
+    pub setstat_no_op: bool,
+    /// How uploads stream into S3.
+    pub upload: UploadSettings,
+    /// Idle connections are closed after this long.
+    pub idle_timeout: Duration,
+}
+
+/// The running SFTP server.
+pub struct SftpServer {
+    config: Arc<SftpConfig>,
+    ssh: Arc<russh::server::Config>,
+    s3: aws_sdk_s3::Client,
+    logs: Arc<LogStore>,
+}
+
+impl SftpServer {
+    /// A server writing through `s3` and logging to `logs`.
+    pub fn new(config: SftpConfig, s3: aws_sdk_s3::Client, logs: Arc<LogStore>) -> Self {
+        let ssh = russh::server::Config {
+            server_id: russh::SshId::Standard("SSH-2.0-AWS_SFTP_1.1".into()),
+            keys: vec![config.host_key.clone()],
+            auth_rejection_time: Duration::from_millis(200),
+            auth_rejection_time_initial: Some(Duration::ZERO),
+            inactivity_timeout: Some(config.idle_timeout),
+            methods: russh::MethodSet::from(&[russh::MethodKind::PublicKey][..]),
+            ..Default::default()
+        };
+        logs.ensure_group(&Self::log_group_of(&config.server_id));
+        Self { config: Arc::new(config), ssh: Arc::new(ssh), s3, logs }
+    }
+
+    /// The log group Transfer Family writes session logs to.
+    pub fn log_group_of(server_id: &str) -> String {
+        format!("/aws/transfer/{server_id}")
+    }
+
+    /// Accepts connections until the listener fails.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(c) => c,
+                Err(e) => {
+                    warn!(error = %e, "sftp accept failed");
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let this = self.clone();
+            let log = SessionLog::new(self.logs.clone(), &self.config.server_id, peer);
+            let span = info_span!("sftp_session", session = %log.session_id(), peer = %peer);
+            tokio::spawn(
+                async move {
+                    let handler = Connection { server: this.clone(), peer, user: None, log: log.clone(), channels: HashMap::new(), sftp_channels: 0 };
+                    match russh::server::run_stream(this.ssh.clone(), stream, handler).await {
+                        Ok(session) => {
+                            if let Err(e) = session.await {
+                                info!(error = ?e, "session ended with error");
+                            }
+                        }
+                        Err(e) => info!(error = ?e, "handshake failed"),
+                    }
+                    log.disconnected();
+                }
+                .instrument(span),
+            );
+        }
+    }
+}
+
+/// Transfer Family allows this many SFTP channels per connection.
+const MAX_SFTP_CHANNELS: usize = 10;
+
+struct Connection {
+    server: Arc<SftpServer>,
+    peer: SocketAddr,
+    user: Option<SftpUser>,
+    log: SessionLog,
+    channels: HashMap<ChannelId, Channel<Msg>>,
+    sftp_channels: usize,
+}
+
+impl Connection {
+    fn find_user(&self, name: &str) -> Option<&SftpUser> {
+        self.server.config.users.iter().find(|u| u.name == name)
+    }
+
+    fn key_allowed(&self, name: &str, key: &PublicKey) -> bool {
+        self.find_user(name).is_some_and(|u| u.keys.iter().any(|k| k.key_data() == key.key_data()))
+    }
+}
+
+fn reject() -> Auth {
+    Auth::Reject { proceed_with_methods: None, partial_success: false }
+}
+
+impl russh::server::Handler for Connection {
+    type Error = russh::Error;
+
+    async fn auth_publickey_offered(&mut self, user: &str, offer: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
+        if self.key_allowed(user, offer.public_key) {
+            Ok(Auth::Accept)
+        } else {
+            self.log.auth_failure(user, "publickey", &offer.public_key.fingerprint(ssh_key::HashAlg::Sha256).to_string());
+            Ok(reject())
+        }
+    }
+
+    async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
+        if !self.key_allowed(user, key.public_key) {
+            self.log.auth_failure(user, "publickey", &key.public_key.fingerprint(ssh_key::HashAlg::Sha256).to_string());
+            return Ok(reject());
+        }
+        let u = self.find_user(user).cloned().expect("checked");
+        self.log.connected(&u, &self.server.config, &String::new(), self.peer);
+        self.user = Some(u);
+        Ok(Auth::Accept)
+    }
+
+    async fn auth_succeeded(&mut self, session: &mut Session) -> Result<(), Self::Error> {
+        self.log.set_client(&String::from_utf8_lossy(session.remote_sshid()));
+        Ok(())
+    }
+
+    async fn channel_open_session(&mut self, channel: Channel<Msg>, reply: russh::server::ChannelOpenHandle, _session: &mut Session) -> Result<(), Self::Error> {
+        self.channels.insert(channel.id(), channel);
+        reply.accept().await;
+        Ok(())
+    }
+
+    async fn channel_eof(&mut self, channel: ChannelId, session: &mut Session) -> Result<(), Self::Error> {
+        session.close(channel)?;
+        Ok(())
+    }
+
+    async fn subsystem_request(&mut self, channel_id: ChannelId, name: &str, session: &mut Session) -> Result<(), Self::Error> {
+        let (Some(user), Some(channel)) = (self.user.clone(), self.channels.remove(&channel_id)) else {
+            session.channel_failure(channel_id)?;
+            return Ok(());
+        };
+        if name != "sftp" || self.sftp_channels >= MAX_SFTP_CHANNELS {
+            session.channel_failure(channel_id)?;
+            return Ok(());
+        }
+        self.sftp_channels += 1;
+        session.channel_success(channel_id)?;
+        let handler = fs::S3Filesystem::new(user, self.server.s3.clone(), self.log.clone(), self.server.config.clone());
+        tokio::spawn(russh_sftp::server::run(channel.into_stream(), handler).in_current_span());
+        Ok(())
+    }
+}

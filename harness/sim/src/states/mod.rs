@@ -1,0 +1,13 @@
+//! Step Functions: an Amazon States Language interpreter and the service's JSON API.
+
+mod api;
+mod choice;
+mod definition;
+mod interpreter;
+mod paths;
+mod service;
+
+pub use api::handle as handle_api;
+pub use definition::{Definition, DefinitionError};
+pub use interpreter::{Clock, TaskFailure, TaskInvoker};
+pub use service::{ExecutionStatus, StepFunctions};

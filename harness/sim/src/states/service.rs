@@ -1,0 +1,290 @@
+//! State machines and their executions.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, info_span, Instrument};
+
+use super::definition::Definition;
+use super::interpreter::{Clock, Run, TaskInvoker};
+use crate::json_protocol::ApiError;
+
+/// An execution's status, as AWS spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutionStatus {
+    /// Still going.
+    Running,
+    /// Finished with output.
+    Succeeded,
+    /// Finished with an error.
+    Failed,
+    /// The execution's TimeoutSeconds passed.
+    TimedOut,
+    /// Stopped by StopExecution.
+    Aborted,
+}
+
+impl ExecutionStatus {
+    /// The API's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "RUNNING",
+            Self::Succeeded => "SUCCEEDED",
+            Self::Failed => "FAILED",
+            Self::TimedOut => "TIMED_OUT",
+            Self::Aborted => "ABORTED",
+        }
+    }
+}
+
+/// One recorded history event.
+#[derive(Debug, Clone)]
+pub struct HistoryEvent {
+    /// Event type (`ExecutionStarted`, `TaskStateEntered`, ...).
+    pub kind: String,
+    /// When.
+    pub timestamp: SystemTime,
+    /// The `...EventDetails` member.
+    pub details: Value,
+}
+
+/// An execution's record.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    /// Execution ARN.
+    pub arn: String,
+    /// Name.
+    pub name: String,
+    /// Its state machine's ARN.
+    pub machine_arn: String,
+    /// Status.
+    pub status: ExecutionStatus,
+    /// Input document.
+    pub input: String,
+    /// Output document when succeeded.
+    pub output: Option<String>,
+    /// Error name when failed.
+    pub error: Option<String>,
+    /// Cause when failed.
+    pub cause: Option<String>,
+    /// Start time.
+    pub start: SystemTime,
+    /// Stop time.
+    pub stop: Option<SystemTime>,
+    /// History.
+    pub history: Vec<HistoryEvent>,
+}
+
+struct Machine {
+    name: String,
+    definition: Arc<Definition>,
+    text: String,
+    role_arn: String,
+    created: SystemTime,
+}
+
+#[derive(Default)]
+struct Inner {
+    machines: BTreeMap<String, Machine>,
+    executions: BTreeMap<String, Execution>,
+    order: Vec<String>,
+    cancel: BTreeMap<String, CancellationToken>,
+}
+
+/// The Step Functions service.
+#[derive(Clone)]
+pub struct StepFunctions {
+    inner: Arc<Mutex<Inner>>,
+    invoker: TaskInvoker,
+    clock: Clock,
+}
+
+fn to_epoch(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+impl StepFunctions {
+    /// A service invoking Lambda through `invoker`, with waits on `clock`.
+    pub fn new(invoker: TaskInvoker, clock: Clock) -> Self {
+        Self { inner: Arc::default(), invoker, clock }
+    }
+
+    /// Creates a state machine; returns its ARN.
+    pub fn create_state_machine(&self, name: &str, definition: &str, role_arn: &str) -> Result<String, ApiError> {
+        let parsed = Definition::parse(definition).map_err(|e| ApiError::client("InvalidDefinition", e.to_string()))?;
+        let arn = format!("arn:aws:states:{}:{}:stateMachine:{name}", crate::REGION, crate::ACCOUNT_ID);
+        let mut inner = self.inner.lock().unwrap();
+        if let Some(existing) = inner.machines.get(&arn) {
+            if existing.text != definition {
+                return Err(ApiError::client("StateMachineAlreadyExists", format!("State Machine Already Exists: '{arn}'")));
+            }
+            return Ok(arn);
+        }
+        inner.machines.insert(
+            arn.clone(),
+            Machine { name: name.into(), definition: Arc::new(parsed), text: definition.into(), role_arn: role_arn.into(), created: SystemTime::now() },
+        );
+        Ok(arn)
+    }
+
+    /// Starts an execution; a repeated name with the same input while running returns the same ARN.
+    pub fn start_execution(&self, machine_arn: &str, name: Option<String>, input: Option<String>) -> Result<(String, SystemTime), ApiError> {
+        let input = input.unwrap_or_else(|| "{}".into());
+        let parsed: Value = serde_json::from_str(&input).map_err(|e| ApiError::client("InvalidExecutionInput", format!("Invalid execution input: {e}")))?;
+        let name = name.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        if name.is_empty() || name.len() > 80 || name.chars().any(|c| " <>{}[]?*\"#%\\^|~`$&,;:/".contains(c) || c.is_control()) {
+            return Err(ApiError::client("InvalidName", format!("Invalid Name: '{name}'")));
+        }
+        let mut inner = self.inner.lock().unwrap();
+        let machine = inner.machines.get(machine_arn).ok_or_else(|| ApiError::client("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{machine_arn}'")))?;
+        let arn = format!("arn:aws:states:{}:{}:execution:{}:{name}", crate::REGION, crate::ACCOUNT_ID, machine.name);
+        if let Some(existing) = inner.executions.get(&arn) {
+            if existing.status == ExecutionStatus::Running && existing.input == input {
+                return Ok((arn, existing.start));
+            }
+            return Err(ApiError::client("ExecutionAlreadyExists", format!("Execution Already Exists: '{arn}'")));
+        }
+        let definition = machine.definition.clone();
+        let role_arn = machine.role_arn.clone();
+        let start = SystemTime::now();
+        let context = json!({
+            "Execution": {"Id": arn, "Name": name, "Input": parsed, "StartTime": crate::iso_now(), "RoleArn": role_arn},
+            "StateMachine": {"Id": machine_arn, "Name": machine.name},
+        });
+        inner.executions.insert(arn.clone(), Execution {
+            arn: arn.clone(), name: name.clone(), machine_arn: machine_arn.into(), status: ExecutionStatus::Running,
+            input: input.clone(), output: None, error: None, cause: None, start, stop: None,
+            history: vec![HistoryEvent { kind: "ExecutionStarted".into(), timestamp: start, details: json!({"executionStartedEventDetails": {"input": input, "roleArn": role_arn}}) }],
+        });
+        inner.order.push(arn.clone());
+        let token = CancellationToken::new();
+        inner.cancel.insert(arn.clone(), token.clone());
+        drop(inner);
+
+        let record_inner = self.inner.clone();
+        let record_arn = arn.clone();
+        let run = Run {
+            timeout: definition.timeout_seconds,
+            definition,
+            context,
+            invoker: self.invoker.clone(),
+            clock: self.clock,
+            record: Arc::new(move |kind: &str, details: Value| {
+                if let Some(e) = record_inner.lock().unwrap().executions.get_mut(&record_arn) {
+                    e.history.push(HistoryEvent { kind: kind.into(), timestamp: SystemTime::now(), details });
+                }
+            }),
+        };
+        let this = self.clone();
+        let exec_arn = arn.clone();
+        let span = info_span!("execution", name = %name);
+        tokio::spawn(
+            async move {
+                let timeout = run.timeout.map(|t| this.clock.real(Duration::from_secs(t)));
+                let body = run.execute(parsed);
+                let outcome = tokio::select! {
+                    _ = token.cancelled() => None,
+                    r = async { match timeout { Some(t) => tokio::time::timeout(t, body).await.ok(), None => Some(body.await) } } => Some(r),
+                };
+                this.finish(&exec_arn, outcome);
+            }
+            .instrument(span),
+        );
+        Ok((arn, start))
+    }
+
+    fn finish(&self, arn: &str, outcome: Option<Option<Result<Value, super::interpreter::TaskFailure>>>) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.cancel.remove(arn);
+        let Some(e) = inner.executions.get_mut(arn) else { return };
+        if e.status != ExecutionStatus::Running {
+            return;
+        }
+        let now = SystemTime::now();
+        e.stop = Some(now);
+        let (status, kind, details) = match outcome {
+            None => return,
+            Some(None) => (ExecutionStatus::TimedOut, "ExecutionTimedOut", json!({"executionTimedOutEventDetails": {"error": "States.Timeout", "cause": "The execution timed out"}})),
+            Some(Some(Ok(output))) => {
+                e.output = Some(output.to_string());
+                (ExecutionStatus::Succeeded, "ExecutionSucceeded", json!({"executionSucceededEventDetails": {"output": output.to_string()}}))
+            }
+            Some(Some(Err(f))) => {
+                e.error = Some(f.error.clone());
+                e.cause = Some(f.cause.clone());
+                (ExecutionStatus::Failed, "ExecutionFailed", json!({"executionFailedEventDetails": {"error": f.error, "cause": f.cause}}))
+            }
+        };
+        if status == ExecutionStatus::TimedOut {
+            e.error = Some("States.Timeout".into());
+        }
+        e.status = status;
+        e.history.push(HistoryEvent { kind: kind.into(), timestamp: now, details });
+        info!(execution = %e.name, status = status.as_str(), "execution finished");
+    }
+
+    /// Stops a running execution.
+    pub fn stop_execution(&self, arn: &str, error: Option<String>, cause: Option<String>) -> Result<SystemTime, ApiError> {
+        let mut inner = self.inner.lock().unwrap();
+        let token = inner.cancel.remove(arn);
+        let e = inner.executions.get_mut(arn).ok_or_else(|| not_found(arn))?;
+        let now = SystemTime::now();
+        if e.status == ExecutionStatus::Running {
+            e.status = ExecutionStatus::Aborted;
+            e.stop = Some(now);
+            e.error = error.clone();
+            e.cause = cause.clone();
+            e.history.push(HistoryEvent { kind: "ExecutionAborted".into(), timestamp: now, details: json!({"executionAbortedEventDetails": {"error": error, "cause": cause}}) });
+        }
+        if let Some(t) = token {
+            t.cancel();
+        }
+        Ok(now)
+    }
+
+    /// A copy of one execution.
+    pub fn execution(&self, arn: &str) -> Result<Execution, ApiError> {
+        self.inner.lock().unwrap().executions.get(arn).cloned().ok_or_else(|| not_found(arn))
+    }
+
+    /// Executions of a machine, newest first, optionally by status.
+    pub fn executions(&self, machine_arn: &str, status: Option<&str>) -> Result<Vec<Execution>, ApiError> {
+        let inner = self.inner.lock().unwrap();
+        if !inner.machines.contains_key(machine_arn) {
+            return Err(ApiError::client("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{machine_arn}'")));
+        }
+        Ok(inner
+            .order
+            .iter()
+            .rev()
+            .filter_map(|a| inner.executions.get(a))
+            .filter(|e| e.machine_arn == machine_arn && status.is_none_or(|s| e.status.as_str() == s))
+            .cloned()
+            .collect())
+    }
+
+    /// State machines (arn, name, created).
+    pub fn machines(&self) -> Vec<(String, String, f64)> {
+        let inner = self.inner.lock().unwrap();
+        inner.machines.iter().map(|(a, m)| (a.clone(), m.name.clone(), to_epoch(m.created))).collect()
+    }
+
+    /// A machine's definition text and role.
+    pub fn machine(&self, arn: &str) -> Result<(String, String, String, f64), ApiError> {
+        let inner = self.inner.lock().unwrap();
+        let m = inner.machines.get(arn).ok_or_else(|| ApiError::client("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{arn}'")))?;
+        Ok((m.name.clone(), m.text.clone(), m.role_arn.clone(), to_epoch(m.created)))
+    }
+}
+
+fn not_found(arn: &str) -> ApiError {
+    ApiError::client("ExecutionDoesNotExist", format!("Execution Does Not Exist: '{arn}'"))
+}
+
+/// Seconds since the epoch, as the JSON protocol carries timestamps.
+pub fn epoch(t: SystemTime) -> f64 {
+    to_epoch(t)
+}
