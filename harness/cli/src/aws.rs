@@ -1,0 +1,35 @@
+//! The AWS SDK clients the checks use, pointed at a target's endpoints.
+
+use aws_credential_types::Credentials;
+
+/// Clients for every service a check reads.
+#[derive(Clone)]
+pub struct Clients {
+    /// S3.
+    pub s3: aws_sdk_s3::Client,
+    /// DynamoDB.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// Step Functions.
+    pub sfn: aws_sdk_sfn::Client,
+    /// CloudWatch Logs.
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+}
+
+impl Clients {
+    /// Clients for an AWS-compatible endpoint with static credentials.
+    pub fn for_endpoint(endpoint: &str, region: &str, access_key: &str, secret_key: &str) -> Self {
+        let conf = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()))
+            .endpoint_url(endpoint)
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::from_keys(access_key, secret_key, None)))
+            .build();
+        let s3 = aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build();
+        Self {
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            dynamodb: aws_sdk_dynamodb::Client::new(&conf),
+            sfn: aws_sdk_sfn::Client::new(&conf),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&conf),
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Scenario files: who uploads what, and what the pipeline must then show.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// No such file.
+    #[error("cannot read scenario {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not valid for the schema.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (with line and field).
+        message: String,
+    },
+}
+
+/// A scenario.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name.
+    pub name: String,
+    /// What it shows.
+    #[serde(default)]
+    pub description: String,
+    /// SFTP users (each gets a fresh key).
+    pub users: Vec<User>,
+    /// Files to upload.
+    pub uploads: Vec<Upload>,
+    /// Simulator settings for this run.
+    #[serde(default)]
+    pub sim: SimSettings,
+    /// Seconds to wait for the asynchronous stages.
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u64,
+}
+
+fn default_timeout() -> u64 {
+    60
+}
+
+/// A partner account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// User name; also their folder in the source bucket.
+    pub name: String,
+}
+
+/// What a file must end as.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Copied; record `transferred`; execution SUCCEEDED.
+    #[default]
+    Transferred,
+    /// Record `failed`; execution FAILED.
+    Failed,
+}
+
+/// One file upload.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upload {
+    /// Which user uploads it.
+    pub user: String,
+    /// Path inside the user's home (`inbound/orders.csv`).
+    pub path: String,
+    /// Literal content.
+    #[serde(default)]
+    pub content: Option<String>,
+    /// Size in bytes of generated CSV-like content (when `content` is absent).
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// Expected end state.
+    #[serde(default)]
+    pub expect: Outcome,
+    /// Text the record's `error_message` must contain (for `expect = "failed"`).
+    #[serde(default)]
+    pub error_contains: Option<String>,
+}
+
+/// Simulator settings a scenario may change.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimSettings {
+    /// Create the destination bucket (false breaks the copy stage).
+    #[serde(default = "yes")]
+    pub create_destination_bucket: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for SimSettings {
+    fn default() -> Self {
+        Self { create_destination_bucket: true }
+    }
+}
+
+impl Scenario {
+    /// Loads and checks a scenario file.
+    pub fn load(path: &Path) -> Result<Self, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { path: path.into(), source })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses scenario text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ScenarioError> {
+        let invalid = |message: String| ScenarioError::Invalid { path: path.into(), message };
+        let s: Scenario = toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_string()))?;
+        if s.users.is_empty() {
+            return Err(invalid("at least one [[users]] entry is required".into()));
+        }
+        for (i, u) in s.uploads.iter().enumerate() {
+            if !s.users.iter().any(|x| x.name == u.user) {
+                return Err(invalid(format!("uploads[{i}].user: {:?} is not listed under [[users]]", u.user)));
+            }
+            if u.content.is_some() == u.size.is_some() {
+                return Err(invalid(format!("uploads[{i}]: give exactly one of `content` or `size`")));
+            }
+            if u.path.trim_matches('/').is_empty() || u.path.ends_with('/') {
+                return Err(invalid(format!("uploads[{i}].path: {:?} is not a file path", u.path)));
+            }
+        }
+        Ok(s)
+    }
+
+    /// Scenario files under `dir`, by name.
+    pub fn list(dir: &Path) -> Vec<(String, PathBuf)> {
+        let mut out: Vec<_> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .filter_map(|p| Some((p.file_stem()?.to_string_lossy().into_owned(), p)))
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_field() {
+        let p = Path::new("x.toml");
+        let e = Scenario::parse("name='x'\n[[users]]\nname='a'\n[[uploads]]\nuser='b'\npath='f'\nsize=1\n", p).unwrap_err();
+        assert!(e.to_string().contains("uploads[0].user"), "{e}");
+        let e = Scenario::parse("name='x'\nbogus=1\n[[users]]\nname='a'\nuploads=[]\n", p).unwrap_err();
+        assert!(e.to_string().contains("bogus"), "{e}");
+        let e = Scenario::parse("name='x'\n[[users]]\nname='a'\n[[uploads]]\nuser='a'\npath='f'\nsize=-1\n", p).unwrap_err();
+        assert!(e.to_string().contains("size"), "{e}");
+    }
+
+    #[test]
+    fn repository_scenarios_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+        let all = Scenario::list(&dir);
+        assert!(all.iter().any(|(n, _)| n == "smoke"));
+        for (_, p) in all {
+            Scenario::load(&p).unwrap();
+        }
+    }
+}

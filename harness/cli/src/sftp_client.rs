@@ -1,0 +1,156 @@
+//! The harness's SFTP client: russh over a real socket, public-key auth, the server's host key
+//! pinned, files opened write-only and streamed with many writes in flight.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use russh::keys::ssh_key::{self, HashAlg, PrivateKey};
+use russh::keys::PrivateKeyWithHashAlg;
+use russh_sftp::client::RawSftpSession;
+use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
+use tracing::{debug, info_span, Instrument};
+
+use crate::content::Content;
+
+/// Why an SFTP step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// TCP or SSH failure.
+    #[error("ssh to {addr}: {message}")]
+    Ssh {
+        /// Server.
+        addr: SocketAddr,
+        /// What happened.
+        message: String,
+    },
+    /// The server refused the key.
+    #[error("user {user}: public key refused by the server")]
+    AuthRefused {
+        /// User.
+        user: String,
+    },
+    /// An SFTP request failed.
+    #[error("sftp {operation} {path}: {message}")]
+    Sftp {
+        /// Operation.
+        operation: &'static str,
+        /// Path.
+        path: String,
+        /// The server's status and message.
+        message: String,
+    },
+}
+
+/// Bytes per SFTP write (OpenSSH's default request size).
+const WRITE_SIZE: usize = 32 * 1024;
+/// Writes in flight per file.
+const WRITES_IN_FLIGHT: usize = 64;
+
+struct Handler {
+    expected: Option<String>,
+}
+
+impl russh::client::Handler for Handler {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, key: &russh::keys::PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        let russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } = key else { return Ok(false) };
+        Ok(match &self.expected {
+            Some(fp) => key.fingerprint(HashAlg::Sha256).to_string() == *fp,
+            None => true,
+        })
+    }
+}
+
+/// A logged-in SFTP session.
+pub struct SftpClient {
+    _ssh: russh::client::Handle<Handler>,
+    sftp: RawSftpSession,
+    addr: SocketAddr,
+}
+
+fn sftp_err(operation: &'static str, path: &str, e: russh_sftp::client::error::Error) -> ClientError {
+    ClientError::Sftp { operation, path: path.into(), message: e.to_string() }
+}
+
+impl SftpClient {
+    /// Connects, checks the host key against `host_fingerprint` (SHA256:...), and logs in.
+    pub async fn connect(addr: SocketAddr, host_fingerprint: Option<String>, user: &str, key: &PrivateKey) -> Result<Self, ClientError> {
+        let ssh_err = |e: russh::Error| ClientError::Ssh { addr, message: e.to_string() };
+        let config = Arc::new(russh::client::Config::default());
+        let mut ssh = russh::client::connect(config, addr, Handler { expected: host_fingerprint }).await.map_err(ssh_err)?;
+        let hash = match key.algorithm() {
+            ssh_key::Algorithm::Rsa { .. } => ssh.best_supported_rsa_hash().await.map_err(ssh_err)?.flatten(),
+            _ => None,
+        };
+        let auth = ssh.authenticate_publickey(user, PrivateKeyWithHashAlg::new(Arc::new(key.clone()), hash)).await.map_err(ssh_err)?;
+        if !auth.success() {
+            return Err(ClientError::AuthRefused { user: user.into() });
+        }
+        let channel = ssh.channel_open_session().await.map_err(ssh_err)?;
+        channel.request_subsystem(true, "sftp").await.map_err(ssh_err)?;
+        let sftp = RawSftpSession::new(channel.into_stream());
+        sftp.init().await.map_err(|e| sftp_err("init", "", e))?;
+        Ok(Self { _ssh: ssh, sftp, addr })
+    }
+
+    /// Creates each missing directory on the way to `dir` (`a/b/c`).
+    pub async fn mkdir_all(&self, dir: &str) -> Result<(), ClientError> {
+        let mut path = String::new();
+        for seg in dir.split('/').filter(|s| !s.is_empty()) {
+            path.push('/');
+            path.push_str(seg);
+            if self.sftp.stat(path.clone()).await.is_ok() {
+                continue;
+            }
+            self.sftp.mkdir(path.clone(), FileAttributes::default()).await.map_err(|e| sftp_err("mkdir", &path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Uploads `content` to `path`, write-only, keeping [`WRITES_IN_FLIGHT`] writes in flight.
+    pub async fn upload(&self, path: &str, content: &Content) -> Result<u64, ClientError> {
+        let span = info_span!("upload", path, size = content.len());
+        async {
+            let flags = OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE;
+            let handle = self.sftp.open(path, flags, FileAttributes::default()).await.map_err(|e| sftp_err("open", path, e))?.handle;
+            let total = content.len();
+            let mut offset = 0u64;
+            let mut in_flight = FuturesUnordered::new();
+            while offset < total || !in_flight.is_empty() {
+                while offset < total && in_flight.len() < WRITES_IN_FLIGHT {
+                    let n = (total - offset).min(WRITE_SIZE as u64) as usize;
+                    let mut buf = vec![0u8; n];
+                    content.fill(offset, &mut buf);
+                    in_flight.push(self.sftp.write(handle.as_str(), offset, buf));
+                    offset += n as u64;
+                }
+                if let Some(r) = in_flight.next().await {
+                    let status = r.map_err(|e| sftp_err("write", path, e))?;
+                    if status.status_code != StatusCode::Ok {
+                        return Err(ClientError::Sftp { operation: "write", path: path.into(), message: status.error_message });
+                    }
+                }
+            }
+            drop(in_flight);
+            self.sftp.close(handle.as_str()).await.map_err(|e| sftp_err("close", path, e))?;
+            debug!(bytes = total, "uploaded");
+            Ok(total)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Ends the session.
+    pub async fn close(self) {
+        let _ = self.sftp.close_session();
+        let _ = self._ssh.disconnect(russh::Disconnect::ByApplication, "", "en").await;
+        debug!(addr = %self.addr, "disconnected");
+    }
+}
+
+/// A fresh Ed25519 key for a scenario user.
+pub fn generate_key() -> PrivateKey {
+    PrivateKey::random(&mut rand::rng(), ssh_key::Algorithm::Ed25519).expect("ed25519 key generation")
+}

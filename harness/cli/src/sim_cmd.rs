@@ -1,0 +1,92 @@
+//! `harness sim`: the simulator in the foreground, with what a user needs to poke at it.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use russh::keys::ssh_key::LineEnding;
+
+use crate::sftp_client::generate_key;
+
+/// Options of `harness sim`.
+#[derive(clap::Args)]
+pub struct SimArgs {
+    /// SFTP port.
+    #[arg(long, default_value_t = 2222)]
+    sftp_port: u16,
+    /// Port of the AWS API gateway (S3, DynamoDB, Step Functions, Logs).
+    #[arg(long, default_value_t = 4566)]
+    port: u16,
+    /// DynamoDB's own port (also reachable through the gateway).
+    #[arg(long, default_value_t = 4569)]
+    dynamodb_port: u16,
+    /// SFTP user to create.
+    #[arg(long, default_value = "partner")]
+    user: String,
+    /// Directory to write the user's private key to.
+    #[arg(long)]
+    key_dir: Option<PathBuf>,
+    /// Print the connection details as one JSON object on one line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the simulator until Ctrl-C.
+pub async fn run(args: SimArgs, infra: PathBuf, function_command: Vec<String>) -> anyhow::Result<()> {
+    let key = generate_key();
+    let dir = match args.key_dir {
+        Some(d) => d,
+        None => std::env::temp_dir().join(format!("harness-sim-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let key_path = dir.join(format!("{}_ed25519", args.user));
+    std::fs::write(&key_path, key.to_openssh(LineEnding::LF).context("encoding the key")?.as_bytes())
+        .with_context(|| format!("writing {}", key_path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let mut config = sim::SimConfig::new(infra, function_command);
+    config.users = vec![sim::UserConfig { name: args.user.clone(), keys: vec![key.public_key().clone()] }];
+    config.sftp_port = args.sftp_port;
+    config.gateway_port = args.port;
+    config.dynamodb_port = args.dynamodb_port;
+    let simulator = sim::Simulator::start(config).await.context("starting the simulator")?;
+    let ep = &simulator.endpoints;
+    let known_hosts = dir.join("known_hosts");
+    std::fs::write(&known_hosts, format!("[{}]:{} {}\n", ep.sftp.ip(), ep.sftp.port(), ep.host_public_key))?;
+    let sftp_cmd = format!(
+        "sftp -P {} -i {} -o UserKnownHostsFile={} {}@{}",
+        ep.sftp.port(), key_path.display(), known_hosts.display(), args.user, ep.sftp.ip()
+    );
+    let env = format!("AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} AWS_DEFAULT_REGION={}", sim::ACCESS_KEY_ID, sim::SECRET_ACCESS_KEY, ep.region);
+    if args.json {
+        let mut v = serde_json::to_value(ep)?;
+        v["user"] = args.user.clone().into();
+        v["private_key"] = key_path.display().to_string().into();
+        v["known_hosts"] = known_hosts.display().to_string().into();
+        v["access_key_id"] = sim::ACCESS_KEY_ID.into();
+        v["secret_access_key"] = sim::SECRET_ACCESS_KEY.into();
+        v["sftp_command"] = sftp_cmd.into();
+        println!("{v}");
+    } else {
+        println!("simulator running (Ctrl-C to stop)");
+        println!("  sftp        {}  user {}  key {}", ep.sftp, args.user, key_path.display());
+        println!("  host key    {}", ep.host_key_fingerprint);
+        println!("  aws apis    {}  (S3, DynamoDB, Step Functions, Logs; region {})", ep.aws, ep.region);
+        println!("  dynamodb    {}", ep.dynamodb);
+        println!("  buckets     {} -> {}", ep.source_bucket, ep.destination_bucket);
+        println!("  table       {}", ep.table);
+        println!("  machine     {}", ep.state_machine_arn);
+        println!("  logs        {} (sessions), {} (function)", ep.sftp_log_group, ep.function_log_group);
+        println!();
+        println!("  {sftp_cmd}");
+        println!("  export {env}");
+        println!("  aws --endpoint-url {} s3 ls s3://{}/ --recursive", ep.aws, ep.destination_bucket);
+        println!("  aws --endpoint-url {} dynamodb scan --table-name {}", ep.aws, ep.table);
+        println!("  aws --endpoint-url {} stepfunctions list-executions --state-machine-arn {}", ep.aws, ep.state_machine_arn);
+    }
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    simulator.shutdown();
+    Ok(())
+}
