@@ -119,6 +119,8 @@ pub struct SimConfig {
     pub function_command: Vec<String>,
     /// Extra environment for the function.
     pub function_env: BTreeMap<String, String>,
+    /// Replaces the settings file's function timeout (seconds), for tests of timeouts.
+    pub function_timeout_seconds: Option<u64>,
     /// State machine name.
     pub state_machine_name: String,
     /// SFTP users.
@@ -155,6 +157,7 @@ impl SimConfig {
             function_name: "partner-intake-copy".into(),
             function_command,
             function_env: BTreeMap::new(),
+            function_timeout_seconds: None,
             state_machine_name: "partner-intake-transfer".into(),
             users: Vec::new(),
             host_key: None,
@@ -271,6 +274,9 @@ impl Simulator {
         let lambda = lambda::LambdaService::new(logs.clone(), aws_env);
         settings.environment.insert("METADATA_TABLE".into(), config.table.clone());
         settings.environment.extend(config.function_env.clone());
+        if let Some(t) = config.function_timeout_seconds {
+            settings.timeout_seconds = t;
+        }
         lambda.deploy(lambda::FunctionSpec { name: config.function_name.clone(), settings, command: config.function_command.clone() });
         let invoker_lambda = lambda.clone();
         let invoker: states::TaskInvoker = Arc::new(move |function, payload| {

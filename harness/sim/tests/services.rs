@@ -1,0 +1,235 @@
+//! Each simulated service through its real wire protocol, driven by the official AWS SDK
+//! clients over loopback sockets. The Lambda function here is a standard-library Python
+//! runtime, so the Runtime API is exercised by a client that is not ours.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+use sim::{SimConfig, Simulator};
+
+fn infra() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../infra")
+}
+
+fn echo_function() -> Vec<String> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/echo_runtime.py");
+    vec!["python3".into(), "-u".into(), script.to_string_lossy().into_owned()]
+}
+
+async fn start(configure: impl FnOnce(&mut SimConfig)) -> Simulator {
+    let mut config = SimConfig::new(infra(), echo_function());
+    configure(&mut config);
+    Simulator::start(config).await.expect("simulator starts")
+}
+
+fn sdk_config(endpoint: &str, secret: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(sim::REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+            aws_credential_types::Credentials::from_keys(sim::ACCESS_KEY_ID, secret, None),
+        ))
+        .build()
+}
+
+fn s3(endpoint: &str, secret: &str) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(&sdk_config(endpoint, secret)).force_path_style(true).build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+async fn wait_execution(sfn: &aws_sdk_sfn::Client, arn: &str) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let d = sfn.describe_execution().execution_arn(arn).send().await.unwrap();
+        if d.status().as_str() != "RUNNING" || Instant::now() > deadline {
+            return d;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn s3_objects_multipart_and_sigv4() {
+    let sim = start(|_| {}).await;
+    let ep = &sim.endpoints;
+    let client = s3(&ep.aws, sim::SECRET_ACCESS_KEY);
+    let bucket = &ep.destination_bucket;
+    client.put_object().bucket(bucket).key("a/b c.txt").body(ByteStream::from_static(b"hello")).send().await.unwrap();
+    let got = client.get_object().bucket(bucket).key("a/b c.txt").send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"hello");
+    let listed = client.list_objects_v2().bucket(bucket).prefix("a/").delimiter("/").send().await.unwrap();
+    assert_eq!(listed.contents().len(), 1);
+
+    let up = client.create_multipart_upload().bucket(bucket).key("big").send().await.unwrap();
+    let id = up.upload_id().unwrap();
+    let part1 = vec![1u8; 5 * 1024 * 1024];
+    let e1 = client.upload_part().bucket(bucket).key("big").upload_id(id).part_number(1).body(ByteStream::from(part1)).send().await.unwrap();
+    let e2 = client.upload_part().bucket(bucket).key("big").upload_id(id).part_number(2).body(ByteStream::from_static(b"tail")).send().await.unwrap();
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let parts = vec![
+        CompletedPart::builder().part_number(1).e_tag(e1.e_tag().unwrap()).build(),
+        CompletedPart::builder().part_number(2).e_tag(e2.e_tag().unwrap()).build(),
+    ];
+    client
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key("big")
+        .upload_id(id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .unwrap();
+    let head = client.head_object().bucket(bucket).key("big").send().await.unwrap();
+    assert_eq!(head.content_length(), Some(5 * 1024 * 1024 + 4));
+    assert!(head.e_tag().unwrap().ends_with("-2\""));
+    assert!(sim.s3_store.open_uploads().is_empty());
+
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    let missing = client.get_object().bucket("no-such-bucket").key("k").send().await.unwrap_err();
+    assert_eq!(missing.code(), Some("NoSuchBucket"));
+    let forged = s3(&ep.aws, "wrong-secret").list_buckets().send().await.unwrap_err();
+    assert_eq!(forged.code(), Some("SignatureDoesNotMatch"));
+}
+
+#[tokio::test]
+async fn dynamodb_through_the_gateway() {
+    let sim = start(|_| {}).await;
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk_config(&sim.endpoints.aws, sim::SECRET_ACCESS_KEY));
+    use aws_sdk_dynamodb::types::AttributeValue;
+    ddb.put_item().table_name(&sim.endpoints.table).item("file_id", AttributeValue::S("x".into())).item("status", AttributeValue::S("uploaded".into())).send().await.unwrap();
+    let err = ddb
+        .put_item()
+        .table_name(&sim.endpoints.table)
+        .item("file_id", AttributeValue::S("x".into()))
+        .condition_expression("attribute_not_exists(file_id)")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(format!("{:?}", err.into_service_error()).contains("ConditionalCheckFailed"));
+    let item = ddb.get_item().table_name(&sim.endpoints.table).key("file_id", AttributeValue::S("x".into())).send().await.unwrap();
+    assert_eq!(item.item().unwrap()["status"].as_s().unwrap(), "uploaded");
+}
+
+#[tokio::test]
+async fn object_created_event_starts_the_shared_state_machine() {
+    let sim = start(|_| {}).await;
+    let ep = &sim.endpoints;
+    let client = s3(&ep.aws, sim::SECRET_ACCESS_KEY);
+    client.put_object().bucket(&ep.source_bucket).key("acme/in/red flower+1.csv").body(ByteStream::from_static(b"x")).send().await.unwrap();
+    client.put_object().bucket(&ep.destination_bucket).key("ignored.csv").body(ByteStream::from_static(b"x")).send().await.unwrap();
+    let sfn = aws_sdk_sfn::Client::new(&sdk_config(&ep.aws, sim::SECRET_ACCESS_KEY));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let arn = loop {
+        let list = sfn.list_executions().state_machine_arn(&ep.state_machine_arn).send().await.unwrap();
+        if let Some(e) = list.executions().first() {
+            break e.execution_arn().to_string();
+        }
+        assert!(Instant::now() < deadline, "no execution started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let done = wait_execution(&sfn, &arn).await;
+    assert_eq!(done.status().as_str(), "SUCCEEDED", "{:?}", done.cause());
+    let input: serde_json::Value = serde_json::from_str(done.input().unwrap()).unwrap();
+    // The transformer's output, with the key encoded as S3 encodes it in events.
+    assert_eq!(input, serde_json::json!({"source_bucket": ep.source_bucket, "destination_bucket": ep.destination_bucket, "key": "acme/in/red+flower%2B1.csv"}));
+    let output: serde_json::Value = serde_json::from_str(done.output().unwrap()).unwrap();
+    assert_eq!(output["transfer"]["result"]["function"], "partner-intake-copy");
+    let list = sfn.list_executions().state_machine_arn(&ep.state_machine_arn).send().await.unwrap();
+    assert_eq!(list.executions().len(), 1, "only the source bucket's object matches the rule");
+    let history = sfn.get_execution_history().execution_arn(&arn).send().await.unwrap();
+    let kinds: Vec<&str> = history.events().iter().map(|e| e.r#type().as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"ExecutionStarted"));
+    assert_eq!(kinds.last(), Some(&"ExecutionSucceeded"));
+    assert!(kinds.contains(&"TaskScheduled") && kinds.contains(&"TaskSucceeded"));
+}
+
+async fn run_machine(sim: &Simulator, name: &str, definition: serde_json::Value, input: serde_json::Value) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    let sfn = aws_sdk_sfn::Client::new(&sdk_config(&sim.endpoints.aws, sim::SECRET_ACCESS_KEY));
+    let machine = sfn.create_state_machine().name(name).definition(definition.to_string()).role_arn("arn:aws:iam::000000000000:role/x").send().await.unwrap();
+    let exec = sfn.start_execution().state_machine_arn(machine.state_machine_arn()).name("run-1").input(input.to_string()).send().await.unwrap();
+    wait_execution(&sfn, exec.execution_arn()).await
+}
+
+fn task_machine(resource: &str, retry: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "StartAt": "Call",
+        "States": {
+            "Call": {"Type": "Task", "Resource": resource, "Retry": retry, "ResultPath": "$.out", "End": true}
+        }
+    })
+}
+
+#[tokio::test]
+async fn lambda_errors_surface_with_aws_names() {
+    let sim = start(|c| c.function_timeout_seconds = Some(1)).await;
+    let function = format!("arn:aws:lambda:{}:{}:function:partner-intake-copy", sim::REGION, sim::ACCOUNT_ID);
+
+    let ok = run_machine(&sim, "echo", task_machine(&function, serde_json::json!([])), serde_json::json!({"n": 1})).await;
+    assert_eq!(ok.status().as_str(), "SUCCEEDED");
+    let out: serde_json::Value = serde_json::from_str(ok.output().unwrap()).unwrap();
+    assert_eq!(out["out"]["echo"]["n"], 1);
+    assert_eq!(out["out"]["memory"], "256");
+
+    let failed = run_machine(&sim, "fail", task_machine(&function, serde_json::json!([])), serde_json::json!({"action": "fail", "errorType": "CopyFailed"})).await;
+    assert_eq!((failed.status().as_str(), failed.error()), ("FAILED", Some("CopyFailed")));
+
+    let crashed = run_machine(&sim, "crash", task_machine(&function, serde_json::json!([])), serde_json::json!({"action": "crash"})).await;
+    assert_eq!(crashed.error(), Some("Lambda.Unknown"));
+    assert!(crashed.cause().unwrap().contains("Runtime exited"));
+
+    let timed_out = run_machine(&sim, "slow", task_machine(&function, serde_json::json!([])), serde_json::json!({"action": "sleep", "seconds": 5})).await;
+    assert_eq!(timed_out.error(), Some("Lambda.Unknown"));
+    assert!(timed_out.cause().unwrap().contains("Task timed out after 1.00 seconds"));
+
+    let missing = run_machine(&sim, "missing", task_machine("arn:aws:lambda:us-east-1:000000000000:function:nope", serde_json::json!([])), serde_json::json!({})).await;
+    assert_eq!(missing.error(), Some("Lambda.ResourceNotFoundException"));
+
+    // Retry applies before the execution fails: two retries of a failing task, then failure.
+    let retried = run_machine(
+        &sim,
+        "retried",
+        task_machine(&function, serde_json::json!([{"ErrorEquals": ["Boom"], "IntervalSeconds": 0, "MaxAttempts": 2}])),
+        serde_json::json!({"action": "fail"}),
+    )
+    .await;
+    assert_eq!(retried.error(), Some("Boom"));
+    let sfn = aws_sdk_sfn::Client::new(&sdk_config(&sim.endpoints.aws, sim::SECRET_ACCESS_KEY));
+    let history = sfn.get_execution_history().execution_arn(retried.execution_arn()).send().await.unwrap();
+    let attempts = history.events().iter().filter(|e| e.r#type().as_str() == "TaskFailed").count();
+    assert_eq!(attempts, 3);
+
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk_config(&sim.endpoints.aws, sim::SECRET_ACCESS_KEY));
+    let reports = logs.filter_log_events().log_group_name(&sim.endpoints.function_log_group).filter_pattern("REPORT").send().await.unwrap();
+    assert!(reports.events().len() >= 5);
+}
+
+#[tokio::test]
+async fn invalid_definitions_are_rejected_with_the_reason() {
+    let sim = start(|_| {}).await;
+    let sfn = aws_sdk_sfn::Client::new(&sdk_config(&sim.endpoints.aws, sim::SECRET_ACCESS_KEY));
+    let bad = serde_json::json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}});
+    let err = sfn.create_state_machine().name("bad").definition(bad.to_string()).role_arn("r").send().await.unwrap_err();
+    let message = format!("{:?}", err.into_service_error());
+    assert!(message.contains("InvalidDefinition") && message.contains("Nowhere"), "{message}");
+}
+
+#[tokio::test]
+async fn logs_api_filters_by_term_and_json_field() {
+    let sim = start(|_| {}).await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk_config(&sim.endpoints.aws, sim::SECRET_ACCESS_KEY));
+    logs.create_log_group().log_group_name("/test").send().await.unwrap();
+    logs.create_log_stream().log_group_name("/test").log_stream_name("s").send().await.unwrap();
+    use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    for m in [r#"{"activity-type":"OPEN","user":"a"}"#, r#"{"activity-type":"CLOSE","user":"a"}"#, "plain ERROR line"] {
+        logs.put_log_events().log_group_name("/test").log_stream_name("s").log_events(InputLogEvent::builder().timestamp(now).message(m).build().unwrap()).send().await.unwrap();
+    }
+    let json = logs.filter_log_events().log_group_name("/test").filter_pattern(r#"{ $.activity-type = "OPEN" }"#).send().await.unwrap();
+    assert_eq!(json.events().len(), 1);
+    let term = logs.filter_log_events().log_group_name("/test").filter_pattern("ERROR").send().await.unwrap();
+    assert_eq!(term.events().len(), 1);
+    let all = logs.get_log_events().log_group_name("/test").log_stream_name("s").start_from_head(true).send().await.unwrap();
+    assert_eq!(all.events().len(), 3);
+}
