@@ -10,9 +10,6 @@ pub struct Config {
 impl Config {
     /// Reads the settings, falling back to the table name Terraform uses by default.
     pub fn from_env() -> Self {
-        Self {
-            table: std::env::var("METADATA_TABLE")
-                .unwrap_or_else(|_| "FileTransferMetadata".to_string()),
-        }
+        Self { table: std::env::var("METADATA_TABLE").unwrap_or_else(|_| "FileTransferMetadata".to_string()) }
     }
 }

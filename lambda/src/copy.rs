@@ -31,10 +31,9 @@ impl S3CallError {
         err: aws_sdk_s3::error::SdkError<E>,
     ) -> Self {
         let (code, message) = match err.as_service_error() {
-            Some(service) => (
-                service.code().unwrap_or("Unknown").to_string(),
-                service.message().unwrap_or("no message").to_string(),
-            ),
+            Some(service) => {
+                (service.code().unwrap_or("Unknown").to_string(), service.message().unwrap_or("no message").to_string())
+            }
             None => ("TransportError".to_string(), format!("{err:?}")),
         };
         Self { action, code, message }
@@ -65,19 +64,12 @@ impl Copier {
             .map_err(|e| S3CallError::from_sdk(format!("HeadObject s3://{bucket}/{key}"), e))?;
         Ok(SourceObject {
             size: head.content_length().unwrap_or(0),
-            last_modified: head
-                .last_modified()
-                .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+            last_modified: head.last_modified().and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
         })
     }
 
     /// Copies `source_bucket/key` to `destination_bucket/key` with one CopyObject.
-    pub async fn copy(
-        &self,
-        source_bucket: &str,
-        destination_bucket: &str,
-        key: &str,
-    ) -> Result<(), S3CallError> {
+    pub async fn copy(&self, source_bucket: &str, destination_bucket: &str, key: &str) -> Result<(), S3CallError> {
         self.client
             .copy_object()
             .copy_source(keys::copy_source(source_bucket, key))

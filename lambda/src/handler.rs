@@ -3,7 +3,7 @@
 use std::time::{Instant, SystemTime};
 
 use lambda_runtime::Diagnostic;
-use tracing::{error, info, info_span, Instrument};
+use tracing::{Instrument, error, info, info_span};
 
 use crate::config::Config;
 use crate::copy::{Copier, S3CallError};
@@ -61,11 +61,7 @@ impl Handler {
         let s3_config = aws_sdk_s3::config::Builder::from(aws).force_path_style(true).build();
         let s3 = aws_sdk_s3::Client::from_conf(s3_config);
         let dynamodb = aws_sdk_dynamodb::Client::new(aws);
-        Self {
-            copier: Copier::new(s3),
-            store: MetadataStore::new(dynamodb, config.table.clone()),
-            table: config.table,
-        }
+        Self { copier: Copier::new(s3), store: MetadataStore::new(dynamodb, config.table.clone()), table: config.table }
     }
 
     fn metadata_error(&self, err: aws_sdk_dynamodb::Error) -> HandlerError {
@@ -73,23 +69,15 @@ impl Handler {
     }
 
     /// Handles one event: the state machine's transfer request.
-    pub async fn handle(
-        &self,
-        payload: serde_json::Value,
-        request_id: &str,
-    ) -> Result<CopyOutput, HandlerError> {
-        let request: TransferRequest = serde_json::from_value(payload)
-            .map_err(|e| HandlerError::InvalidInput(e.to_string()))?;
+    pub async fn handle(&self, payload: serde_json::Value, request_id: &str) -> Result<CopyOutput, HandlerError> {
+        let request: TransferRequest =
+            serde_json::from_value(payload).map_err(|e| HandlerError::InvalidInput(e.to_string()))?;
         let key = keys::decode_event_key(&request.key);
         let span = info_span!("invocation", request_id, key = %key);
         self.transfer(&request, &key).instrument(span).await
     }
 
-    async fn transfer(
-        &self,
-        request: &TransferRequest,
-        key: &str,
-    ) -> Result<CopyOutput, HandlerError> {
+    async fn transfer(&self, request: &TransferRequest, key: &str) -> Result<CopyOutput, HandlerError> {
         let started = Instant::now();
         let file_id = metadata::file_id(&request.source_bucket, key);
         let source = self.copier.inspect(&request.source_bucket, key).await;
@@ -109,11 +97,7 @@ impl Handler {
         info!(stage = "recorded", file_id, status = "uploaded");
 
         let result = match source {
-            Ok(_) => {
-                self.copier
-                    .copy(&request.source_bucket, &request.destination_bucket, key)
-                    .await
-            }
+            Ok(_) => self.copier.copy(&request.source_bucket, &request.destination_bucket, key).await,
             Err(e) => Err(e),
         };
         let finished = now_rfc3339();

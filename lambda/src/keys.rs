@@ -10,12 +10,7 @@ pub fn decode_event_key(raw: &str) -> String {
 }
 
 /// Characters S3 leaves as they are in a `CopySource` path: unreserved ones and `/`.
-const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'/');
+const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
 
 /// Builds the `x-amz-copy-source` value; the Rust SDK sends it as given, so encode it here.
 pub fn copy_source(bucket: &str, key: &str) -> String {

@@ -72,10 +72,7 @@ impl MetadataStore {
     }
 
     /// Records the file as `uploaded`, creating the record or refreshing it on a redelivery.
-    pub async fn mark_uploaded(
-        &self,
-        facts: &FileFacts<'_>,
-    ) -> Result<(), aws_sdk_dynamodb::Error> {
+    pub async fn mark_uploaded(&self, facts: &FileFacts<'_>) -> Result<(), aws_sdk_dynamodb::Error> {
         let mut update = self
             .client
             .update_item()
@@ -122,10 +119,7 @@ impl MetadataStore {
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":st", s(status.as_str()))
             .expression_attribute_values(":tt", s(transfer_timestamp))
-            .expression_attribute_values(
-                ":em",
-                error_message.map_or(AttributeValue::Null(true), s),
-            )
+            .expression_attribute_values(":em", error_message.map_or(AttributeValue::Null(true), s))
             .send()
             .await?;
         Ok(())

@@ -22,7 +22,9 @@ impl Clients {
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(region.to_string()))
             .endpoint_url(endpoint)
-            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::from_keys(access_key, secret_key, None)))
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+                Credentials::from_keys(access_key, secret_key, None),
+            ))
             .build();
         let s3 = aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build();
         Self {

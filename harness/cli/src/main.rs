@@ -12,11 +12,15 @@ mod sim_cmd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "harness", version, about = "Integration-test harness and local simulator for partner SFTP intake on AWS")]
+#[command(
+    name = "harness",
+    version,
+    about = "Integration-test harness and local simulator for partner SFTP intake on AWS"
+)]
 struct Cli {
     /// The `infra/` directory with the shared definition files.
     #[arg(long, global = true, env = "HARNESS_INFRA_DIR")]
@@ -57,7 +61,10 @@ fn default_dir(name: &str) -> PathBuf {
 fn init_tracing() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
         .init();
 }
 
@@ -97,7 +104,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<usize> {
         Command::Scenario { name, file, list, scenarios } => {
             if list {
                 for (name, path) in scenario::Scenario::list(&scenarios) {
-                    let description = scenario::Scenario::load(&path).map(|s| s.description).unwrap_or_else(|e| format!("(invalid: {e})"));
+                    let description = scenario::Scenario::load(&path)
+                        .map(|s| s.description)
+                        .unwrap_or_else(|e| format!("(invalid: {e})"));
                     println!("{name:<16} {}", description.trim());
                 }
                 return Ok(0);

@@ -39,7 +39,7 @@ impl Report {
             Outcome::Pass => "PASS".to_string(),
             Outcome::Fail(_) => "FAIL".to_string(),
         };
-        let mut line = format!("  {mark}  [{}] {}", check.stage, check.name);
+        let mut line = format!("  {mark}  [{}] {} [{} ms]", check.stage, check.name, check.elapsed.as_millis());
         if !check.detail.is_empty() {
             line.push_str(&format!(" ({})", check.detail));
         }

@@ -14,7 +14,7 @@ use crate::aws::Clients;
 use crate::content::Content;
 use crate::report::{Check, Outcome, Report};
 use crate::scenario::{self, Scenario};
-use crate::sftp_client::{generate_key, SftpClient};
+use crate::sftp_client::{SftpClient, generate_key};
 
 /// Where the harness finds the shared files and the function to run.
 pub struct Paths {
@@ -66,7 +66,8 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
     println!("scenario {}: {}", scenario.name, scenario.description.trim());
     let keys: BTreeMap<String, _> = scenario.users.iter().map(|u| (u.name.clone(), generate_key())).collect();
     let mut config = sim::SimConfig::new(paths.infra.clone(), paths.function_command.clone());
-    config.users = keys.iter().map(|(n, k)| sim::UserConfig { name: n.clone(), keys: vec![k.public_key().clone()] }).collect();
+    config.users =
+        keys.iter().map(|(n, k)| sim::UserConfig { name: n.clone(), keys: vec![k.public_key().clone()] }).collect();
     config.create_destination_bucket = scenario.sim.create_destination_bucket;
     let simulator = sim::Simulator::start(config).await.context("starting the embedded simulator")?;
     let ep = simulator.endpoints.clone();
@@ -102,9 +103,15 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
         async move {
             let t = Instant::now();
             let mut checks = Vec::new();
-            let client = match SftpClient::connect(ep.sftp, Some(ep.host_key_fingerprint.clone()), &u.name, &key).await {
+            let client = match SftpClient::connect(ep.sftp, Some(ep.host_key_fingerprint.clone()), &u.name, &key).await
+            {
                 Ok(c) => {
-                    checks.push(check("sftp", format!("{} logs in with its SSH key", u.name), t, Ok(format!("host key {}", ep.host_key_fingerprint))));
+                    checks.push(check(
+                        "sftp",
+                        format!("{} logs in with its SSH key", u.name),
+                        t,
+                        Ok(format!("host key {}", ep.host_key_fingerprint)),
+                    ));
                     c
                 }
                 Err(e) => {
@@ -124,7 +131,9 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
                     "sftp",
                     format!("{} uploads /{}", f.user, f.path),
                     t,
-                    result.map(|n| format!("{n} bytes, {:.0} ms", t.elapsed().as_secs_f64() * 1000.0)).map_err(|e| e.to_string()),
+                    result
+                        .map(|n| format!("{n} bytes, {:.0} ms", t.elapsed().as_secs_f64() * 1000.0))
+                        .map_err(|e| e.to_string()),
                 ));
             }
             client.close().await;
@@ -146,19 +155,42 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
     for u in &scenario.users {
         let expected: BTreeSet<String> = planned.iter().filter(|p| p.user == u.name).map(|p| p.key.clone()).collect();
         let t = Instant::now();
-        report.add(check("s3", format!("{}'s files land under {}/ only", u.name, u.name), t, own_prefix_only(&clients, &ep, &u.name, &expected).await));
+        report.add(check(
+            "s3",
+            format!("{}'s files land under {}/ only", u.name, u.name),
+            t,
+            own_prefix_only(&clients, &ep, &u.name, &expected).await,
+        ));
         let t = Instant::now();
-        report.add(check("logs", format!("{}'s session log has CONNECTED, OPEN, CLOSE, DISCONNECTED", u.name), t, session_log(&clients, &ep, &u.name, deadline).await));
+        report.add(check(
+            "logs",
+            format!("{}'s session log has CONNECTED, OPEN, CLOSE, DISCONNECTED", u.name),
+            t,
+            session_log(&clients, &ep, &u.name, deadline).await,
+        ));
     }
     let t = Instant::now();
-    report.add(check("logs", "copy function log has START, END and REPORT lines", t, function_log(&clients, &ep, deadline).await));
+    report.add(check(
+        "logs",
+        "copy function log has START, END and REPORT lines",
+        t,
+        function_log(&clients, &ep, deadline).await,
+    ));
     report.summary(&scenario.name, started.elapsed());
     simulator.shutdown();
     Ok(report.failed())
 }
 
 async fn record(clients: &Clients, table: &str, file_id: &str) -> Option<BTreeMap<String, AttributeValue>> {
-    let out = clients.dynamodb.get_item().table_name(table).key("file_id", AttributeValue::S(file_id.into())).consistent_read(true).send().await.ok()?;
+    let out = clients
+        .dynamodb
+        .get_item()
+        .table_name(table)
+        .key("file_id", AttributeValue::S(file_id.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .ok()?;
     out.item().map(|i| i.clone().into_iter().collect())
 }
 
@@ -177,7 +209,9 @@ async fn check_file(clients: &Clients, ep: &sim::Endpoints, f: &Planned, deadlin
     // The record reaches its final status.
     let t = Instant::now();
     let item = wait_for(deadline, || async {
-        record(clients, &ep.table, &file_id).await.filter(|i| matches!(attr_s(i, "status").as_deref(), Some("transferred" | "failed")))
+        record(clients, &ep.table, &file_id)
+            .await
+            .filter(|i| matches!(attr_s(i, "status").as_deref(), Some("transferred" | "failed")))
     })
     .await;
     let record_result = match &item {
@@ -191,7 +225,10 @@ async fn check_file(clients: &Clients, ep: &sim::Endpoints, f: &Planned, deadlin
             let up = attr_s(i, "upload_timestamp");
             let tr = attr_s(i, "transfer_timestamp");
             if status != want {
-                Err(format!("status is {status}, expected {want}; error_message: {}", err_msg.as_deref().unwrap_or("-")))
+                Err(format!(
+                    "status is {status}, expected {want}; error_message: {}",
+                    err_msg.as_deref().unwrap_or("-")
+                ))
             } else if up.is_none() || tr.is_none() {
                 Err(format!("status {status} but timestamps missing: upload {up:?}, transfer {tr:?}"))
             } else if let (Some(needle), scenario::Outcome::Failed) = (&f.error_contains, f.expect) {
@@ -202,7 +239,11 @@ async fn check_file(clients: &Clients, ep: &sim::Endpoints, f: &Planned, deadlin
             } else if attr_s(i, "customer_id").as_deref() != Some(f.user.as_str()) {
                 Err(format!("customer_id is {:?}, expected {:?}", attr_s(i, "customer_id"), f.user))
             } else {
-                Ok(format!("file_id {file_id}, status {status}, uploaded {}, transferred {}", up.unwrap_or_default(), tr.unwrap_or_default()))
+                Ok(format!(
+                    "file_id {file_id}, status {status}, uploaded {}, transferred {}",
+                    up.unwrap_or_default(),
+                    tr.unwrap_or_default()
+                ))
             }
         }
     };
@@ -236,8 +277,12 @@ async fn check_file(clients: &Clients, ep: &sim::Endpoints, f: &Planned, deadlin
             format!("s3://{}/{} matches the upload byte for byte", ep.destination_bucket, f.key),
             t,
             match dest {
-                Ok((size, sha)) if sha == expected_sha && size == f.content.len() => Ok(format!("{size} bytes, sha256 {}", &sha[..16])),
-                Ok((size, sha)) => Err(format!("{size} bytes sha256 {sha}, expected {} bytes sha256 {expected_sha}", f.content.len())),
+                Ok((size, sha)) if sha == expected_sha && size == f.content.len() => {
+                    Ok(format!("{size} bytes, sha256 {}", &sha[..16]))
+                }
+                Ok((size, sha)) => {
+                    Err(format!("{size} bytes sha256 {sha}, expected {} bytes sha256 {expected_sha}", f.content.len()))
+                }
                 Err(e) => Err(e),
             },
         ),
@@ -261,7 +306,11 @@ async fn execution_for(clients: &Clients, machine: &str, key: &str) -> Option<(S
         let input: serde_json::Value = serde_json::from_str(d.input().unwrap_or("{}")).ok()?;
         let raw = input.get("key").and_then(|k| k.as_str()).unwrap_or_default();
         if copy_lambda::keys::decode_event_key(raw) == key {
-            return Some((d.execution_arn().to_string(), d.status().as_str().to_string(), d.error().map(str::to_string)));
+            return Some((
+                d.execution_arn().to_string(),
+                d.status().as_str().to_string(),
+                d.error().map(str::to_string),
+            ));
         }
     }
     None
@@ -287,11 +336,23 @@ async fn destination_sha256(clients: &Clients, bucket: &str, key: &str) -> Resul
     Ok((size, hex::encode(hasher.finalize())))
 }
 
-async fn own_prefix_only(clients: &Clients, ep: &sim::Endpoints, user: &str, expected: &BTreeSet<String>) -> Result<String, String> {
+async fn own_prefix_only(
+    clients: &Clients,
+    ep: &sim::Endpoints,
+    user: &str,
+    expected: &BTreeSet<String>,
+) -> Result<String, String> {
     let mut files = BTreeSet::new();
     let mut token = None;
     loop {
-        let out = clients.s3.list_objects_v2().bucket(&ep.source_bucket).set_continuation_token(token).send().await.map_err(|e| format!("{e:?}"))?;
+        let out = clients
+            .s3
+            .list_objects_v2()
+            .bucket(&ep.source_bucket)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
         for o in out.contents() {
             let k = o.key().unwrap_or_default();
             if !k.ends_with('/') && expected.contains(k) {
@@ -315,7 +376,14 @@ async fn own_prefix_only(clients: &Clients, ep: &sim::Endpoints, user: &str, exp
 async fn session_log(clients: &Clients, ep: &sim::Endpoints, user: &str, deadline: Instant) -> Result<String, String> {
     let wanted = ["CONNECTED", "OPEN", "CLOSE", "DISCONNECTED"];
     let seen = wait_for(deadline, || async {
-        let out = clients.logs.filter_log_events().log_group_name(&ep.sftp_log_group).log_stream_name_prefix(format!("{user}.")).send().await.ok()?;
+        let out = clients
+            .logs
+            .filter_log_events()
+            .log_group_name(&ep.sftp_log_group)
+            .log_stream_name_prefix(format!("{user}."))
+            .send()
+            .await
+            .ok()?;
         let types: BTreeSet<String> = out
             .events()
             .iter()
@@ -339,5 +407,7 @@ async fn function_log(clients: &Clients, ep: &sim::Endpoints, deadline: Instant)
         (has("START RequestId") && has("END RequestId") && has("REPORT RequestId")).then_some(msgs.len())
     })
     .await;
-    found.map(|n| format!("{n} lines in {}", ep.function_log_group)).ok_or_else(|| format!("{} lacks START/END/REPORT", ep.function_log_group))
+    found
+        .map(|n| format!("{n} lines in {}", ep.function_log_group))
+        .ok_or_else(|| format!("{} lacks START/END/REPORT", ep.function_log_group))
 }

@@ -160,11 +160,13 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         let p = Path::new("x.toml");
-        let e = Scenario::parse("name='x'\n[[users]]\nname='a'\n[[uploads]]\nuser='b'\npath='f'\nsize=1\n", p).unwrap_err();
+        let e =
+            Scenario::parse("name='x'\n[[users]]\nname='a'\n[[uploads]]\nuser='b'\npath='f'\nsize=1\n", p).unwrap_err();
         assert!(e.to_string().contains("uploads[0].user"), "{e}");
         let e = Scenario::parse("name='x'\nbogus=1\n[[users]]\nname='a'\nuploads=[]\n", p).unwrap_err();
         assert!(e.to_string().contains("bogus"), "{e}");
-        let e = Scenario::parse("name='x'\n[[users]]\nname='a'\n[[uploads]]\nuser='a'\npath='f'\nsize=-1\n", p).unwrap_err();
+        let e = Scenario::parse("name='x'\n[[users]]\nname='a'\n[[uploads]]\nuser='a'\npath='f'\nsize=-1\n", p)
+            .unwrap_err();
         assert!(e.to_string().contains("size"), "{e}");
     }
 

@@ -5,11 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use futures::stream::{FuturesUnordered, StreamExt};
-use russh::keys::ssh_key::{self, HashAlg, PrivateKey};
 use russh::keys::PrivateKeyWithHashAlg;
+use russh::keys::ssh_key::{self, HashAlg, PrivateKey};
 use russh_sftp::client::RawSftpSession;
 use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
-use tracing::{debug, info_span, Instrument};
+use tracing::{Instrument, debug, info_span};
 
 use crate::content::Content;
 
@@ -76,15 +76,24 @@ fn sftp_err(operation: &'static str, path: &str, e: russh_sftp::client::error::E
 
 impl SftpClient {
     /// Connects, checks the host key against `host_fingerprint` (SHA256:...), and logs in.
-    pub async fn connect(addr: SocketAddr, host_fingerprint: Option<String>, user: &str, key: &PrivateKey) -> Result<Self, ClientError> {
+    pub async fn connect(
+        addr: SocketAddr,
+        host_fingerprint: Option<String>,
+        user: &str,
+        key: &PrivateKey,
+    ) -> Result<Self, ClientError> {
         let ssh_err = |e: russh::Error| ClientError::Ssh { addr, message: e.to_string() };
         let config = Arc::new(russh::client::Config::default());
-        let mut ssh = russh::client::connect(config, addr, Handler { expected: host_fingerprint }).await.map_err(ssh_err)?;
+        let mut ssh =
+            russh::client::connect(config, addr, Handler { expected: host_fingerprint }).await.map_err(ssh_err)?;
         let hash = match key.algorithm() {
             ssh_key::Algorithm::Rsa { .. } => ssh.best_supported_rsa_hash().await.map_err(ssh_err)?.flatten(),
             _ => None,
         };
-        let auth = ssh.authenticate_publickey(user, PrivateKeyWithHashAlg::new(Arc::new(key.clone()), hash)).await.map_err(ssh_err)?;
+        let auth = ssh
+            .authenticate_publickey(user, PrivateKeyWithHashAlg::new(Arc::new(key.clone()), hash))
+            .await
+            .map_err(ssh_err)?;
         if !auth.success() {
             return Err(ClientError::AuthRefused { user: user.into() });
         }
@@ -114,7 +123,12 @@ impl SftpClient {
         let span = info_span!("upload", path, size = content.len());
         async {
             let flags = OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE;
-            let handle = self.sftp.open(path, flags, FileAttributes::default()).await.map_err(|e| sftp_err("open", path, e))?.handle;
+            let handle = self
+                .sftp
+                .open(path, flags, FileAttributes::default())
+                .await
+                .map_err(|e| sftp_err("open", path, e))?
+                .handle;
             let total = content.len();
             let mut offset = 0u64;
             let mut in_flight = FuturesUnordered::new();
@@ -129,7 +143,11 @@ impl SftpClient {
                 if let Some(r) = in_flight.next().await {
                     let status = r.map_err(|e| sftp_err("write", path, e))?;
                     if status.status_code != StatusCode::Ok {
-                        return Err(ClientError::Sftp { operation: "write", path: path.into(), message: status.error_message });
+                        return Err(ClientError::Sftp {
+                            operation: "write",
+                            path: path.into(),
+                            message: status.error_message,
+                        });
                     }
                 }
             }

@@ -57,9 +57,18 @@ pub async fn run(args: SimArgs, infra: PathBuf, function_command: Vec<String>) -
     std::fs::write(&known_hosts, format!("[{}]:{} {}\n", ep.sftp.ip(), ep.sftp.port(), ep.host_public_key))?;
     let sftp_cmd = format!(
         "sftp -P {} -i {} -o UserKnownHostsFile={} {}@{}",
-        ep.sftp.port(), key_path.display(), known_hosts.display(), args.user, ep.sftp.ip()
+        ep.sftp.port(),
+        key_path.display(),
+        known_hosts.display(),
+        args.user,
+        ep.sftp.ip()
     );
-    let env = format!("AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} AWS_DEFAULT_REGION={}", sim::ACCESS_KEY_ID, sim::SECRET_ACCESS_KEY, ep.region);
+    let env = format!(
+        "AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} AWS_DEFAULT_REGION={}",
+        sim::ACCESS_KEY_ID,
+        sim::SECRET_ACCESS_KEY,
+        ep.region
+    );
     if args.json {
         let mut v = serde_json::to_value(ep)?;
         v["user"] = args.user.clone().into();
@@ -84,7 +93,10 @@ pub async fn run(args: SimArgs, infra: PathBuf, function_command: Vec<String>) -
         println!("  export {env}");
         println!("  aws --endpoint-url {} s3 ls s3://{}/ --recursive", ep.aws, ep.destination_bucket);
         println!("  aws --endpoint-url {} dynamodb scan --table-name {}", ep.aws, ep.table);
-        println!("  aws --endpoint-url {} stepfunctions list-executions --state-machine-arn {}", ep.aws, ep.state_machine_arn);
+        println!(
+            "  aws --endpoint-url {} stepfunctions list-executions --state-machine-arn {}",
+            ep.aws, ep.state_machine_arn
+        );
     }
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     simulator.shutdown();

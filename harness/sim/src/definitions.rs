@@ -42,7 +42,8 @@ pub const FUNCTION_SETTINGS: &str = "copy-function.json";
 /// Terraform does not own (`${transfer:...}`, used by IAM) are left alone.
 pub fn load(infra: &Path, name: &str, values: &BTreeMap<&str, String>) -> Result<String, DefinitionFileError> {
     let path = infra.join("definitions").join(name);
-    let text = std::fs::read_to_string(&path).map_err(|source| DefinitionFileError::Read { path: path.clone(), source })?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|source| DefinitionFileError::Read { path: path.clone(), source })?;
     let mut out = String::with_capacity(text.len());
     let mut rest = text.as_str();
     while let Some(start) = rest.find("${") {

@@ -20,7 +20,14 @@ pub async fn create_metadata_table(addr: SocketAddr, table: &str) -> Result<(), 
         .header("content-type", "application/x-amz-json-1.0")
         .header("x-amz-target", "DynamoDB_20120810.CreateTable")
         .header("x-amz-date", "20260101T000000Z")
-        .header("authorization", format!("AWS4-HMAC-SHA256 Credential={}/20260101/{}/dynamodb/aws4_request, SignedHeaders=host, Signature=0", crate::ACCESS_KEY_ID, crate::REGION))
+        .header(
+            "authorization",
+            format!(
+                "AWS4-HMAC-SHA256 Credential={}/20260101/{}/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+                crate::ACCESS_KEY_ID,
+                crate::REGION
+            ),
+        )
         .body(Full::new(Bytes::from(body.to_string())))
         .map_err(|e| e.to_string())?;
     let resp = crate::gateway::forward(addr, req).await.map_err(|e| format!("dynamodb: {e}"))?;

@@ -37,26 +37,40 @@ fn full(bytes: impl Into<Bytes>) -> Body {
 /// Sends one request to `addr` over a fresh HTTP/1 connection.
 pub async fn forward(addr: SocketAddr, req: Request<Full<Bytes>>) -> Result<Response<Incoming>, String> {
     let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
     tokio::spawn(conn);
     sender.send_request(req).await.map_err(|e| e.to_string())
 }
 
-async fn route(routes: Arc<Routes>, peer: SocketAddr, mut req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn route(
+    routes: Arc<Routes>,
+    peer: SocketAddr,
+    mut req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
     let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
     let Some(target) = target else {
         req.extensions_mut().insert(peer);
         return Ok(match hyper::service::Service::call(&routes.s3, req).await {
             Ok(resp) => resp.map(|b| b.map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e }).boxed()),
-            Err(e) => Response::builder().status(StatusCode::INTERNAL_SERVER_ERROR).body(full(format!("{e:?}"))).expect("valid"),
+            Err(e) => Response::builder()
+                .status(StatusCode::INTERNAL_SERVER_ERROR)
+                .body(full(format!("{e:?}")))
+                .expect("valid"),
         });
     };
     let (parts, body) = req.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let (service, operation) = target.split_once('.').unwrap_or((&target, ""));
     let resp = match service {
-        "AWSStepFunctions" => json_protocol::respond("application/x-amz-json-1.0", crate::states::handle_api(&routes.sfn, operation, &body)),
-        "Logs_20140328" => json_protocol::respond("application/x-amz-json-1.1", crate::logs::handle_api(&routes.logs, operation, &body)),
+        "AWSStepFunctions" => json_protocol::respond(
+            "application/x-amz-json-1.0",
+            crate::states::handle_api(&routes.sfn, operation, &body),
+        ),
+        "Logs_20140328" => json_protocol::respond(
+            "application/x-amz-json-1.1",
+            crate::logs::handle_api(&routes.logs, operation, &body),
+        ),
         "DynamoDB_20120810" => {
             let mut fwd = Request::from_parts(parts, Full::new(body));
             fwd.headers_mut().remove(http::header::HOST);
@@ -67,7 +81,10 @@ async fn route(routes: Arc<Routes>, peer: SocketAddr, mut req: Request<Incoming>
         }
         other => json_protocol::respond(
             "application/x-amz-json-1.1",
-            Err(json_protocol::ApiError::client("UnknownOperationException", format!("service {other} is not simulated"))),
+            Err(json_protocol::ApiError::client(
+                "UnknownOperationException",
+                format!("service {other} is not simulated"),
+            )),
         ),
     };
     Ok(resp.map(|b| b.map_err(|e| match e {}).boxed()))

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use russh::keys::ssh_key;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, Instrument};
+use tracing::{Instrument, info};
 
 /// The region every simulated resource lives in.
 pub const REGION: &str = "us-east-1";
@@ -251,14 +251,16 @@ impl Simulator {
             .map_err(|source| StartError::Pattern { file: definitions::EVENT_PATTERN.into(), source })?;
         let transformer = events::InputTransformer::parse(&transformer_text)
             .map_err(|source| StartError::Transformer { file: definitions::INPUT_TRANSFORMER.into(), source })?;
-        let mut settings: lambda::FunctionSettings = serde_json::from_str(&settings_text)
-            .map_err(|e| StartError::Settings { file: definitions::FUNCTION_SETTINGS.into(), message: e.to_string() })?;
+        let mut settings: lambda::FunctionSettings = serde_json::from_str(&settings_text).map_err(|e| {
+            StartError::Settings { file: definitions::FUNCTION_SETTINGS.into(), message: e.to_string() }
+        })?;
 
         // DynamoDB.
         let db = dynoxide::Database::memory().map_err(|e| StartError::Setup(format!("dynamodb: {e}")))?;
         let dstop = stop.clone();
         tokio::spawn(async move {
-            let _ = dynoxide::server::serve_with_shutdown(dynamo_listener, db, async move { dstop.cancelled().await }).await;
+            let _ = dynoxide::server::serve_with_shutdown(dynamo_listener, db, async move { dstop.cancelled().await })
+                .await;
         });
         dynamodb::create_metadata_table(dynamo_addr, &config.table).await.map_err(StartError::Setup)?;
 
@@ -277,7 +279,11 @@ impl Simulator {
         if let Some(t) = config.function_timeout_seconds {
             settings.timeout_seconds = t;
         }
-        lambda.deploy(lambda::FunctionSpec { name: config.function_name.clone(), settings, command: config.function_command.clone() });
+        lambda.deploy(lambda::FunctionSpec {
+            name: config.function_name.clone(),
+            settings,
+            command: config.function_command.clone(),
+        });
         let invoker_lambda = lambda.clone();
         let invoker: states::TaskInvoker = Arc::new(move |function, payload| {
             let l = invoker_lambda.clone();
@@ -329,13 +335,15 @@ impl Simulator {
         );
         let mut s3b = s3s::service::S3ServiceBuilder::new(s3::S3Frontend::new(store.clone()));
         s3b.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY_ID, SECRET_ACCESS_KEY));
-        let routes = Arc::new(gateway::Routes { s3: s3b.build(), sfn: sfn.clone(), logs: logs.clone(), dynamodb: dynamo_addr });
+        let routes =
+            Arc::new(gateway::Routes { s3: s3b.build(), sfn: sfn.clone(), logs: logs.clone(), dynamodb: dynamo_addr });
         tokio::spawn(gateway::serve(gateway_listener, routes, stop.clone()));
 
         // SFTP, writing through an S3 client like Transfer Family does.
         let host_key = match config.host_key.clone() {
             Some(k) => k,
-            None => ssh_key::PrivateKey::random(&mut rand::rng(), ssh_key::Algorithm::Ed25519).map_err(|e| StartError::Setup(e.to_string()))?,
+            None => ssh_key::PrivateKey::random(&mut rand::rng(), ssh_key::Algorithm::Ed25519)
+                .map_err(|e| StartError::Setup(e.to_string()))?,
         };
         let host_public_key = host_key.public_key().to_openssh().unwrap_or_default();
         let host_key_fingerprint = host_key.public_key().fingerprint(ssh_key::HashAlg::Sha256).to_string();
@@ -345,7 +353,12 @@ impl Simulator {
             users: config
                 .users
                 .iter()
-                .map(|u| sftp::SftpUser { name: u.name.clone(), keys: u.keys.clone(), home_bucket: config.source_bucket.clone(), home_prefix: u.name.clone() })
+                .map(|u| sftp::SftpUser {
+                    name: u.name.clone(),
+                    keys: u.keys.clone(),
+                    home_bucket: config.source_bucket.clone(),
+                    home_prefix: u.name.clone(),
+                })
                 .collect(),
             host_key,
             role_arn: format!("arn:aws:iam::{ACCOUNT_ID}:role/partner-intake-sftp-access"),
@@ -407,4 +420,3 @@ pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
         .build();
     aws_sdk_s3::Client::from_conf(conf)
 }
-

@@ -39,7 +39,10 @@ fn s3(endpoint: &str, secret: &str) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
-async fn wait_execution(sfn: &aws_sdk_sfn::Client, arn: &str) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+async fn wait_execution(
+    sfn: &aws_sdk_sfn::Client,
+    arn: &str,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let d = sfn.describe_execution().execution_arn(arn).send().await.unwrap();
@@ -65,8 +68,26 @@ async fn s3_objects_multipart_and_sigv4() {
     let up = client.create_multipart_upload().bucket(bucket).key("big").send().await.unwrap();
     let id = up.upload_id().unwrap();
     let part1 = vec![1u8; 5 * 1024 * 1024];
-    let e1 = client.upload_part().bucket(bucket).key("big").upload_id(id).part_number(1).body(ByteStream::from(part1)).send().await.unwrap();
-    let e2 = client.upload_part().bucket(bucket).key("big").upload_id(id).part_number(2).body(ByteStream::from_static(b"tail")).send().await.unwrap();
+    let e1 = client
+        .upload_part()
+        .bucket(bucket)
+        .key("big")
+        .upload_id(id)
+        .part_number(1)
+        .body(ByteStream::from(part1))
+        .send()
+        .await
+        .unwrap();
+    let e2 = client
+        .upload_part()
+        .bucket(bucket)
+        .key("big")
+        .upload_id(id)
+        .part_number(2)
+        .body(ByteStream::from_static(b"tail"))
+        .send()
+        .await
+        .unwrap();
     use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
     let parts = vec![
         CompletedPart::builder().part_number(1).e_tag(e1.e_tag().unwrap()).build(),
@@ -98,7 +119,13 @@ async fn dynamodb_through_the_gateway() {
     let sim = start(|_| {}).await;
     let ddb = aws_sdk_dynamodb::Client::new(&sdk_config(&sim.endpoints.aws, sim::SECRET_ACCESS_KEY));
     use aws_sdk_dynamodb::types::AttributeValue;
-    ddb.put_item().table_name(&sim.endpoints.table).item("file_id", AttributeValue::S("x".into())).item("status", AttributeValue::S("uploaded".into())).send().await.unwrap();
+    ddb.put_item()
+        .table_name(&sim.endpoints.table)
+        .item("file_id", AttributeValue::S("x".into()))
+        .item("status", AttributeValue::S("uploaded".into()))
+        .send()
+        .await
+        .unwrap();
     let err = ddb
         .put_item()
         .table_name(&sim.endpoints.table)
@@ -108,7 +135,13 @@ async fn dynamodb_through_the_gateway() {
         .await
         .unwrap_err();
     assert!(format!("{:?}", err.into_service_error()).contains("ConditionalCheckFailed"));
-    let item = ddb.get_item().table_name(&sim.endpoints.table).key("file_id", AttributeValue::S("x".into())).send().await.unwrap();
+    let item = ddb
+        .get_item()
+        .table_name(&sim.endpoints.table)
+        .key("file_id", AttributeValue::S("x".into()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(item.item().unwrap()["status"].as_s().unwrap(), "uploaded");
 }
 
@@ -117,8 +150,22 @@ async fn object_created_event_starts_the_shared_state_machine() {
     let sim = start(|_| {}).await;
     let ep = &sim.endpoints;
     let client = s3(&ep.aws, sim::SECRET_ACCESS_KEY);
-    client.put_object().bucket(&ep.source_bucket).key("acme/in/red flower+1.csv").body(ByteStream::from_static(b"x")).send().await.unwrap();
-    client.put_object().bucket(&ep.destination_bucket).key("ignored.csv").body(ByteStream::from_static(b"x")).send().await.unwrap();
+    client
+        .put_object()
+        .bucket(&ep.source_bucket)
+        .key("acme/in/red flower+1.csv")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    client
+        .put_object()
+        .bucket(&ep.destination_bucket)
+        .key("ignored.csv")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
     let sfn = aws_sdk_sfn::Client::new(&sdk_config(&ep.aws, sim::SECRET_ACCESS_KEY));
     let deadline = Instant::now() + Duration::from_secs(20);
     let arn = loop {
@@ -133,7 +180,10 @@ async fn object_created_event_starts_the_shared_state_machine() {
     assert_eq!(done.status().as_str(), "SUCCEEDED", "{:?}", done.cause());
     let input: serde_json::Value = serde_json::from_str(done.input().unwrap()).unwrap();
     // The transformer's output, with the key encoded as S3 encodes it in events.
-    assert_eq!(input, serde_json::json!({"source_bucket": ep.source_bucket, "destination_bucket": ep.destination_bucket, "key": "acme/in/red+flower%2B1.csv"}));
+    assert_eq!(
+        input,
+        serde_json::json!({"source_bucket": ep.source_bucket, "destination_bucket": ep.destination_bucket, "key": "acme/in/red+flower%2B1.csv"})
+    );
     let output: serde_json::Value = serde_json::from_str(done.output().unwrap()).unwrap();
     assert_eq!(output["transfer"]["result"]["function"], "partner-intake-copy");
     let list = sfn.list_executions().state_machine_arn(&ep.state_machine_arn).send().await.unwrap();
@@ -145,10 +195,29 @@ async fn object_created_event_starts_the_shared_state_machine() {
     assert!(kinds.contains(&"TaskScheduled") && kinds.contains(&"TaskSucceeded"));
 }
 
-async fn run_machine(sim: &Simulator, name: &str, definition: serde_json::Value, input: serde_json::Value) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+async fn run_machine(
+    sim: &Simulator,
+    name: &str,
+    definition: serde_json::Value,
+    input: serde_json::Value,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
     let sfn = aws_sdk_sfn::Client::new(&sdk_config(&sim.endpoints.aws, sim::SECRET_ACCESS_KEY));
-    let machine = sfn.create_state_machine().name(name).definition(definition.to_string()).role_arn("arn:aws:iam::000000000000:role/x").send().await.unwrap();
-    let exec = sfn.start_execution().state_machine_arn(machine.state_machine_arn()).name("run-1").input(input.to_string()).send().await.unwrap();
+    let machine = sfn
+        .create_state_machine()
+        .name(name)
+        .definition(definition.to_string())
+        .role_arn("arn:aws:iam::000000000000:role/x")
+        .send()
+        .await
+        .unwrap();
+    let exec = sfn
+        .start_execution()
+        .state_machine_arn(machine.state_machine_arn())
+        .name("run-1")
+        .input(input.to_string())
+        .send()
+        .await
+        .unwrap();
     wait_execution(&sfn, exec.execution_arn()).await
 }
 
@@ -166,24 +235,49 @@ async fn lambda_errors_surface_with_aws_names() {
     let sim = start(|c| c.function_timeout_seconds = Some(1)).await;
     let function = format!("arn:aws:lambda:{}:{}:function:partner-intake-copy", sim::REGION, sim::ACCOUNT_ID);
 
-    let ok = run_machine(&sim, "echo", task_machine(&function, serde_json::json!([])), serde_json::json!({"n": 1})).await;
+    let ok =
+        run_machine(&sim, "echo", task_machine(&function, serde_json::json!([])), serde_json::json!({"n": 1})).await;
     assert_eq!(ok.status().as_str(), "SUCCEEDED");
     let out: serde_json::Value = serde_json::from_str(ok.output().unwrap()).unwrap();
     assert_eq!(out["out"]["echo"]["n"], 1);
     assert_eq!(out["out"]["memory"], "256");
 
-    let failed = run_machine(&sim, "fail", task_machine(&function, serde_json::json!([])), serde_json::json!({"action": "fail", "errorType": "CopyFailed"})).await;
+    let failed = run_machine(
+        &sim,
+        "fail",
+        task_machine(&function, serde_json::json!([])),
+        serde_json::json!({"action": "fail", "errorType": "CopyFailed"}),
+    )
+    .await;
     assert_eq!((failed.status().as_str(), failed.error()), ("FAILED", Some("CopyFailed")));
 
-    let crashed = run_machine(&sim, "crash", task_machine(&function, serde_json::json!([])), serde_json::json!({"action": "crash"})).await;
+    let crashed = run_machine(
+        &sim,
+        "crash",
+        task_machine(&function, serde_json::json!([])),
+        serde_json::json!({"action": "crash"}),
+    )
+    .await;
     assert_eq!(crashed.error(), Some("Lambda.Unknown"));
     assert!(crashed.cause().unwrap().contains("Runtime exited"));
 
-    let timed_out = run_machine(&sim, "slow", task_machine(&function, serde_json::json!([])), serde_json::json!({"action": "sleep", "seconds": 5})).await;
+    let timed_out = run_machine(
+        &sim,
+        "slow",
+        task_machine(&function, serde_json::json!([])),
+        serde_json::json!({"action": "sleep", "seconds": 5}),
+    )
+    .await;
     assert_eq!(timed_out.error(), Some("Lambda.Unknown"));
     assert!(timed_out.cause().unwrap().contains("Task timed out after 1.00 seconds"));
 
-    let missing = run_machine(&sim, "missing", task_machine("arn:aws:lambda:us-east-1:000000000000:function:nope", serde_json::json!([])), serde_json::json!({})).await;
+    let missing = run_machine(
+        &sim,
+        "missing",
+        task_machine("arn:aws:lambda:us-east-1:000000000000:function:nope", serde_json::json!([])),
+        serde_json::json!({}),
+    )
+    .await;
     assert_eq!(missing.error(), Some("Lambda.ResourceNotFoundException"));
 
     // Retry applies before the execution fails: two retries of a failing task, then failure.
@@ -201,7 +295,13 @@ async fn lambda_errors_surface_with_aws_names() {
     assert_eq!(attempts, 3);
 
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk_config(&sim.endpoints.aws, sim::SECRET_ACCESS_KEY));
-    let reports = logs.filter_log_events().log_group_name(&sim.endpoints.function_log_group).filter_pattern("REPORT").send().await.unwrap();
+    let reports = logs
+        .filter_log_events()
+        .log_group_name(&sim.endpoints.function_log_group)
+        .filter_pattern("REPORT")
+        .send()
+        .await
+        .unwrap();
     assert!(reports.events().len() >= 5);
 }
 
@@ -210,7 +310,8 @@ async fn invalid_definitions_are_rejected_with_the_reason() {
     let sim = start(|_| {}).await;
     let sfn = aws_sdk_sfn::Client::new(&sdk_config(&sim.endpoints.aws, sim::SECRET_ACCESS_KEY));
     let bad = serde_json::json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}});
-    let err = sfn.create_state_machine().name("bad").definition(bad.to_string()).role_arn("r").send().await.unwrap_err();
+    let err =
+        sfn.create_state_machine().name("bad").definition(bad.to_string()).role_arn("r").send().await.unwrap_err();
     let message = format!("{:?}", err.into_service_error());
     assert!(message.contains("InvalidDefinition") && message.contains("Nowhere"), "{message}");
 }
@@ -224,12 +325,25 @@ async fn logs_api_filters_by_term_and_json_field() {
     use aws_sdk_cloudwatchlogs::types::InputLogEvent;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     for m in [r#"{"activity-type":"OPEN","user":"a"}"#, r#"{"activity-type":"CLOSE","user":"a"}"#, "plain ERROR line"] {
-        logs.put_log_events().log_group_name("/test").log_stream_name("s").log_events(InputLogEvent::builder().timestamp(now).message(m).build().unwrap()).send().await.unwrap();
+        logs.put_log_events()
+            .log_group_name("/test")
+            .log_stream_name("s")
+            .log_events(InputLogEvent::builder().timestamp(now).message(m).build().unwrap())
+            .send()
+            .await
+            .unwrap();
     }
-    let json = logs.filter_log_events().log_group_name("/test").filter_pattern(r#"{ $.activity-type = "OPEN" }"#).send().await.unwrap();
+    let json = logs
+        .filter_log_events()
+        .log_group_name("/test")
+        .filter_pattern(r#"{ $.activity-type = "OPEN" }"#)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(json.events().len(), 1);
     let term = logs.filter_log_events().log_group_name("/test").filter_pattern("ERROR").send().await.unwrap();
     assert_eq!(term.events().len(), 1);
-    let all = logs.get_log_events().log_group_name("/test").log_stream_name("s").start_from_head(true).send().await.unwrap();
+    let all =
+        logs.get_log_events().log_group_name("/test").log_stream_name("s").start_from_head(true).send().await.unwrap();
     assert_eq!(all.events().len(), 3);
 }

@@ -73,7 +73,10 @@ fn parse_object(obj: &Map<String, Value>, path: &str) -> Result<Node, PatternErr
     for (key, v) in obj {
         let here = join(path, key);
         if key == "$or" {
-            let alts = v.as_array().filter(|a| a.len() >= 2).ok_or_else(|| err(&here, "$or takes an array of at least two patterns"))?;
+            let alts = v
+                .as_array()
+                .filter(|a| a.len() >= 2)
+                .ok_or_else(|| err(&here, "$or takes an array of at least two patterns"))?;
             let mut parsed = Vec::new();
             for alt in alts {
                 let o = alt.as_object().ok_or_else(|| err(&here, "each $or alternative must be an object"))?;
@@ -120,7 +123,11 @@ fn parse_matcher(item: &Value, path: &str) -> Result<Matcher, PatternError> {
                 }
                 other => (string_arg(other, path, op)?, false),
             };
-            if op == "prefix" { Matcher::Prefix(text.into(), ignore_case) } else { Matcher::Suffix(text.into(), ignore_case) }
+            if op == "prefix" {
+                Matcher::Prefix(text.into(), ignore_case)
+            } else {
+                Matcher::Suffix(text.into(), ignore_case)
+            }
         }
         "equals-ignore-case" => Matcher::EqualsIgnoreCase(string_arg(arg, path, op)?.into()),
         "wildcard" => {
@@ -132,16 +139,30 @@ fn parse_matcher(item: &Value, path: &str) -> Result<Matcher, PatternError> {
         }
         "anything-but" => {
             let inner = match arg {
-                Value::Array(a) if !a.is_empty() => a.iter().map(|v| match v {
-                    Value::Object(_) | Value::Array(_) => Err(err(path, "anything-but lists hold plain values")),
-                    _ => Ok(Matcher::Exact(v.clone())),
-                }).collect::<Result<Vec<_>, _>>()?,
+                Value::Array(a) if !a.is_empty() => a
+                    .iter()
+                    .map(|v| match v {
+                        Value::Object(_) | Value::Array(_) => Err(err(path, "anything-but lists hold plain values")),
+                        _ => Ok(Matcher::Exact(v.clone())),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
                 Value::Array(_) => return Err(err(path, "anything-but takes a non-empty list")),
                 Value::Object(m) => {
                     let nested = parse_matcher(arg, path)?;
                     match (&nested, m.keys().next().map(String::as_str)) {
-                        (Matcher::Prefix(..) | Matcher::Suffix(..) | Matcher::Wildcard(_) | Matcher::EqualsIgnoreCase(_), _) => vec![nested],
-                        _ => return Err(err(path, "anything-but takes values, prefix, suffix, wildcard or equals-ignore-case")),
+                        (
+                            Matcher::Prefix(..)
+                            | Matcher::Suffix(..)
+                            | Matcher::Wildcard(_)
+                            | Matcher::EqualsIgnoreCase(_),
+                            _,
+                        ) => vec![nested],
+                        _ => {
+                            return Err(err(
+                                path,
+                                "anything-but takes values, prefix, suffix, wildcard or equals-ignore-case",
+                            ));
+                        }
                     }
                 }
                 v => vec![Matcher::Exact(v.clone())],
@@ -149,10 +170,16 @@ fn parse_matcher(item: &Value, path: &str) -> Result<Matcher, PatternError> {
             Matcher::AnythingBut(inner)
         }
         "numeric" => {
-            let a = arg.as_array().filter(|a| a.len() == 2 || a.len() == 4).ok_or_else(|| err(path, "numeric takes [op, n] or [op, n, op, n]"))?;
+            let a = arg
+                .as_array()
+                .filter(|a| a.len() == 2 || a.len() == 4)
+                .ok_or_else(|| err(path, "numeric takes [op, n] or [op, n, op, n]"))?;
             let mut ranges = Vec::new();
             for pair in a.chunks(2) {
-                let op = pair[0].as_str().filter(|o| ["<", "<=", "=", ">", ">="].contains(o)).ok_or_else(|| err(path, "numeric operators are <, <=, =, >, >="))?;
+                let op = pair[0]
+                    .as_str()
+                    .filter(|o| ["<", "<=", "=", ">", ">="].contains(o))
+                    .ok_or_else(|| err(path, "numeric operators are <, <=, =, >, >="))?;
                 let n = pair[1].as_f64().ok_or_else(|| err(path, "numeric bounds must be numbers"))?;
                 if n.abs() > 5.0e9 {
                     return Err(err(path, "numeric values must be between -5.0e9 and 5.0e9"));
@@ -162,7 +189,8 @@ fn parse_matcher(item: &Value, path: &str) -> Result<Matcher, PatternError> {
             Matcher::Numeric(ranges)
         }
         "exists" => Matcher::Exists(arg.as_bool().ok_or_else(|| err(path, "exists takes true or false"))?),
-        "cidr" => parse_cidr(string_arg(arg, path, op)?).ok_or_else(|| err(path, "cidr takes an IPv4 prefix like 10.0.0.0/24"))?,
+        "cidr" => parse_cidr(string_arg(arg, path, op)?)
+            .ok_or_else(|| err(path, "cidr takes an IPv4 prefix like 10.0.0.0/24"))?,
         other => return Err(err(path, format!("unknown operator {other:?}"))),
     })
 }
@@ -191,7 +219,7 @@ fn match_node(node: &Node, value: Option<&Value>) -> bool {
             }) && ors.iter().all(|alts| alts.iter().any(|alt| match_node(alt, value)))
         }
         Node::Leaf(matchers) => match value {
-            None => matchers.iter().any(|m| *m == Matcher::Exists(false)),
+            None => matchers.contains(&Matcher::Exists(false)),
             Some(Value::Array(items)) => items.iter().any(|i| matchers.iter().any(|m| match_value(m, i))),
             Some(v) => matchers.iter().any(|m| match_value(m, v)),
         },
@@ -216,8 +244,12 @@ fn match_value(m: &Matcher, v: &Value) -> bool {
             (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
             _ => expected == v,
         },
-        Matcher::Prefix(p, ic) => v.as_str().is_some_and(|s| if *ic { s.to_lowercase().starts_with(&p.to_lowercase()) } else { s.starts_with(p.as_str()) }),
-        Matcher::Suffix(p, ic) => v.as_str().is_some_and(|s| if *ic { s.to_lowercase().ends_with(&p.to_lowercase()) } else { s.ends_with(p.as_str()) }),
+        Matcher::Prefix(p, ic) => v.as_str().is_some_and(|s| {
+            if *ic { s.to_lowercase().starts_with(&p.to_lowercase()) } else { s.starts_with(p.as_str()) }
+        }),
+        Matcher::Suffix(p, ic) => v
+            .as_str()
+            .is_some_and(|s| if *ic { s.to_lowercase().ends_with(&p.to_lowercase()) } else { s.ends_with(p.as_str()) }),
         Matcher::EqualsIgnoreCase(p) => v.as_str().is_some_and(|s| s.to_lowercase() == p.to_lowercase()),
         Matcher::Wildcard(p) => v.as_str().is_some_and(|s| wildcard(p, s)),
         Matcher::AnythingBut(inner) => !inner.iter().any(|m| match_value(m, v)),

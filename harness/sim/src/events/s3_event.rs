@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use crate::s3::ObjectCreated;
 
 /// What S3 leaves unencoded in an event's key: unreserved characters and `/`; spaces become `+`.
-const EVENT_KEY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/').remove(b' ');
+const EVENT_KEY: &AsciiSet =
+    &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/').remove(b' ');
 
 /// Encodes a key as S3 does in event notifications (form style: space is `+`).
 pub fn encode_event_key(key: &str) -> String {

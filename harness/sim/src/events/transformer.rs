@@ -68,7 +68,11 @@ impl InputTransformer {
             if name.starts_with("aws.") {
                 return Err(TransformError::BadMap(format!("variable names starting with aws. are reserved: {name}")));
             }
-            parse_path(path).map_err(|reason| TransformError::BadPath { name: name.clone(), path: path.clone(), reason })?;
+            parse_path(path).map_err(|reason| TransformError::BadPath {
+                name: name.clone(),
+                path: path.clone(),
+                reason,
+            })?;
         }
         for (placeholder, _) in placeholders(&self.input_template) {
             if !self.input_paths_map.contains_key(&placeholder) && !placeholder.starts_with("aws.events.") {
@@ -188,8 +192,10 @@ mod tests {
     #[test]
     fn json_and_string_contexts() {
         let ev = json!({"detail": {"bucket": {"name": "src"}, "object": {"key": "a \"b\"", "size": 5}}});
-        let tr = t(&[("b", "$.detail.bucket.name"), ("k", "$.detail.object.key"), ("s", "$.detail.object.size")],
-            r#"{"source_bucket": <b>, "key": <k>, "size": <s>, "msg": "size <s> of <k>"}"#);
+        let tr = t(
+            &[("b", "$.detail.bucket.name"), ("k", "$.detail.object.key"), ("s", "$.detail.object.size")],
+            r#"{"source_bucket": <b>, "key": <k>, "size": <s>, "msg": "size <s> of <k>"}"#,
+        );
         let out: Value = serde_json::from_str(&tr.apply(&ev, &RuleFacts::default()).unwrap()).unwrap();
         assert_eq!(out, json!({"source_bucket": "src", "key": "a \"b\"", "size": 5, "msg": "size 5 of a \"b\""}));
     }
@@ -197,7 +203,9 @@ mod tests {
     #[test]
     fn missing_paths_and_reserved_variables() {
         let tr = t(&[("x", "$.nope")], r#"{"x": <x>, "y": "<x>", "rule": <aws.events.rule-name>}"#);
-        let out: Value = serde_json::from_str(&tr.apply(&json!({}), &RuleFacts { name: "r".into(), arn: "a".into() }).unwrap()).unwrap();
+        let out: Value =
+            serde_json::from_str(&tr.apply(&json!({}), &RuleFacts { name: "r".into(), arn: "a".into() }).unwrap())
+                .unwrap();
         assert_eq!(out, json!({"x": null, "y": "", "rule": "r"}));
     }
 

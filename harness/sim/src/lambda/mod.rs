@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{mpsc, oneshot, watch};
-use tracing::{info, info_span, Instrument};
+use tracing::{Instrument, info, info_span};
 
 use crate::logs::LogStore;
 use crate::states::TaskFailure;
@@ -82,7 +82,9 @@ pub struct LambdaService {
 fn unknown(payload: Value) -> TaskFailure {
     TaskFailure::new(
         "Lambda.Unknown",
-        format!("The cause could not be determined because Lambda did not return an error type. Returned payload: {payload}"),
+        format!(
+            "The cause could not be determined because Lambda did not return an error type. Returned payload: {payload}"
+        ),
     )
 }
 
@@ -115,13 +117,20 @@ impl LambdaService {
             let f = fns.get_mut(&name).ok_or_else(|| {
                 TaskFailure::new(
                     "Lambda.ResourceNotFoundException",
-                    format!("Function not found: arn:aws:lambda:{}:{}:function:{name} (Service: Lambda, Status Code: 404)", crate::REGION, crate::ACCOUNT_ID),
+                    format!(
+                        "Function not found: arn:aws:lambda:{}:{}:function:{name} (Service: Lambda, Status Code: 404)",
+                        crate::REGION,
+                        crate::ACCOUNT_ID
+                    ),
                 )
             })?;
             if f.running >= f.spec.settings.reserved_concurrency {
                 return Err(TaskFailure::new(
                     "Lambda.TooManyRequestsException",
-                    format!("Rate Exceeded. (Service: Lambda, Status Code: 429, function {name}, reserved concurrency {})", f.spec.settings.reserved_concurrency),
+                    format!(
+                        "Rate Exceeded. (Service: Lambda, Status Code: 429, function {name}, reserved concurrency {})",
+                        f.spec.settings.reserved_concurrency
+                    ),
                 ));
             }
             f.running += 1;
@@ -134,10 +143,18 @@ impl LambdaService {
         result
     }
 
-    async fn invoke_on(&self, spec: &FunctionSpec, warm: Option<Arc<Instance>>, payload: Value) -> Result<Value, TaskFailure> {
+    async fn invoke_on(
+        &self,
+        spec: &FunctionSpec,
+        warm: Option<Arc<Instance>>,
+        payload: Value,
+    ) -> Result<Value, TaskFailure> {
         let instance = match warm {
             Some(i) if i.exited.borrow().is_none() => i,
-            _ => self.start_instance(spec).await.map_err(|e| unknown(json!({"errorType": "Runtime.InitError", "errorMessage": e})))?,
+            _ => self
+                .start_instance(spec)
+                .await
+                .map_err(|e| unknown(json!({"errorType": "Runtime.InitError", "errorMessage": e})))?,
         };
         let group = format!("/aws/lambda/{}", spec.name);
         let request_id = uuid::Uuid::new_v4().to_string();
@@ -146,10 +163,17 @@ impl LambdaService {
         let (tx, rx) = oneshot::channel();
         self.logs.put(&group, &instance.stream, format!("START RequestId: {request_id} Version: $LATEST"));
         let started = Instant::now();
-        let invocation = Invocation { request_id: request_id.clone(), payload: Bytes::from(payload.to_string()), deadline_ms, reply: tx };
+        let invocation = Invocation {
+            request_id: request_id.clone(),
+            payload: Bytes::from(payload.to_string()),
+            deadline_ms,
+            reply: tx,
+        };
         let mut exited = instance.exited.clone();
         let outcome = if instance.api.submit(invocation).await.is_err() {
-            Err(unknown(json!({"errorType": "Runtime.ExitError", "errorMessage": "runtime is not accepting invocations"})))
+            Err(unknown(
+                json!({"errorType": "Runtime.ExitError", "errorMessage": "runtime is not accepting invocations"}),
+            ))
         } else {
             tokio::select! {
                 r = rx => match r {
@@ -204,7 +228,10 @@ impl LambdaService {
         let mut cmd = tokio::process::Command::new(program);
         cmd.args(args)
             .env_clear()
-            .envs(std::env::vars().filter(|(k, _)| matches!(k.as_str(), "PATH" | "HOME" | "RUST_LOG" | "RUST_BACKTRACE" | "TMPDIR")))
+            .envs(
+                std::env::vars()
+                    .filter(|(k, _)| matches!(k.as_str(), "PATH" | "HOME" | "RUST_LOG" | "RUST_BACKTRACE" | "TMPDIR")),
+            )
             .envs(&self.aws_env)
             .envs(&spec.settings.environment)
             .env("AWS_LAMBDA_RUNTIME_API", api.address())
@@ -220,9 +247,12 @@ impl LambdaService {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         let mut child = cmd.spawn().map_err(|e| format!("cannot start {program}: {e}"))?;
-        for pipe in [child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>), child.stderr.take().map(|s| Box::new(s) as _)]
-            .into_iter()
-            .flatten()
+        for pipe in [
+            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+            child.stderr.take().map(|s| Box::new(s) as _),
+        ]
+        .into_iter()
+        .flatten()
         {
             let logs = self.logs.clone();
             let (group, stream) = (group.clone(), stream.clone());

@@ -119,7 +119,14 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
             .header("lambda-runtime-aws-request-id", &inv.request_id)
             .header("lambda-runtime-deadline-ms", inv.deadline_ms.to_string())
             .header("lambda-runtime-invoked-function-arn", &state.function_arn)
-            .header("lambda-runtime-trace-id", format!("Root=1-{:08x}-{}", crate::logs::now_millis() / 1000, &uuid::Uuid::new_v4().simple().to_string()[..24]))
+            .header(
+                "lambda-runtime-trace-id",
+                format!(
+                    "Root=1-{:08x}-{}",
+                    crate::logs::now_millis() / 1000,
+                    &uuid::Uuid::new_v4().simple().to_string()[..24]
+                ),
+            )
             .body(Full::new(inv.payload))
             .expect("valid headers");
         return Ok(resp);
@@ -131,19 +138,22 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
         }
         return Ok(reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#));
     }
-    if let Some(id_action) = rest.strip_prefix("invocation/") {
-        if let Some((id, action)) = id_action.split_once('/') {
-            let Some(tx) = state.pending.lock().unwrap().remove(id) else {
-                return Ok(reply(StatusCode::BAD_REQUEST, r#"{"errorType":"InvalidRequestID","errorMessage":"unknown request id"}"#));
-            };
-            let r = match action {
-                "response" => Reply::Success(body),
-                "error" => Reply::Error { error_type: error_type(&headers, &body), body },
-                _ => return Ok(reply(StatusCode::NOT_FOUND, "not found")),
-            };
-            let _ = tx.send(r);
-            return Ok(reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#));
-        }
+    if let Some(id_action) = rest.strip_prefix("invocation/")
+        && let Some((id, action)) = id_action.split_once('/')
+    {
+        let Some(tx) = state.pending.lock().unwrap().remove(id) else {
+            return Ok(reply(
+                StatusCode::BAD_REQUEST,
+                r#"{"errorType":"InvalidRequestID","errorMessage":"unknown request id"}"#,
+            ));
+        };
+        let r = match action {
+            "response" => Reply::Success(body),
+            "error" => Reply::Error { error_type: error_type(&headers, &body), body },
+            _ => return Ok(reply(StatusCode::NOT_FOUND, "not found")),
+        };
+        let _ = tx.send(r);
+        return Ok(reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#));
     }
     Ok(reply(StatusCode::NOT_FOUND, "not found"))
 }

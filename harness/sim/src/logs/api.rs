@@ -103,7 +103,10 @@ pub fn handle(store: &LogStore, operation: &str, body: &[u8]) -> Result<Value, A
         "CreateLogGroup" => {
             let input: GroupInput = parse_input(body)?;
             if store.has_group(&input.log_group_name) {
-                return Err(ApiError::client("ResourceAlreadyExistsException", "The specified log group already exists"));
+                return Err(ApiError::client(
+                    "ResourceAlreadyExistsException",
+                    "The specified log group already exists",
+                ));
             }
             store.ensure_group(&input.log_group_name);
             Ok(json!({}))
@@ -167,7 +170,8 @@ pub fn handle(store: &LogStore, operation: &str, body: &[u8]) -> Result<Value, A
             let input: GetEventsInput = parse_input(body)?;
             let group = group_name(input.log_group_name, input.log_group_identifier)?;
             let events = store.events(&group, &input.log_stream_name).ok_or_else(|| not_found("log stream"))?;
-            let mut events: Vec<_> = events.into_iter().filter(|e| in_window(e.timestamp, input.start_time, input.end_time)).collect();
+            let mut events: Vec<_> =
+                events.into_iter().filter(|e| in_window(e.timestamp, input.start_time, input.end_time)).collect();
             let limit = input.limit.unwrap_or(10_000);
             if events.len() > limit {
                 if input.start_from_head.unwrap_or(false) {
@@ -191,7 +195,9 @@ pub fn handle(store: &LogStore, operation: &str, body: &[u8]) -> Result<Value, A
             let events: Vec<Value> = all
                 .into_iter()
                 .filter(|(stream, _)| input.log_stream_names.as_ref().is_none_or(|names| names.contains(stream)))
-                .filter(|(stream, _)| input.log_stream_name_prefix.as_ref().is_none_or(|p| stream.starts_with(p.as_str())))
+                .filter(|(stream, _)| {
+                    input.log_stream_name_prefix.as_ref().is_none_or(|p| stream.starts_with(p.as_str()))
+                })
                 .filter(|(_, e)| in_window(e.timestamp, input.start_time, input.end_time))
                 .filter(|(_, e)| pattern.matches(&e.message))
                 .take(limit)
@@ -208,6 +214,9 @@ pub fn handle(store: &LogStore, operation: &str, body: &[u8]) -> Result<Value, A
                 .collect();
             Ok(json!({ "events": events, "searchedLogStreams": [] }))
         }
-        other => Err(ApiError::client("UnknownOperationException", format!("Logs operation {other} is not supported by the simulator"))),
+        other => Err(ApiError::client(
+            "UnknownOperationException",
+            format!("Logs operation {other} is not supported by the simulator"),
+        )),
     }
 }

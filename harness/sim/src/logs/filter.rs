@@ -56,13 +56,22 @@ impl FilterPattern {
                 rest = &rest[1..];
             }
             let (term, next) = if let Some(q) = rest.strip_prefix('"') {
-                let end = q.find('"').ok_or_else(|| ApiError::client("InvalidParameterException", format!("Invalid filter pattern: unterminated quote in {pattern}")))?;
+                let end = q.find('"').ok_or_else(|| {
+                    ApiError::client(
+                        "InvalidParameterException",
+                        format!("Invalid filter pattern: unterminated quote in {pattern}"),
+                    )
+                })?;
                 (&q[..end], &q[end + 1..])
             } else {
                 let end = rest.find(' ').unwrap_or(rest.len());
                 (&rest[..end], &rest[end..])
             };
-            if negate { exclude.push(term.to_string()) } else { include.push(term.to_string()) }
+            if negate {
+                exclude.push(term.to_string())
+            } else {
+                include.push(term.to_string())
+            }
             rest = next.trim_start();
         }
         Ok(Self::Terms { include, exclude })
@@ -73,7 +82,8 @@ impl FilterPattern {
         match self {
             Self::All => true,
             Self::Terms { include, exclude } => {
-                include.iter().all(|t| message.contains(t.as_str())) && !exclude.iter().any(|t| message.contains(t.as_str()))
+                include.iter().all(|t| message.contains(t.as_str()))
+                    && !exclude.iter().any(|t| message.contains(t.as_str()))
             }
             Self::Json(expr) => match serde_json::from_str::<serde_json::Value>(message) {
                 Ok(v) => expr.eval(&v),
@@ -117,11 +127,7 @@ fn parse_compare(s: &str) -> Result<JsonExpr, ApiError> {
     let path = lhs.trim().strip_prefix("$.").ok_or_else(|| bad(s))?;
     let value = rhs.trim();
     let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
-    Ok(JsonExpr::Compare {
-        path: path.split('.').map(str::to_string).collect(),
-        equal,
-        value: value.to_string(),
-    })
+    Ok(JsonExpr::Compare { path: path.split('.').map(str::to_string).collect(), equal, value: value.to_string() })
 }
 
 fn wildcard_eq(pattern: &str, text: &str) -> bool {
@@ -129,7 +135,8 @@ fn wildcard_eq(pattern: &str, text: &str) -> bool {
         None => pattern == text,
         Some((head, tail)) => {
             text.starts_with(head)
-                && (0..=text.len() - head.len()).any(|i| text.is_char_boundary(head.len() + i) && wildcard_eq(tail, &text[head.len() + i..]))
+                && (0..=text.len() - head.len())
+                    .any(|i| text.is_char_boundary(head.len() + i) && wildcard_eq(tail, &text[head.len() + i..]))
         }
     }
 }

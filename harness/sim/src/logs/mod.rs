@@ -75,7 +75,8 @@ impl LogStore {
     /// Creates the stream (and its group) if missing.
     pub fn ensure_stream(&self, group: &str, stream: &str) {
         let mut groups = self.groups.lock().unwrap();
-        let g = groups.entry(group.to_string()).or_insert_with(|| Group { created: now_millis(), ..Default::default() });
+        let g =
+            groups.entry(group.to_string()).or_insert_with(|| Group { created: now_millis(), ..Default::default() });
         g.streams.entry(stream.to_string()).or_insert_with(|| Stream { created: now_millis(), events: Vec::new() });
     }
 
@@ -88,8 +89,10 @@ impl LogStore {
     /// Appends a line with an explicit event time.
     pub fn put_at(&self, group: &str, stream: &str, timestamp: i64, message: String) {
         let mut groups = self.groups.lock().unwrap();
-        let g = groups.entry(group.to_string()).or_insert_with(|| Group { created: now_millis(), ..Default::default() });
-        let s = g.streams.entry(stream.to_string()).or_insert_with(|| Stream { created: now_millis(), events: Vec::new() });
+        let g =
+            groups.entry(group.to_string()).or_insert_with(|| Group { created: now_millis(), ..Default::default() });
+        let s =
+            g.streams.entry(stream.to_string()).or_insert_with(|| Stream { created: now_millis(), events: Vec::new() });
         s.events.push(LogEvent { timestamp, message, ingestion_time: now_millis() });
     }
 
@@ -127,11 +130,8 @@ impl LogStore {
     pub fn all_events(&self, group: &str) -> Option<Vec<(String, LogEvent)>> {
         let groups = self.groups.lock().unwrap();
         let g = groups.get(group)?;
-        let mut out: Vec<(String, LogEvent)> = g
-            .streams
-            .iter()
-            .flat_map(|(n, s)| s.events.iter().map(move |e| (n.clone(), e.clone())))
-            .collect();
+        let mut out: Vec<(String, LogEvent)> =
+            g.streams.iter().flat_map(|(n, s)| s.events.iter().map(move |e| (n.clone(), e.clone()))).collect();
         out.sort_by_key(|(_, e)| e.timestamp);
         Some(out)
     }

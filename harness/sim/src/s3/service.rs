@@ -83,10 +83,7 @@ impl S3 for S3Frontend {
 
     async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
         self.store.create_bucket(&req.input.bucket)?;
-        Ok(S3Response::new(CreateBucketOutput {
-            location: Some(format!("/{}", req.input.bucket)),
-            ..Default::default()
-        }))
+        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", req.input.bucket)) }))
     }
 
     async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
@@ -104,7 +101,9 @@ impl S3 for S3Frontend {
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let caller = caller(&req);
         let input = req.input;
-        let body = input.body.unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>()));
+        let body = input
+            .body
+            .unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>()));
         let meta = self
             .store
             .put_object(&input.bucket, &input.key, body, input.content_type, metadata_map(input.metadata), &caller)
@@ -147,10 +146,7 @@ impl S3 for S3Frontend {
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
         let caller = caller(&req);
         let (src_bucket, src_key) = source_of(&req.input.copy_source)?;
-        let meta = self
-            .store
-            .copy(&src_bucket, &src_key, &req.input.bucket, &req.input.key, &caller)
-            .await?;
+        let meta = self.store.copy(&src_bucket, &src_key, &req.input.bucket, &req.input.key, &caller).await?;
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
                 e_tag: Some(quoted(&meta.etag)),
@@ -166,7 +162,8 @@ impl S3 for S3Frontend {
         let prefix = input.prefix.clone().unwrap_or_default();
         let max_keys = input.max_keys.unwrap_or(1000).clamp(0, 1000) as usize;
         let after = input.continuation_token.clone().or(input.start_after.clone());
-        let listing = self.store.list(&input.bucket, &prefix, input.delimiter.as_deref(), after.as_deref(), max_keys)?;
+        let listing =
+            self.store.list(&input.bucket, &prefix, input.delimiter.as_deref(), after.as_deref(), max_keys)?;
         let contents: Vec<Object> = listing
             .objects
             .into_iter()
@@ -203,7 +200,8 @@ impl S3 for S3Frontend {
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let input = req.input;
-        let id = self.store.create_upload(&input.bucket, &input.key, input.content_type, metadata_map(input.metadata))?;
+        let id =
+            self.store.create_upload(&input.bucket, &input.key, input.content_type, metadata_map(input.metadata))?;
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
@@ -214,15 +212,17 @@ impl S3 for S3Frontend {
 
     async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
         let input = req.input;
-        let body = input.body.unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>()));
-        let etag = self
-            .store
-            .upload_part(&input.bucket, &input.key, &input.upload_id, input.part_number, body)
-            .await?;
+        let body = input
+            .body
+            .unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>()));
+        let etag = self.store.upload_part(&input.bucket, &input.key, &input.upload_id, input.part_number, body).await?;
         Ok(S3Response::new(UploadPartOutput { e_tag: Some(quoted(&etag)), ..Default::default() }))
     }
 
-    async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let input = req.input;
         let (src_bucket, src_key) = source_of(&input.copy_source)?;
         let range = match &input.copy_source_range {
@@ -231,7 +231,15 @@ impl S3 for S3Frontend {
         };
         let etag = self
             .store
-            .upload_part_copy(&input.bucket, &input.key, &input.upload_id, input.part_number, &src_bucket, &src_key, range)
+            .upload_part_copy(
+                &input.bucket,
+                &input.key,
+                &input.upload_id,
+                input.part_number,
+                &src_bucket,
+                &src_key,
+                range,
+            )
             .await?;
         Ok(S3Response::new(UploadPartCopyOutput {
             copy_part_result: Some(CopyPartResult { e_tag: Some(quoted(&etag)), ..Default::default() }),
@@ -259,10 +267,7 @@ impl S3 for S3Frontend {
             })
             .collect();
         if parts.is_empty() {
-            return Err(S3Error::with_message(
-                S3ErrorCode::MalformedXML,
-                "You must specify at least one part",
-            ));
+            return Err(S3Error::with_message(S3ErrorCode::MalformedXML, "You must specify at least one part"));
         }
         let meta = self.store.complete_upload(&input.bucket, &input.key, &input.upload_id, &parts, &caller).await?;
         Ok(S3Response::new(CompleteMultipartUploadOutput {
@@ -285,7 +290,8 @@ impl S3 for S3Frontend {
 
 /// Parses `bytes=first-last` (inclusive, both required, as UploadPartCopy demands).
 fn parse_copy_range(range: &str) -> S3Result<(u64, u64)> {
-    let invalid = || S3Error::with_message(S3ErrorCode::InvalidArgument, format!("invalid x-amz-copy-source-range: {range}"));
+    let invalid =
+        || S3Error::with_message(S3ErrorCode::InvalidArgument, format!("invalid x-amz-copy-source-range: {range}"));
     let spec = range.strip_prefix("bytes=").ok_or_else(invalid)?;
     let (a, b) = spec.split_once('-').ok_or_else(invalid)?;
     let (a, b): (u64, u64) = (a.parse().map_err(|_| invalid())?, b.parse().map_err(|_| invalid())?);

@@ -22,7 +22,9 @@ pub enum StoreError {
     #[error("The specified key does not exist.")]
     NoSuchKey(String),
     /// The multipart upload id is unknown (completed, aborted or never created).
-    #[error("The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.")]
+    #[error(
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+    )]
     NoSuchUpload(String),
     /// A listed part was not uploaded, or its ETag differs.
     #[error("One or more of the specified parts could not be found: part {0}")]
@@ -188,10 +190,8 @@ impl S3Store {
     /// Bucket names with creation times.
     pub fn list_buckets(&self) -> Vec<(String, SystemTime)> {
         let buckets = self.buckets.lock().unwrap();
-        let mut out: Vec<_> = buckets
-            .iter()
-            .map(|(n, b)| (n.clone(), b.created.unwrap_or(SystemTime::UNIX_EPOCH)))
-            .collect();
+        let mut out: Vec<_> =
+            buckets.iter().map(|(n, b)| (n.clone(), b.created.unwrap_or(SystemTime::UNIX_EPOCH))).collect();
         out.sort();
         out
     }
@@ -250,14 +250,8 @@ impl S3Store {
     {
         self.require_bucket(bucket)?;
         let (path, size, md5) = self.write_body(body).await?;
-        let meta = ObjectMeta {
-            size,
-            etag: hex::encode(md5),
-            last_modified: SystemTime::now(),
-            content_type,
-            metadata,
-            path,
-        };
+        let meta =
+            ObjectMeta { size, etag: hex::encode(md5), last_modified: SystemTime::now(), content_type, metadata, path };
         self.commit(bucket, key, meta.clone(), "PutObject", caller)?;
         Ok(meta)
     }
@@ -350,18 +344,20 @@ impl S3Store {
         let mut last_key: Option<String> = None;
         for (key, meta) in range {
             if !key.starts_with(prefix) {
-                if key.as_str() > prefix { break; }
+                if key.as_str() > prefix {
+                    break;
+                }
                 continue;
             }
             let rest = &key[prefix.len()..];
             let common = delimiter
                 .filter(|d| !d.is_empty())
                 .and_then(|d| rest.find(d).map(|i| format!("{prefix}{}", &rest[..i + d.len()])));
-            if let Some(cp) = &common {
-                if listing.prefixes.last() == Some(cp) {
-                    last_key = Some(key.clone());
-                    continue;
-                }
+            if let Some(cp) = &common
+                && listing.prefixes.last() == Some(cp)
+            {
+                last_key = Some(key.clone());
+                continue;
             }
             if count == max_keys {
                 listing.next = last_key;
@@ -421,6 +417,7 @@ impl S3Store {
     }
 
     /// Copies a byte range of an object into a part (UploadPartCopy).
+    #[allow(clippy::too_many_arguments)]
     pub async fn upload_part_copy(
         &self,
         bucket: &str,

@@ -118,7 +118,11 @@ impl S3Filesystem {
     /// The S3 key under the home for a client path (`None` for the home itself).
     fn key_of(&self, path: &str) -> (Vec<String>, String) {
         let segs = vpath::resolve(path);
-        let key = if segs.is_empty() { self.user.home_prefix.clone() } else { format!("{}/{}", self.user.home_prefix, segs.join("/")) };
+        let key = if segs.is_empty() {
+            self.user.home_prefix.clone()
+        } else {
+            format!("{}/{}", self.user.home_prefix, segs.join("/"))
+        };
         (segs, key)
     }
 
@@ -140,7 +144,8 @@ impl S3Filesystem {
     }
 
     async fn is_dir(&self, key: &str) -> bool {
-        let out = self.s3.list_objects_v2().bucket(&self.user.home_bucket).prefix(format!("{key}/")).max_keys(1).send().await;
+        let out =
+            self.s3.list_objects_v2().bucket(&self.user.home_bucket).prefix(format!("{key}/")).max_keys(1).send().await;
         out.is_ok_and(|o| o.key_count().unwrap_or(0) > 0)
     }
 
@@ -187,10 +192,10 @@ impl S3Filesystem {
         }));
         // Bound memory: wait for the oldest unfinished part when too many are in flight.
         let in_flight = up.parts.iter().filter(|p| !p.is_finished()).count();
-        if in_flight > settings.parts_in_flight {
-            if let Some(oldest) = up.parts.iter_mut().find(|p| !p.is_finished()) {
-                let _ = oldest.await;
-            }
+        if in_flight > settings.parts_in_flight
+            && let Some(oldest) = up.parts.iter_mut().find(|p| !p.is_finished())
+        {
+            let _ = oldest.await;
         }
         Ok(())
     }
@@ -199,7 +204,14 @@ impl S3Filesystem {
         let bucket = &self.user.home_bucket;
         match up.multipart {
             None => {
-                self.s3.put_object().bucket(bucket).key(&up.key).body(ByteStream::from(up.buffer.freeze())).send().await.map_err(|e| s3_err(&e))?;
+                self.s3
+                    .put_object()
+                    .bucket(bucket)
+                    .key(&up.key)
+                    .body(ByteStream::from(up.buffer.freeze()))
+                    .send()
+                    .await
+                    .map_err(|e| s3_err(&e))?;
             }
             Some(id) => {
                 let mut parts = Vec::with_capacity(up.parts.len());
@@ -235,18 +247,18 @@ impl Drop for S3Filesystem {
         // A channel gone with files still open: abort their multipart uploads so no parts and
         // no object remain, as Transfer Family does for an interrupted upload.
         for (_, h) in self.handles.drain() {
-            if let OpenHandle::Write(up) = h {
-                if let Some(id) = up.multipart {
-                    let s3 = self.s3.clone();
-                    let bucket = self.user.home_bucket.clone();
-                    let parts = up.parts;
-                    tokio::spawn(async move {
-                        for p in parts {
-                            let _ = p.await;
-                        }
-                        let _ = s3.abort_multipart_upload().bucket(bucket).key(up.key).upload_id(id).send().await;
-                    });
-                }
+            if let OpenHandle::Write(up) = h
+                && let Some(id) = up.multipart
+            {
+                let s3 = self.s3.clone();
+                let bucket = self.user.home_bucket.clone();
+                let parts = up.parts;
+                tokio::spawn(async move {
+                    for p in parts {
+                        let _ = p.await;
+                    }
+                    let _ = s3.abort_multipart_upload().bucket(bucket).key(up.key).upload_id(id).send().await;
+                });
             }
         }
     }
@@ -271,14 +283,21 @@ impl russh_sftp::server::Handler for S3Filesystem {
         Ok(Name { id, files: vec![File::dummy(p)] })
     }
 
-    async fn open(&mut self, id: u32, filename: String, pflags: OpenFlags, _attrs: FileAttributes) -> Result<Handle, Self::Error> {
+    async fn open(
+        &mut self,
+        id: u32,
+        filename: String,
+        pflags: OpenFlags,
+        _attrs: FileAttributes,
+    ) -> Result<Handle, Self::Error> {
         let (segs, key) = self.key_of(&filename);
         let mode = mode_string(pflags);
         let path = self.log_path(&key);
         if segs.is_empty() {
             return Err(err(StatusCode::Failure, "Cannot open a directory"));
         }
-        if pflags.contains(OpenFlags::READ) || pflags.contains(OpenFlags::APPEND) || !pflags.contains(OpenFlags::WRITE) {
+        if pflags.contains(OpenFlags::READ) || pflags.contains(OpenFlags::APPEND) || !pflags.contains(OpenFlags::WRITE)
+        {
             let msg = format!("Cannot open file in mode: {mode}");
             self.log.error("OPEN", &path, &msg);
             return Err(err(StatusCode::OpUnsupported, msg));
@@ -302,7 +321,10 @@ impl russh_sftp::server::Handler for S3Filesystem {
                 return Err(err(StatusCode::Failure, "invalid handle"));
             };
             if offset != up.written {
-                let msg = format!("Non-sequential write at offset {offset} (expected {}): resume and random access are not supported", up.written);
+                let msg = format!(
+                    "Non-sequential write at offset {offset} (expected {}): resume and random access are not supported",
+                    up.written
+                );
                 self.log.error("WRITE", &up.path.clone(), &msg);
                 return Err(err(StatusCode::OpUnsupported, msg));
             }
@@ -434,7 +456,14 @@ impl russh_sftp::server::Handler for S3Filesystem {
             return Err(err(StatusCode::Failure, "File already exists"));
         }
         let marker = format!("{key}/");
-        self.s3.put_object().bucket(&self.user.home_bucket).key(&marker).body(ByteStream::from_static(b"")).send().await.map_err(|e| s3_err(&e))?;
+        self.s3
+            .put_object()
+            .bucket(&self.user.home_bucket)
+            .key(&marker)
+            .body(ByteStream::from_static(b""))
+            .send()
+            .await
+            .map_err(|e| s3_err(&e))?;
         self.log.path_activity("MKDIR", &self.log_path(&key));
         Ok(ok(id))
     }
@@ -444,7 +473,15 @@ impl russh_sftp::server::Handler for S3Filesystem {
         if segs.is_empty() {
             return Err(err(StatusCode::PermissionDenied, "Permission denied"));
         }
-        let out = self.s3.list_objects_v2().bucket(&self.user.home_bucket).prefix(format!("{key}/")).max_keys(2).send().await.map_err(|e| s3_err(&e))?;
+        let out = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.user.home_bucket)
+            .prefix(format!("{key}/"))
+            .max_keys(2)
+            .send()
+            .await
+            .map_err(|e| s3_err(&e))?;
         let children = out.contents().iter().filter(|o| o.key() != Some(&format!("{key}/"))).count();
         if out.key_count().unwrap_or(0) == 0 {
             return Err(err(StatusCode::NoSuchFile, "No such file"));
@@ -452,7 +489,13 @@ impl russh_sftp::server::Handler for S3Filesystem {
         if children > 0 {
             return Err(err(StatusCode::Failure, "Directory not empty"));
         }
-        self.s3.delete_object().bucket(&self.user.home_bucket).key(format!("{key}/")).send().await.map_err(|e| s3_err(&e))?;
+        self.s3
+            .delete_object()
+            .bucket(&self.user.home_bucket)
+            .key(format!("{key}/"))
+            .send()
+            .await
+            .map_err(|e| s3_err(&e))?;
         self.log.path_activity("RMDIR", &self.log_path(&key));
         Ok(ok(id))
     }

@@ -6,7 +6,6 @@ mod session_log;
 mod vpath;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use russh::keys::ssh_key::{self, PublicKey};
 use russh::server::{Auth, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId};
 use tokio::net::TcpListener;
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{Instrument, info, info_span, warn};
 
 pub use fs::UploadSettings;
 pub use session_log::SessionLog;
@@ -105,7 +104,13 @@ impl SftpServer {
             let span = info_span!("sftp_session", session = %log.session_id(), peer = %peer);
             tokio::spawn(
                 async move {
-                    let handler = Connection { server: this.clone(), peer, user: None, log: log.clone(), channels: HashMap::new(), sftp_channels: 0 };
+                    let handler = Connection {
+                        server: this.clone(),
+                        user: None,
+                        log: log.clone(),
+                        channels: HashMap::new(),
+                        sftp_channels: 0,
+                    };
                     match russh::server::run_stream(this.ssh.clone(), stream, handler).await {
                         Ok(session) => {
                             if let Err(e) = session.await {
@@ -127,7 +132,6 @@ const MAX_SFTP_CHANNELS: usize = 10;
 
 struct Connection {
     server: Arc<SftpServer>,
-    peer: SocketAddr,
     user: Option<SftpUser>,
     log: SessionLog,
     channels: HashMap<ChannelId, Channel<Msg>>,
@@ -155,7 +159,11 @@ impl russh::server::Handler for Connection {
         if self.key_allowed(user, offer.public_key) {
             Ok(Auth::Accept)
         } else {
-            self.log.auth_failure(user, "publickey", &offer.public_key.fingerprint(ssh_key::HashAlg::Sha256).to_string());
+            self.log.auth_failure(
+                user,
+                "publickey",
+                &offer.public_key.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
+            );
             Ok(reject())
         }
     }
@@ -166,7 +174,7 @@ impl russh::server::Handler for Connection {
             return Ok(reject());
         }
         let u = self.find_user(user).cloned().expect("checked");
-        self.log.connected(&u, &self.server.config, &String::new(), self.peer);
+        self.log.connected(&u, &self.server.config);
         self.user = Some(u);
         Ok(Auth::Accept)
     }
@@ -176,7 +184,12 @@ impl russh::server::Handler for Connection {
         Ok(())
     }
 
-    async fn channel_open_session(&mut self, channel: Channel<Msg>, reply: russh::server::ChannelOpenHandle, _session: &mut Session) -> Result<(), Self::Error> {
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: russh::server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
         self.channels.insert(channel.id(), channel);
         reply.accept().await;
         Ok(())
@@ -187,7 +200,12 @@ impl russh::server::Handler for Connection {
         Ok(())
     }
 
-    async fn subsystem_request(&mut self, channel_id: ChannelId, name: &str, session: &mut Session) -> Result<(), Self::Error> {
+    async fn subsystem_request(
+        &mut self,
+        channel_id: ChannelId,
+        name: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
         let (Some(user), Some(channel)) = (self.user.clone(), self.channels.remove(&channel_id)) else {
             session.channel_failure(channel_id)?;
             return Ok(());

@@ -77,8 +77,9 @@ impl SessionLog {
     }
 
     /// A successful login.
-    pub fn connected(&self, user: &SftpUser, config: &SftpConfig, client: &str, _peer: SocketAddr) {
-        let resource_arn = format!("arn:aws:transfer:{}:{}:user/{}/{}", crate::REGION, crate::ACCOUNT_ID, config.server_id, user.name);
+    pub fn connected(&self, user: &SftpUser, config: &SftpConfig) {
+        let resource_arn =
+            format!("arn:aws:transfer:{}:{}:user/{}/{}", crate::REGION, crate::ACCOUNT_ID, config.server_id, user.name);
         {
             let mut f = self.facts.lock().unwrap();
             f.user = Some(user.name.clone());
@@ -86,9 +87,6 @@ impl SessionLog {
             f.resource_arn = resource_arn;
             f.home_dir = user.home_dir();
             f.connected = true;
-            if !client.is_empty() {
-                f.client = client.into();
-            }
         }
         let f = self.facts.lock().unwrap();
         let extra = json!({

@@ -101,8 +101,10 @@ pub fn handle(sfn: &StepFunctions, operation: &str, body: &[u8]) -> Result<Value
         "DescribeStateMachine" => {
             let input: MachineInput = parse_input(body)?;
             let (name, definition, role, created) = sfn.machine(&input.state_machine_arn)?;
-            Ok(json!({"stateMachineArn": input.state_machine_arn, "name": name, "status": "ACTIVE", "definition": definition,
-                "roleArn": role, "type": "STANDARD", "creationDate": created}))
+            Ok(
+                json!({"stateMachineArn": input.state_machine_arn, "name": name, "status": "ACTIVE", "definition": definition,
+                "roleArn": role, "type": "STANDARD", "creationDate": created}),
+            )
         }
         "StartExecution" => {
             let input: StartInput = parse_input(body)?;
@@ -144,7 +146,8 @@ pub fn handle(sfn: &StepFunctions, operation: &str, body: &[u8]) -> Result<Value
                 .iter()
                 .enumerate()
                 .map(|(i, h)| {
-                    let mut v = json!({"timestamp": epoch(h.timestamp), "type": h.kind, "id": i + 1, "previousEventId": i});
+                    let mut v =
+                        json!({"timestamp": epoch(h.timestamp), "type": h.kind, "id": i + 1, "previousEventId": i});
                     if let Some(obj) = h.details.as_object() {
                         for (k, d) in obj {
                             v[k] = d.clone();
@@ -159,6 +162,9 @@ pub fn handle(sfn: &StepFunctions, operation: &str, body: &[u8]) -> Result<Value
             events.truncate(input.max_results.filter(|n| *n > 0).unwrap_or(1000));
             Ok(json!({"events": events}))
         }
-        other => Err(ApiError::client("UnknownOperationException", format!("Step Functions operation {other} is not supported by the simulator"))),
+        other => Err(ApiError::client(
+            "UnknownOperationException",
+            format!("Step Functions operation {other} is not supported by the simulator"),
+        )),
     }
 }

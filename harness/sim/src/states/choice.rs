@@ -51,7 +51,8 @@ pub fn evaluate(rule: &Value, input: &Value, ctx: &Value) -> Result<bool, TaskFa
     if let Some(not) = rule.get("Not") {
         return Ok(!evaluate(not, input, ctx)?);
     }
-    let var_path = rule.get("Variable").and_then(Value::as_str).ok_or_else(|| runtime("a choice rule needs Variable"))?;
+    let var_path =
+        rule.get("Variable").and_then(Value::as_str).ok_or_else(|| runtime("a choice rule needs Variable"))?;
     let obj = rule.as_object().ok_or_else(|| runtime("a choice rule is an object"))?;
     let (op, operand) = obj
         .iter()
@@ -117,7 +118,9 @@ mod tests {
         assert!(e(json!({"Variable": "$.s", "StringMatches": "inbound/*.csv"})));
         assert!(e(json!({"Variable": "$.x", "IsPresent": false})));
         assert!(e(json!({"Variable": "$.t", "TimestampLessThan": "2027-01-01T00:00:00Z"})));
-        assert!(e(json!({"And": [{"Variable": "$.n", "IsNumeric": true}, {"Not": {"Variable": "$.s", "StringEquals": "x"}}]})));
+        assert!(e(
+            json!({"And": [{"Variable": "$.n", "IsNumeric": true}, {"Not": {"Variable": "$.s", "StringEquals": "x"}}]})
+        ));
         assert!(!e(json!({"Or": [{"Variable": "$.n", "NumericEquals": 1}, {"Variable": "$.s", "IsNull": true}]})));
     }
 }

@@ -191,7 +191,9 @@ impl Definition {
             if !terminal {
                 match (&s.next, s.end) {
                     (Some(_), Some(true)) => return Err(bad(at("Next"), "a state cannot have both Next and End")),
-                    (None, None | Some(false)) => return Err(bad(at("Next"), "a non-terminal state needs Next or End: true")),
+                    (None, None | Some(false)) => {
+                        return Err(bad(at("Next"), "a non-terminal state needs Next or End: true"));
+                    }
                     _ => {}
                 }
             }
@@ -225,11 +227,13 @@ impl Definition {
             }
             check_error_lists(s.retry.iter().map(|r| &r.error_equals), &at("Retry"))?;
             check_error_lists(s.catch.iter().map(|c| &c.error_equals), &at("Catch"))?;
-            for (field, path) in [("InputPath", &s.input_path), ("OutputPath", &s.output_path), ("ResultPath", &s.result_path)] {
-                if let Some(p) = path {
-                    if !p.starts_with('$') {
-                        return Err(bad(at(field), format!("{p:?} is not a JSONPath")));
-                    }
+            for (field, path) in
+                [("InputPath", &s.input_path), ("OutputPath", &s.output_path), ("ResultPath", &s.result_path)]
+            {
+                if let Some(p) = path
+                    && !p.starts_with('$')
+                {
+                    return Err(bad(at(field), format!("{p:?} is not a JSONPath")));
                 }
             }
         }
@@ -244,7 +248,10 @@ fn check_error_lists<'a>(lists: impl Iterator<Item = &'a Vec<String>>, at: &str)
             return Err(bad(format!("{at}[{i}]/ErrorEquals"), "must name at least one error"));
         }
         if errs.iter().any(|e| e == "States.ALL") && (errs.len() > 1 || i + 1 != lists.len()) {
-            return Err(bad(format!("{at}[{i}]/ErrorEquals"), "States.ALL must appear alone and in the last retrier or catcher"));
+            return Err(bad(
+                format!("{at}[{i}]/ErrorEquals"),
+                "States.ALL must appear alone and in the last retrier or catcher",
+            ));
         }
     }
     Ok(())

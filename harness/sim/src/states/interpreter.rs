@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
-use tracing::{debug, info_span, Instrument};
+use tracing::{Instrument, debug, info_span};
 
 use super::definition::{Definition, Retrier, State};
 use super::paths::{self, PathError};
@@ -120,16 +120,25 @@ impl Run {
         loop {
             let state = &self.definition.states[&name];
             let span = info_span!("state", name = %name, kind = %state.kind);
-            (self.record)(&format!("{}StateEntered", state.kind), json!({"stateEnteredEventDetails": {"name": name, "input": input.to_string()}}));
+            (self.record)(
+                &format!("{}StateEntered", state.kind),
+                json!({"stateEnteredEventDetails": {"name": name, "input": input.to_string()}}),
+            );
             let step = self.step(&name, state, input).instrument(span).await;
             match step {
                 Step::Next(next, output) => {
-                    (self.record)(&format!("{}StateExited", state.kind), json!({"stateExitedEventDetails": {"name": name, "output": output.to_string()}}));
+                    (self.record)(
+                        &format!("{}StateExited", state.kind),
+                        json!({"stateExitedEventDetails": {"name": name, "output": output.to_string()}}),
+                    );
                     input = output;
                     name = next;
                 }
                 Step::End(output) => {
-                    (self.record)(&format!("{}StateExited", state.kind), json!({"stateExitedEventDetails": {"name": name, "output": output.to_string()}}));
+                    (self.record)(
+                        &format!("{}StateExited", state.kind),
+                        json!({"stateExitedEventDetails": {"name": name, "output": output.to_string()}}),
+                    );
                     return Ok(output);
                 }
                 Step::Fail(failure) => return Err(failure),
@@ -226,7 +235,10 @@ impl Run {
                 }
                 match &s.default {
                     Some(d) => Ok(Step::Next(d.clone(), effective)),
-                    None => Err(TaskFailure::new("States.NoChoiceMatched", format!("No Choice Rules matched and no Default was specified in state '{name}'"))),
+                    None => Err(TaskFailure::new(
+                        "States.NoChoiceMatched",
+                        format!("No Choice Rules matched and no Default was specified in state '{name}'"),
+                    )),
                 }
             }
             "Task" => {
@@ -270,22 +282,33 @@ impl Run {
 
     async fn invoke_once(&self, resource: &str, s: &State, params: Value) -> Result<Value, TaskFailure> {
         let (kind, function, payload, wrap) = if resource == "arn:aws:states:::lambda:invoke" {
-            let function = params.get("FunctionName").and_then(Value::as_str).map(str::to_string).ok_or_else(|| {
-                TaskFailure::new("States.Runtime", "lambda:invoke needs Parameters.FunctionName")
-            })?;
+            let function = params
+                .get("FunctionName")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| TaskFailure::new("States.Runtime", "lambda:invoke needs Parameters.FunctionName"))?;
             ("invoke", function, params.get("Payload").cloned().unwrap_or(json!({})), true)
         } else if resource.starts_with("arn:aws:lambda:") {
             ("function", resource.to_string(), params.clone(), false)
         } else {
-            return Err(TaskFailure::new("States.Runtime", format!("resource {resource} is not supported by the simulator")));
+            return Err(TaskFailure::new(
+                "States.Runtime",
+                format!("resource {resource} is not supported by the simulator"),
+            ));
         };
         let resource_type = "lambda";
-        (self.record)("TaskScheduled", json!({"taskScheduledEventDetails": {
-            "resourceType": resource_type, "resource": kind, "region": crate::REGION,
-            "parameters": params.to_string(),
-            "timeoutInSeconds": s.timeout_seconds,
-        }}));
-        (self.record)("TaskStarted", json!({"taskStartedEventDetails": {"resourceType": resource_type, "resource": kind}}));
+        (self.record)(
+            "TaskScheduled",
+            json!({"taskScheduledEventDetails": {
+                "resourceType": resource_type, "resource": kind, "region": crate::REGION,
+                "parameters": params.to_string(),
+                "timeoutInSeconds": s.timeout_seconds,
+            }}),
+        );
+        (self.record)(
+            "TaskStarted",
+            json!({"taskStartedEventDetails": {"resourceType": resource_type, "resource": kind}}),
+        );
         let call = (self.invoker)(function, payload);
         let outcome = match s.timeout_seconds {
             Some(t) => match tokio::time::timeout(self.clock.real(Duration::from_secs(t)), call).await {
@@ -307,13 +330,20 @@ impl Run {
                 } else {
                     result
                 };
-                (self.record)("TaskSucceeded", json!({"taskSucceededEventDetails": {"resourceType": resource_type, "resource": kind, "output": output.to_string()}}));
+                (self.record)(
+                    "TaskSucceeded",
+                    json!({"taskSucceededEventDetails": {"resourceType": resource_type, "resource": kind, "output": output.to_string()}}),
+                );
                 Ok(output)
             }
             Err(f) => {
-                let key = if f.error == "States.Timeout" { "taskTimedOutEventDetails" } else { "taskFailedEventDetails" };
+                let key =
+                    if f.error == "States.Timeout" { "taskTimedOutEventDetails" } else { "taskFailedEventDetails" };
                 let kind_name = if f.error == "States.Timeout" { "TaskTimedOut" } else { "TaskFailed" };
-                (self.record)(kind_name, json!({ key: {"resourceType": resource_type, "resource": kind, "error": f.error, "cause": f.cause}}));
+                (self.record)(
+                    kind_name,
+                    json!({ key: {"resourceType": resource_type, "resource": kind, "error": f.error, "cause": f.cause}}),
+                );
                 Err(f)
             }
         }

@@ -46,9 +46,13 @@ pub fn fill(template: &Value, input: &Value, context: &Value) -> Result<Value, P
             let mut out = Map::with_capacity(obj.len());
             for (k, v) in obj {
                 if let Some(name) = k.strip_suffix(".$") {
-                    let path = v.as_str().ok_or_else(|| PathError(format!("The value of field '{k}' must be a path string")))?;
+                    let path = v
+                        .as_str()
+                        .ok_or_else(|| PathError(format!("The value of field '{k}' must be a path string")))?;
                     if path.starts_with("States.") {
-                        return Err(PathError(format!("intrinsic functions ({path}) are not supported by the simulator yet")));
+                        return Err(PathError(format!(
+                            "intrinsic functions ({path}) are not supported by the simulator yet"
+                        )));
                     }
                     out.insert(name.to_string(), select(path, input, context, k)?);
                 } else {
@@ -57,7 +61,9 @@ pub fn fill(template: &Value, input: &Value, context: &Value) -> Result<Value, P
             }
             Ok(Value::Object(out))
         }
-        Value::Array(items) => items.iter().map(|i| fill(i, input, context)).collect::<Result<Vec<_>, _>>().map(Value::Array),
+        Value::Array(items) => {
+            items.iter().map(|i| fill(i, input, context)).collect::<Result<Vec<_>, _>>().map(Value::Array)
+        }
         other => Ok(other.clone()),
     }
 }
@@ -99,7 +105,9 @@ pub fn place(input: Value, path: Option<&str>, result: Value) -> Result<Value, P
     }
     let mut cur = &mut root;
     for (i, seg) in segments.iter().enumerate() {
-        let obj = cur.as_object_mut().ok_or_else(|| PathError(format!("Unable to apply ResultPath '{path}': '{seg}' is under a non-object")))?;
+        let obj = cur
+            .as_object_mut()
+            .ok_or_else(|| PathError(format!("Unable to apply ResultPath '{path}': '{seg}' is under a non-object")))?;
         if i + 1 == segments.len() {
             obj.insert(seg.clone(), result);
             break;

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, info_span, Instrument};
+use tracing::{Instrument, info, info_span};
 
 use super::definition::Definition;
 use super::interpreter::{Clock, Run, TaskInvoker};
@@ -119,27 +119,47 @@ impl StepFunctions {
         let mut inner = self.inner.lock().unwrap();
         if let Some(existing) = inner.machines.get(&arn) {
             if existing.text != definition {
-                return Err(ApiError::client("StateMachineAlreadyExists", format!("State Machine Already Exists: '{arn}'")));
+                return Err(ApiError::client(
+                    "StateMachineAlreadyExists",
+                    format!("State Machine Already Exists: '{arn}'"),
+                ));
             }
             return Ok(arn);
         }
         inner.machines.insert(
             arn.clone(),
-            Machine { name: name.into(), definition: Arc::new(parsed), text: definition.into(), role_arn: role_arn.into(), created: SystemTime::now() },
+            Machine {
+                name: name.into(),
+                definition: Arc::new(parsed),
+                text: definition.into(),
+                role_arn: role_arn.into(),
+                created: SystemTime::now(),
+            },
         );
         Ok(arn)
     }
 
     /// Starts an execution; a repeated name with the same input while running returns the same ARN.
-    pub fn start_execution(&self, machine_arn: &str, name: Option<String>, input: Option<String>) -> Result<(String, SystemTime), ApiError> {
+    pub fn start_execution(
+        &self,
+        machine_arn: &str,
+        name: Option<String>,
+        input: Option<String>,
+    ) -> Result<(String, SystemTime), ApiError> {
         let input = input.unwrap_or_else(|| "{}".into());
-        let parsed: Value = serde_json::from_str(&input).map_err(|e| ApiError::client("InvalidExecutionInput", format!("Invalid execution input: {e}")))?;
+        let parsed: Value = serde_json::from_str(&input)
+            .map_err(|e| ApiError::client("InvalidExecutionInput", format!("Invalid execution input: {e}")))?;
         let name = name.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        if name.is_empty() || name.len() > 80 || name.chars().any(|c| " <>{}[]?*\"#%\\^|~`$&,;:/".contains(c) || c.is_control()) {
+        if name.is_empty()
+            || name.len() > 80
+            || name.chars().any(|c| " <>{}[]?*\"#%\\^|~`$&,;:/".contains(c) || c.is_control())
+        {
             return Err(ApiError::client("InvalidName", format!("Invalid Name: '{name}'")));
         }
         let mut inner = self.inner.lock().unwrap();
-        let machine = inner.machines.get(machine_arn).ok_or_else(|| ApiError::client("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{machine_arn}'")))?;
+        let machine = inner.machines.get(machine_arn).ok_or_else(|| {
+            ApiError::client("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{machine_arn}'"))
+        })?;
         let arn = format!("arn:aws:states:{}:{}:execution:{}:{name}", crate::REGION, crate::ACCOUNT_ID, machine.name);
         if let Some(existing) = inner.executions.get(&arn) {
             if existing.status == ExecutionStatus::Running && existing.input == input {
@@ -154,11 +174,26 @@ impl StepFunctions {
             "Execution": {"Id": arn, "Name": name, "Input": parsed, "StartTime": crate::iso_now(), "RoleArn": role_arn},
             "StateMachine": {"Id": machine_arn, "Name": machine.name},
         });
-        inner.executions.insert(arn.clone(), Execution {
-            arn: arn.clone(), name: name.clone(), machine_arn: machine_arn.into(), status: ExecutionStatus::Running,
-            input: input.clone(), output: None, error: None, cause: None, start, stop: None,
-            history: vec![HistoryEvent { kind: "ExecutionStarted".into(), timestamp: start, details: json!({"executionStartedEventDetails": {"input": input, "roleArn": role_arn}}) }],
-        });
+        inner.executions.insert(
+            arn.clone(),
+            Execution {
+                arn: arn.clone(),
+                name: name.clone(),
+                machine_arn: machine_arn.into(),
+                status: ExecutionStatus::Running,
+                input: input.clone(),
+                output: None,
+                error: None,
+                cause: None,
+                start,
+                stop: None,
+                history: vec![HistoryEvent {
+                    kind: "ExecutionStarted".into(),
+                    timestamp: start,
+                    details: json!({"executionStartedEventDetails": {"input": input, "roleArn": role_arn}}),
+                }],
+            },
+        );
         inner.order.push(arn.clone());
         let token = CancellationToken::new();
         inner.cancel.insert(arn.clone(), token.clone());
@@ -207,15 +242,27 @@ impl StepFunctions {
         e.stop = Some(now);
         let (status, kind, details) = match outcome {
             None => return,
-            Some(None) => (ExecutionStatus::TimedOut, "ExecutionTimedOut", json!({"executionTimedOutEventDetails": {"error": "States.Timeout", "cause": "The execution timed out"}})),
+            Some(None) => (
+                ExecutionStatus::TimedOut,
+                "ExecutionTimedOut",
+                json!({"executionTimedOutEventDetails": {"error": "States.Timeout", "cause": "The execution timed out"}}),
+            ),
             Some(Some(Ok(output))) => {
                 e.output = Some(output.to_string());
-                (ExecutionStatus::Succeeded, "ExecutionSucceeded", json!({"executionSucceededEventDetails": {"output": output.to_string()}}))
+                (
+                    ExecutionStatus::Succeeded,
+                    "ExecutionSucceeded",
+                    json!({"executionSucceededEventDetails": {"output": output.to_string()}}),
+                )
             }
             Some(Some(Err(f))) => {
                 e.error = Some(f.error.clone());
                 e.cause = Some(f.cause.clone());
-                (ExecutionStatus::Failed, "ExecutionFailed", json!({"executionFailedEventDetails": {"error": f.error, "cause": f.cause}}))
+                (
+                    ExecutionStatus::Failed,
+                    "ExecutionFailed",
+                    json!({"executionFailedEventDetails": {"error": f.error, "cause": f.cause}}),
+                )
             }
         };
         if status == ExecutionStatus::TimedOut {
@@ -227,7 +274,12 @@ impl StepFunctions {
     }
 
     /// Stops a running execution.
-    pub fn stop_execution(&self, arn: &str, error: Option<String>, cause: Option<String>) -> Result<SystemTime, ApiError> {
+    pub fn stop_execution(
+        &self,
+        arn: &str,
+        error: Option<String>,
+        cause: Option<String>,
+    ) -> Result<SystemTime, ApiError> {
         let mut inner = self.inner.lock().unwrap();
         let token = inner.cancel.remove(arn);
         let e = inner.executions.get_mut(arn).ok_or_else(|| not_found(arn))?;
@@ -237,7 +289,11 @@ impl StepFunctions {
             e.stop = Some(now);
             e.error = error.clone();
             e.cause = cause.clone();
-            e.history.push(HistoryEvent { kind: "ExecutionAborted".into(), timestamp: now, details: json!({"executionAbortedEventDetails": {"error": error, "cause": cause}}) });
+            e.history.push(HistoryEvent {
+                kind: "ExecutionAborted".into(),
+                timestamp: now,
+                details: json!({"executionAbortedEventDetails": {"error": error, "cause": cause}}),
+            });
         }
         if let Some(t) = token {
             t.cancel();
@@ -254,7 +310,10 @@ impl StepFunctions {
     pub fn executions(&self, machine_arn: &str, status: Option<&str>) -> Result<Vec<Execution>, ApiError> {
         let inner = self.inner.lock().unwrap();
         if !inner.machines.contains_key(machine_arn) {
-            return Err(ApiError::client("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{machine_arn}'")));
+            return Err(ApiError::client(
+                "StateMachineDoesNotExist",
+                format!("State Machine Does Not Exist: '{machine_arn}'"),
+            ));
         }
         Ok(inner
             .order
@@ -275,7 +334,9 @@ impl StepFunctions {
     /// A machine's definition text and role.
     pub fn machine(&self, arn: &str) -> Result<(String, String, String, f64), ApiError> {
         let inner = self.inner.lock().unwrap();
-        let m = inner.machines.get(arn).ok_or_else(|| ApiError::client("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{arn}'")))?;
+        let m = inner.machines.get(arn).ok_or_else(|| {
+            ApiError::client("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{arn}'"))
+        })?;
         Ok((m.name.clone(), m.text.clone(), m.role_arn.clone(), to_epoch(m.created)))
     }
 }

@@ -1,0 +1,53 @@
+//! The harness binary end to end: scenarios run against the embedded simulator through real
+//! sockets, and a broken stage fails the run with the cause named.
+
+use std::process::Command;
+
+fn harness(args: &[&str]) -> (i32, String) {
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_harness")).args(args).env("RUST_LOG", "error").output().expect("harness runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn smoke_passes_every_stage() {
+    let (code, out) = harness(&["scenario", "smoke"]);
+    assert_eq!(code, 0, "{out}");
+    for stage in ["[sftp]", "[dynamodb]", "[stepfunctions]", "[s3]", "[logs]"] {
+        assert!(out.contains(&format!("PASS  {stage}")), "no passed {stage} check:\n{out}");
+    }
+    assert!(!out.contains("FAIL"), "{out}");
+    assert!(out.contains("scenario smoke PASSED"), "{out}");
+}
+
+#[test]
+fn multi_user_passes() {
+    let (code, out) = harness(&["scenario", "multi-user"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("globex's files land under globex/ only"), "{out}");
+}
+
+#[test]
+fn missing_destination_bucket_fails_the_run_and_names_the_cause() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/missing-destination.toml");
+    let (code, out) = harness(&["scenario", "--file", fixture]);
+    assert_eq!(code, 1, "{out}");
+    let record_line = out.lines().skip_while(|l| !l.contains("FAIL  [dynamodb]")).nth(1).unwrap_or_default();
+    assert!(record_line.contains("status is failed"), "{out}");
+    assert!(record_line.contains("NoSuchBucket") && record_line.contains("s3://partner-intake-destination/"), "{out}");
+}
+
+#[test]
+fn unknown_scenario_is_a_usage_error() {
+    let (code, out) = harness(&["scenario", "no-such-scenario"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("no-such-scenario.toml"), "{out}");
+}
+
+#[test]
+fn list_shows_the_scenarios() {
+    let (code, out) = harness(&["scenario", "--list"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("smoke") && out.contains("multi-user"), "{out}");
+}

@@ -1,0 +1,177 @@
+//! `harness sim` used the way a person would: OpenSSH's `sftp -b` uploads with the key it
+//! wrote, and the `aws` CLI reads the destination bucket and the DynamoDB record.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Sim {
+    child: Child,
+    info: serde_json::Value,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_sim() -> Sim {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["sim", "--json", "--sftp-port", "0", "--port", "0", "--dynamodb-port", "0", "--key-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("harness sim starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let info: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad --json line {line:?}: {e}"));
+    Sim { child, info, _dir: dir }
+}
+
+fn have(tool: &str) -> bool {
+    Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+        || Command::new(tool).arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+}
+
+fn aws(sim: &Sim, args: &[&str]) -> (bool, String) {
+    let i = &sim.info;
+    let out = Command::new("aws")
+        .arg("--endpoint-url")
+        .arg(i["aws"].as_str().unwrap())
+        .args(["--output", "json"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", i["access_key_id"].as_str().unwrap())
+        .env("AWS_SECRET_ACCESS_KEY", i["secret_access_key"].as_str().unwrap())
+        .env("AWS_DEFAULT_REGION", i["region"].as_str().unwrap())
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .expect("aws runs");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn openssh_sftp_uploads_and_aws_cli_sees_the_result() {
+    if !have("sftp") || !have("aws") {
+        eprintln!("SKIPPED: needs OpenSSH's sftp and the aws CLI on PATH (.ci/run installs them)");
+        return;
+    }
+    let sim = start_sim();
+    let i = &sim.info;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report 2026.csv");
+    std::fs::write(&file, "id,amount\n1,10\n2,20\n").unwrap();
+    let batch = dir.path().join("batch");
+    std::fs::write(&batch, format!("mkdir inbound\ncd inbound\nput \"{}\"\nls -l\n", file.display())).unwrap();
+    let sftp_addr: std::net::SocketAddr = i["sftp"].as_str().unwrap().parse().unwrap();
+    let out = Command::new("sftp")
+        .args(["-b"])
+        .arg(&batch)
+        .args(["-P", &sftp_addr.port().to_string(), "-i", i["private_key"].as_str().unwrap()])
+        .args([
+            "-o",
+            &format!("UserKnownHostsFile={}", i["known_hosts"].as_str().unwrap()),
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+        ])
+        .arg(format!("{}@{}", i["user"].as_str().unwrap(), sftp_addr.ip()))
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "sftp failed:\n{text}");
+    assert!(text.contains("report 2026.csv"), "ls does not show the upload:\n{text}");
+
+    let key = format!("{}/inbound/report 2026.csv", i["user"].as_str().unwrap());
+    let file_id = copy_lambda_file_id(i["source_bucket"].as_str().unwrap(), &key);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let record = loop {
+        let (ok, out) = aws(
+            &sim,
+            &[
+                "dynamodb",
+                "get-item",
+                "--table-name",
+                i["table"].as_str().unwrap(),
+                "--key",
+                &format!(r#"{{"file_id":{{"S":"{file_id}"}}}}"#),
+            ],
+        );
+        if ok && out.contains("\"transferred\"") {
+            break out;
+        }
+        assert!(Instant::now() < deadline, "record never became transferred: {out}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(record.contains("inbound/report 2026.csv"), "{record}");
+    let (ok, listing) =
+        aws(&sim, &["s3", "ls", &format!("s3://{}/", i["destination_bucket"].as_str().unwrap()), "--recursive"]);
+    assert!(ok && listing.contains("inbound/report 2026.csv"), "{listing}");
+    let (ok, executions) = aws(
+        &sim,
+        &["stepfunctions", "list-executions", "--state-machine-arn", i["state_machine_arn"].as_str().unwrap()],
+    );
+    assert!(ok && executions.contains("SUCCEEDED"), "{executions}");
+}
+
+/// The copy function's record id, as `copy_lambda::metadata::file_id` computes it.
+fn copy_lambda_file_id(bucket: &str, key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(format!("{bucket}/{key}").as_bytes())[..16])
+}
+
+#[test]
+fn openssh_sftp_is_refused_with_an_unknown_key() {
+    if !have("sftp") || !have("ssh-keygen") {
+        eprintln!("SKIPPED: needs OpenSSH's sftp and ssh-keygen on PATH");
+        return;
+    }
+    let sim = start_sim();
+    let i = &sim.info;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("stranger");
+    assert!(
+        Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().unwrap().success()
+    );
+    let sftp_addr: std::net::SocketAddr = i["sftp"].as_str().unwrap().parse().unwrap();
+    let batch = dir.path().join("batch");
+    std::fs::write(&batch, "ls\n").unwrap();
+    let out = Command::new("sftp")
+        .arg("-b")
+        .arg(&batch)
+        .args(["-P", &sftp_addr.port().to_string(), "-i"])
+        .arg(&key)
+        .args([
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            &format!("UserKnownHostsFile={}", i["known_hosts"].as_str().unwrap()),
+            "-o",
+            "BatchMode=yes",
+        ])
+        .arg(format!("{}@{}", i["user"].as_str().unwrap(), sftp_addr.ip()))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(text.contains("Permission denied"), "{text}");
+    let (ok, logs) = aws(
+        &sim,
+        &[
+            "logs",
+            "filter-log-events",
+            "--log-group-name",
+            i["sftp_log_group"].as_str().unwrap(),
+            "--filter-pattern",
+            r#"{ $.activity-type = "AUTH_FAILURE" }"#,
+        ],
+    );
+    assert!(ok && logs.contains("AUTH_FAILURE"), "{logs}");
+}
