@@ -10,9 +10,10 @@ pub mod event;
 pub mod handler;
 pub mod keys;
 pub mod metadata;
+pub mod plan;
 
 pub use config::Config;
-pub use event::{CopyOutput, TransferRequest};
+pub use event::{CopyOutput, Delivery, TransferRequest};
 pub use handler::{Handler, HandlerError};
 
 /// Runs the Lambda Runtime API loop with clients built from the environment.
@@ -20,7 +21,7 @@ pub use handler::{Handler, HandlerError};
 /// This is the function's `main`: the harness starts it in a child process with the same
 /// environment variables AWS sets, so the simulator exercises the deployed code path.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
-    let config = Config::from_env();
+    let config = Config::from_env()?;
     let aws = aws_config::load_from_env().await;
     let handler = Handler::new(&aws, config);
     let handler = &handler;

@@ -36,8 +36,12 @@ pub struct Scenario {
     pub description: String,
     /// SFTP users (each gets a fresh key).
     pub users: Vec<User>,
-    /// Files to upload.
+    /// Files to upload, in order (a path uploaded twice is overwritten).
+    #[serde(default)]
     pub uploads: Vec<Upload>,
+    /// Directories to create (each becomes a zero-byte `dir/` folder marker).
+    #[serde(default)]
+    pub directories: Vec<Directory>,
     /// Simulator settings for this run.
     #[serde(default)]
     pub sim: SimSettings,
@@ -56,6 +60,16 @@ fn default_timeout() -> u64 {
 pub struct User {
     /// User name; also their folder in the source bucket.
     pub name: String,
+}
+
+/// A directory a user creates with SFTP `mkdir`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Directory {
+    /// Which user.
+    pub user: String,
+    /// Path inside the user's home.
+    pub path: String,
 }
 
 /// What a file must end as.
@@ -89,6 +103,12 @@ pub struct Upload {
     /// Text the record's `error_message` must contain (for `expect = "failed"`).
     #[serde(default)]
     pub error_contains: Option<String>,
+    /// Text the record's `copy_method` must contain (`CopyObject`, `UploadPartCopy`).
+    #[serde(default)]
+    pub copy_method: Option<String>,
+    /// How many times the copy function may run for this file, across all executions.
+    #[serde(default)]
+    pub lambda_invocations: Option<u32>,
 }
 
 /// Simulator settings a scenario may change.
@@ -98,6 +118,15 @@ pub struct SimSettings {
     /// Create the destination bucket (false breaks the copy stage).
     #[serde(default = "yes")]
     pub create_destination_bucket: bool,
+    /// Extra environment for the copy function (`COPY_MULTIPART_THRESHOLD = "8388608"`).
+    #[serde(default)]
+    pub function_env: std::collections::BTreeMap<String, String>,
+    /// Extra deliveries of every event (at-least-once made visible).
+    #[serde(default)]
+    pub duplicate_deliveries: u32,
+    /// Random extra delay per delivery, in milliseconds, so deliveries arrive out of order.
+    #[serde(default)]
+    pub delivery_jitter_ms: u64,
 }
 
 fn yes() -> bool {
@@ -106,7 +135,12 @@ fn yes() -> bool {
 
 impl Default for SimSettings {
     fn default() -> Self {
-        Self { create_destination_bucket: true }
+        Self {
+            create_destination_bucket: true,
+            function_env: Default::default(),
+            duplicate_deliveries: 0,
+            delivery_jitter_ms: 0,
+        }
     }
 }
 
@@ -134,6 +168,17 @@ impl Scenario {
             if u.path.trim_matches('/').is_empty() || u.path.ends_with('/') {
                 return Err(invalid(format!("uploads[{i}].path: {:?} is not a file path", u.path)));
             }
+        }
+        for (i, d) in s.directories.iter().enumerate() {
+            if !s.users.iter().any(|x| x.name == d.user) {
+                return Err(invalid(format!("directories[{i}].user: {:?} is not listed under [[users]]", d.user)));
+            }
+            if d.path.trim_matches('/').is_empty() {
+                return Err(invalid(format!("directories[{i}].path: give a directory below the home")));
+            }
+        }
+        if s.uploads.is_empty() && s.directories.is_empty() {
+            return Err(invalid("give at least one [[uploads]] or [[directories]] entry".into()));
         }
         Ok(s)
     }

@@ -28,6 +28,23 @@ fn multi_user_passes() {
     assert!(out.contains("globex's files land under globex/ only"), "{out}");
 }
 
+/// Every scenario shipped in `scenarios/` passes on the embedded target.
+#[test]
+fn every_shipped_scenario_passes() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.path().file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .filter(|n| n != "smoke" && n != "multi-user")
+        .collect();
+    names.sort();
+    assert!(names.len() >= 5, "{names:?}");
+    for name in names {
+        let (code, out) = harness(&["scenario", &name]);
+        assert_eq!(code, 0, "scenario {name} failed:\n{out}");
+    }
+}
+
 #[test]
 fn missing_destination_bucket_fails_the_run_and_names_the_cause() {
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/missing-destination.toml");

@@ -90,18 +90,22 @@ fn openssh_sftp_uploads_and_aws_cli_sees_the_result() {
     assert!(text.contains("report 2026.csv"), "ls does not show the upload:\n{text}");
 
     let key = format!("{}/inbound/report 2026.csv", i["user"].as_str().unwrap());
-    let file_id = copy_lambda_file_id(i["source_bucket"].as_str().unwrap(), &key);
     let deadline = Instant::now() + Duration::from_secs(30);
+    let values = serde_json::json!({":k": {"S": key}}).to_string();
     let record = loop {
         let (ok, out) = aws(
             &sim,
             &[
                 "dynamodb",
-                "get-item",
+                "scan",
                 "--table-name",
                 i["table"].as_str().unwrap(),
-                "--key",
-                &format!(r#"{{"file_id":{{"S":"{file_id}"}}}}"#),
+                "--filter-expression",
+                "#k = :k",
+                "--expression-attribute-names",
+                r##"{"#k":"key"}"##,
+                "--expression-attribute-values",
+                &values,
             ],
         );
         if ok && out.contains("\"transferred\"") {
@@ -119,12 +123,6 @@ fn openssh_sftp_uploads_and_aws_cli_sees_the_result() {
         &["stepfunctions", "list-executions", "--state-machine-arn", i["state_machine_arn"].as_str().unwrap()],
     );
     assert!(ok && executions.contains("SUCCEEDED"), "{executions}");
-}
-
-/// The copy function's record id, as `copy_lambda::metadata::file_id` computes it.
-fn copy_lambda_file_id(bucket: &str, key: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(&Sha256::digest(format!("{bucket}/{key}").as_bytes())[..16])
 }
 
 #[test]

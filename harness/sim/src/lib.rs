@@ -285,9 +285,14 @@ impl Simulator {
             command: config.function_command.clone(),
         });
         let invoker_lambda = lambda.clone();
-        let invoker: states::TaskInvoker = Arc::new(move |function, payload| {
+        let invoker: states::TaskInvoker = Arc::new(move |target, payload| {
             let l = invoker_lambda.clone();
-            Box::pin(async move { l.invoke(&function, payload).await })
+            Box::pin(async move {
+                match target {
+                    states::TaskTarget::Lambda(function) => l.invoke(&function, payload).await,
+                    states::TaskTarget::DynamoDb(action) => dynamodb::call(dynamo_addr, &action, payload).await,
+                }
+            })
         });
         let sfn = states::StepFunctions::new(invoker, config.clock);
         let role = format!("arn:aws:iam::{ACCOUNT_ID}:role/{}-sfn", config.state_machine_name);

@@ -180,9 +180,17 @@ async fn object_created_event_starts_the_shared_state_machine() {
     assert_eq!(done.status().as_str(), "SUCCEEDED", "{:?}", done.cause());
     let input: serde_json::Value = serde_json::from_str(done.input().unwrap()).unwrap();
     // The transformer's output, with the key encoded as S3 encodes it in events.
+    let sequencer = input["sequencer"].as_str().unwrap_or_default().to_string();
+    assert!(!sequencer.is_empty());
     assert_eq!(
         input,
-        serde_json::json!({"source_bucket": ep.source_bucket, "destination_bucket": ep.destination_bucket, "key": "acme/in/red+flower%2B1.csv"})
+        serde_json::json!({
+            "source_bucket": ep.source_bucket,
+            "destination_bucket": ep.destination_bucket,
+            "key": "acme/in/red+flower%2B1.csv",
+            "sequencer": sequencer,
+            "version_id": "",
+        })
     );
     let output: serde_json::Value = serde_json::from_str(done.output().unwrap()).unwrap();
     assert_eq!(output["transfer"]["result"]["function"], "partner-intake-copy");

@@ -34,6 +34,8 @@ pub struct Delivery {
     pub duplicates: u32,
     /// Delay before each delivery.
     pub delay: Duration,
+    /// A random extra delay up to this long per delivery, so deliveries arrive out of order.
+    pub jitter: Duration,
     /// Attempts per delivery before the event is dropped (EventBridge's default is 185).
     pub max_attempts: u32,
     /// First retry delay; doubles each attempt.
@@ -42,7 +44,13 @@ pub struct Delivery {
 
 impl Default for Delivery {
     fn default() -> Self {
-        Self { duplicates: 0, delay: Duration::ZERO, max_attempts: 185, retry_base: Duration::from_millis(50) }
+        Self {
+            duplicates: 0,
+            delay: Duration::ZERO,
+            jitter: Duration::ZERO,
+            max_attempts: 185,
+            retry_base: Duration::from_millis(50),
+        }
     }
 }
 
@@ -91,7 +99,8 @@ impl EventBus {
 }
 
 async fn deliver(target: Target, input: String, delivery: Delivery) {
-    tokio::time::sleep(delivery.delay).await;
+    let jitter = delivery.jitter.mul_f64((uuid::Uuid::new_v4().as_u128() % 1000) as f64 / 1000.0);
+    tokio::time::sleep(delivery.delay + jitter).await;
     let mut wait = delivery.retry_base;
     for attempt in 1..=delivery.max_attempts {
         match target(input.clone()).await {

@@ -49,11 +49,21 @@ struct Instance {
     api: Arc<RuntimeApi>,
     exited: watch::Receiver<Option<String>>,
     kill: mpsc::Sender<()>,
+    pid: Option<u32>,
     stream: String,
 }
 
 impl Instance {
     fn kill(&self) {
+        // Signal at once, not through the waiter task: the simulator may be shutting down and
+        // its tasks may never run again.
+        #[cfg(unix)]
+        if let Some(pid) = self.pid.filter(|_| self.exited.borrow().is_none()) {
+            // SAFETY: kill(2) with a pid we spawned and have not reaped; no memory is touched.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
         let _ = self.kill.try_send(());
     }
 }
@@ -246,7 +256,17 @@ impl LambdaService {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        #[cfg(target_os = "linux")]
+        // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the function
+        // process when the simulator dies, as the Lambda sandbox dies with its host.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
         let mut child = cmd.spawn().map_err(|e| format!("cannot start {program}: {e}"))?;
+        let pid = child.id();
         for pipe in [
             child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
             child.stderr.take().map(|s| Box::new(s) as _),
@@ -265,7 +285,7 @@ impl LambdaService {
         }
         let (exit_tx, exit_rx) = watch::channel(None);
         let (kill_tx, mut kill_rx) = mpsc::channel::<()>(1);
-        let instance = Arc::new(Instance { id, api, exited: exit_rx, kill: kill_tx, stream });
+        let instance = Arc::new(Instance { id, api, exited: exit_rx, kill: kill_tx, pid, stream });
         info!(instance = %instance.id, function = %spec.name, "cold start");
         tokio::spawn(async move {
             let status = tokio::select! {

@@ -4,4 +4,4 @@ mod service;
 mod store;
 
 pub use service::S3Frontend;
-pub use store::{ObjectCreated, S3Store, StoreError};
+pub use store::{ObjectAttrs, ObjectCreated, S3Store, StoreError};

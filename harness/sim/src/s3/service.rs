@@ -6,7 +6,7 @@ use std::sync::Arc;
 use s3s::dto::*;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use super::store::{Caller, S3Store, StoreError};
+use super::store::{Caller, ObjectAttrs, S3Store, StoreError};
 
 /// The S3 endpoint's operations.
 #[derive(Clone)]
@@ -52,6 +52,23 @@ fn caller<T>(req: &S3Request<T>) -> Caller {
 
 fn quoted(etag: &str) -> ETag {
     ETag::Strong(etag.to_string())
+}
+
+/// Parses an `x-amz-tagging` value (`k1=v1&k2=v2`, URL-encoded).
+fn parse_tagging(t: Option<&str>) -> Vec<(String, String)> {
+    let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+    t.unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn attrs(content_type: Option<String>, metadata: Option<Metadata>, tagging: Option<&str>) -> ObjectAttrs {
+    ObjectAttrs { content_type, metadata: metadata_map(metadata), tags: parse_tagging(tagging) }
 }
 
 fn metadata_map(m: Option<Metadata>) -> BTreeMap<String, String> {
@@ -106,7 +123,13 @@ impl S3 for S3Frontend {
             .unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>()));
         let meta = self
             .store
-            .put_object(&input.bucket, &input.key, body, input.content_type, metadata_map(input.metadata), &caller)
+            .put_object(
+                &input.bucket,
+                &input.key,
+                body,
+                attrs(input.content_type, input.metadata, input.tagging.as_deref()),
+                &caller,
+            )
             .await?;
         Ok(S3Response::new(PutObjectOutput { e_tag: Some(quoted(&meta.etag)), ..Default::default() }))
     }
@@ -118,10 +141,10 @@ impl S3 for S3Frontend {
         Ok(S3Response::new(GetObjectOutput {
             body: Some(StreamingBlob::wrap(stream)),
             content_length: Some(meta.size as i64),
-            content_type: meta.content_type,
+            content_type: meta.attrs.content_type,
             e_tag: Some(quoted(&meta.etag)),
             last_modified: Some(Timestamp::from(meta.last_modified)),
-            metadata: Some(meta.metadata.into_iter().collect()),
+            metadata: Some(meta.attrs.metadata.into_iter().collect()),
             ..Default::default()
         }))
     }
@@ -130,12 +153,37 @@ impl S3 for S3Frontend {
         let meta = self.store.head(&req.input.bucket, &req.input.key)?;
         Ok(S3Response::new(HeadObjectOutput {
             content_length: Some(meta.size as i64),
-            content_type: meta.content_type,
+            content_type: meta.attrs.content_type,
             e_tag: Some(quoted(&meta.etag)),
             last_modified: Some(Timestamp::from(meta.last_modified)),
-            metadata: Some(meta.metadata.into_iter().collect()),
+            metadata: Some(meta.attrs.metadata.into_iter().collect()),
             ..Default::default()
         }))
+    }
+
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        let meta = self.store.head(&req.input.bucket, &req.input.key)?;
+        let tag_set =
+            meta.attrs.tags.into_iter().map(|(key, value)| Tag { key: Some(key), value: Some(value) }).collect();
+        Ok(S3Response::new(GetObjectTaggingOutput { tag_set, version_id: None }))
+    }
+
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        let input = req.input;
+        let tags = input
+            .tagging
+            .tag_set
+            .into_iter()
+            .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
+            .collect();
+        self.store.set_tags(&input.bucket, &input.key, tags)?;
+        Ok(S3Response::new(PutObjectTaggingOutput { version_id: None }))
     }
 
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
@@ -146,7 +194,24 @@ impl S3 for S3Frontend {
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
         let caller = caller(&req);
         let (src_bucket, src_key) = source_of(&req.input.copy_source)?;
-        let meta = self.store.copy(&src_bucket, &src_key, &req.input.bucket, &req.input.key, &caller).await?;
+        let input = &req.input;
+        let replace_metadata = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == "REPLACE");
+        let replace_tags = input.tagging_directive.as_ref().is_some_and(|d| d.as_str() == "REPLACE");
+        let replace = if replace_metadata || replace_tags {
+            let src = self.store.head(&src_bucket, &src_key)?;
+            let mut a = src.attrs;
+            if replace_metadata {
+                a.content_type = input.content_type.clone();
+                a.metadata = metadata_map(input.metadata.clone());
+            }
+            if replace_tags {
+                a.tags = parse_tagging(input.tagging.as_deref());
+            }
+            Some(a)
+        } else {
+            None
+        };
+        let meta = self.store.copy(&src_bucket, &src_key, &input.bucket, &input.key, replace, &caller).await?;
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
                 e_tag: Some(quoted(&meta.etag)),
@@ -200,8 +265,11 @@ impl S3 for S3Frontend {
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let input = req.input;
-        let id =
-            self.store.create_upload(&input.bucket, &input.key, input.content_type, metadata_map(input.metadata))?;
+        let id = self.store.create_upload(
+            &input.bucket,
+            &input.key,
+            attrs(input.content_type, input.metadata, input.tagging.as_deref()),
+        )?;
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),

@@ -74,6 +74,17 @@ pub struct ObjectCreated {
     pub time: SystemTime,
 }
 
+/// What an object carries besides its bytes.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectAttrs {
+    /// Content-Type.
+    pub content_type: Option<String>,
+    /// User metadata.
+    pub metadata: BTreeMap<String, String>,
+    /// Tags.
+    pub tags: Vec<(String, String)>,
+}
+
 /// One stored object.
 #[derive(Debug, Clone)]
 pub struct ObjectMeta {
@@ -83,10 +94,8 @@ pub struct ObjectMeta {
     pub etag: String,
     /// Creation time.
     pub last_modified: SystemTime,
-    /// Content-Type.
-    pub content_type: Option<String>,
-    /// User metadata.
-    pub metadata: BTreeMap<String, String>,
+    /// Content type, metadata, tags.
+    pub attrs: ObjectAttrs,
     /// Body file.
     pub path: PathBuf,
 }
@@ -94,8 +103,7 @@ pub struct ObjectMeta {
 struct Upload {
     bucket: String,
     key: String,
-    content_type: Option<String>,
-    metadata: BTreeMap<String, String>,
+    attrs: ObjectAttrs,
     parts: BTreeMap<i32, PartMeta>,
 }
 
@@ -240,8 +248,7 @@ impl S3Store {
         bucket: &str,
         key: &str,
         body: S,
-        content_type: Option<String>,
-        metadata: BTreeMap<String, String>,
+        attrs: ObjectAttrs,
         caller: &Caller,
     ) -> Result<ObjectMeta, StoreError>
     where
@@ -250,8 +257,7 @@ impl S3Store {
     {
         self.require_bucket(bucket)?;
         let (path, size, md5) = self.write_body(body).await?;
-        let meta =
-            ObjectMeta { size, etag: hex::encode(md5), last_modified: SystemTime::now(), content_type, metadata, path };
+        let meta = ObjectMeta { size, etag: hex::encode(md5), last_modified: SystemTime::now(), attrs, path };
         self.commit(bucket, key, meta.clone(), "PutObject", caller)?;
         Ok(meta)
     }
@@ -306,20 +312,22 @@ impl S3Store {
         Ok(())
     }
 
-    /// Copies an object server-side (CopyObject).
+    /// Copies an object server-side (CopyObject); `replace` swaps its attributes.
     pub async fn copy(
         &self,
         src_bucket: &str,
         src_key: &str,
         dst_bucket: &str,
         dst_key: &str,
+        replace: Option<ObjectAttrs>,
         caller: &Caller,
     ) -> Result<ObjectMeta, StoreError> {
         let src = self.head(src_bucket, src_key)?;
         self.require_bucket(dst_bucket)?;
         let path = self.new_path();
         copy_file(&src.path, &path).await?;
-        let meta = ObjectMeta { last_modified: SystemTime::now(), path, ..src };
+        let attrs = replace.unwrap_or(src.attrs);
+        let meta = ObjectMeta { last_modified: SystemTime::now(), path, attrs, size: src.size, etag: src.etag };
         self.commit(dst_bucket, dst_key, meta.clone(), "CopyObject", caller)?;
         Ok(meta)
     }
@@ -374,19 +382,13 @@ impl S3Store {
     }
 
     /// Starts a multipart upload and returns its id.
-    pub fn create_upload(
-        &self,
-        bucket: &str,
-        key: &str,
-        content_type: Option<String>,
-        metadata: BTreeMap<String, String>,
-    ) -> Result<String, StoreError> {
+    pub fn create_upload(&self, bucket: &str, key: &str, attrs: ObjectAttrs) -> Result<String, StoreError> {
         self.require_bucket(bucket)?;
         let id = format!("{}", uuid::Uuid::new_v4().simple());
-        self.uploads.lock().unwrap().insert(
-            id.clone(),
-            Upload { bucket: bucket.into(), key: key.into(), content_type, metadata, parts: BTreeMap::new() },
-        );
+        self.uploads
+            .lock()
+            .unwrap()
+            .insert(id.clone(), Upload { bucket: bucket.into(), key: key.into(), attrs, parts: BTreeMap::new() });
         Ok(id)
     }
 
@@ -462,7 +464,7 @@ impl S3Store {
         parts: &[(i32, String)],
         caller: &Caller,
     ) -> Result<ObjectMeta, StoreError> {
-        let (chosen, content_type, metadata) = {
+        let (chosen, attrs) = {
             let uploads = self.uploads.lock().unwrap();
             let upload = match uploads.get(id) {
                 Some(u) if u.bucket == bucket && u.key == key => u,
@@ -479,7 +481,7 @@ impl S3Store {
                 }
                 chosen.push(part.clone());
             }
-            (chosen, upload.content_type.clone(), upload.metadata.clone())
+            (chosen, upload.attrs.clone())
         };
         let path = self.new_path();
         let mut out = tokio::fs::File::create(&path).await?;
@@ -497,7 +499,7 @@ impl S3Store {
                 let _ = std::fs::remove_file(&p.path);
             }
         }
-        let meta = ObjectMeta { size, etag, last_modified: SystemTime::now(), content_type, metadata, path };
+        let meta = ObjectMeta { size, etag, last_modified: SystemTime::now(), attrs, path };
         self.commit(bucket, key, meta.clone(), "CompleteMultipartUpload", caller)?;
         Ok(meta)
     }
@@ -510,6 +512,15 @@ impl S3Store {
                 let _ = std::fs::remove_file(&p.path);
             }
         }
+        Ok(())
+    }
+
+    /// Replaces an object's tags.
+    pub fn set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>) -> Result<(), StoreError> {
+        let mut buckets = self.buckets.lock().unwrap();
+        let b = buckets.get_mut(bucket).ok_or_else(|| StoreError::NoSuchBucket(bucket.into()))?;
+        let o = b.objects.get_mut(key).ok_or_else(|| StoreError::NoSuchKey(key.into()))?;
+        o.attrs.tags = tags;
         Ok(())
     }
 
@@ -542,7 +553,7 @@ mod tests {
         let (s, mut rx) = store();
         s.create_bucket("b").unwrap();
         for k in ["u/a.csv", "u/dir/", "u/dir/x", "v/y"] {
-            s.put_object("b", k, body(b"hi"), None, BTreeMap::new(), &Caller::default()).await.unwrap();
+            s.put_object("b", k, body(b"hi"), ObjectAttrs::default(), &Caller::default()).await.unwrap();
         }
         let ev = rx.recv().await.unwrap();
         assert_eq!((ev.key.as_str(), ev.size, ev.reason), ("u/a.csv", 2, "PutObject"));
@@ -558,7 +569,7 @@ mod tests {
     async fn multipart_checks_part_sizes_and_etags() {
         let (s, mut rx) = store();
         s.create_bucket("b").unwrap();
-        let id = s.create_upload("b", "k", None, BTreeMap::new()).unwrap();
+        let id = s.create_upload("b", "k", ObjectAttrs::default()).unwrap();
         let e1 = s.upload_part("b", "k", &id, 1, body(b"small")).await.unwrap();
         let e2 = s.upload_part("b", "k", &id, 2, body(b"last")).await.unwrap();
         let err = s
@@ -575,7 +586,7 @@ mod tests {
     #[tokio::test]
     async fn missing_bucket_is_named() {
         let (s, _rx) = store();
-        let err = s.put_object("nope", "k", body(b"x"), None, BTreeMap::new(), &Caller::default()).await;
+        let err = s.put_object("nope", "k", body(b"x"), ObjectAttrs::default(), &Caller::default()).await;
         assert!(matches!(err, Err(StoreError::NoSuchBucket(b)) if b == "nope"));
     }
 }

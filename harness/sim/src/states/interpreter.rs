@@ -28,12 +28,21 @@ impl TaskFailure {
 
 impl From<PathError> for TaskFailure {
     fn from(e: PathError) -> Self {
-        Self::new("States.Runtime", e.0)
+        Self::new(e.error, e.message)
     }
 }
 
-/// Invokes a Lambda function by name or ARN with a payload and returns its result.
-pub type TaskInvoker = Arc<dyn Fn(String, Value) -> BoxFuture<'static, Result<Value, TaskFailure>> + Send + Sync>;
+/// What a Task calls.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskTarget {
+    /// A Lambda function, by name or ARN.
+    Lambda(String),
+    /// A DynamoDB API action (`GetItem`, `PutItem`, `UpdateItem`, `DeleteItem`).
+    DynamoDb(String),
+}
+
+/// Calls a task's target with its parameters and returns the service's result.
+pub type TaskInvoker = Arc<dyn Fn(TaskTarget, Value) -> BoxFuture<'static, Result<Value, TaskFailure>> + Send + Sync>;
 
 /// The clock waits and backoffs run on; `scale` > 1 makes them shorter by that factor.
 #[derive(Debug, Clone, Copy)]
@@ -281,22 +290,41 @@ impl Run {
     }
 
     async fn invoke_once(&self, resource: &str, s: &State, params: Value) -> Result<Value, TaskFailure> {
-        let (kind, function, payload, wrap) = if resource == "arn:aws:states:::lambda:invoke" {
+        let (resource_type, kind, target, payload, wrap) = if resource == "arn:aws:states:::lambda:invoke" {
             let function = params
                 .get("FunctionName")
                 .and_then(Value::as_str)
                 .map(str::to_string)
                 .ok_or_else(|| TaskFailure::new("States.Runtime", "lambda:invoke needs Parameters.FunctionName"))?;
-            ("invoke", function, params.get("Payload").cloned().unwrap_or(json!({})), true)
+            (
+                "lambda",
+                "invoke",
+                TaskTarget::Lambda(function),
+                params.get("Payload").cloned().unwrap_or(json!({})),
+                true,
+            )
         } else if resource.starts_with("arn:aws:lambda:") {
-            ("function", resource.to_string(), params.clone(), false)
+            ("lambda", "function", TaskTarget::Lambda(resource.to_string()), params.clone(), false)
+        } else if let Some(action) = resource.strip_prefix("arn:aws:states:::dynamodb:") {
+            let api = match action {
+                "getItem" => "GetItem",
+                "putItem" => "PutItem",
+                "updateItem" => "UpdateItem",
+                "deleteItem" => "DeleteItem",
+                other => {
+                    return Err(TaskFailure::new(
+                        "States.Runtime",
+                        format!("dynamodb:{other} is not an optimized integration"),
+                    ));
+                }
+            };
+            ("dynamodb", action, TaskTarget::DynamoDb(api.to_string()), params.clone(), false)
         } else {
             return Err(TaskFailure::new(
                 "States.Runtime",
                 format!("resource {resource} is not supported by the simulator"),
             ));
         };
-        let resource_type = "lambda";
         (self.record)(
             "TaskScheduled",
             json!({"taskScheduledEventDetails": {
@@ -309,7 +337,7 @@ impl Run {
             "TaskStarted",
             json!({"taskStartedEventDetails": {"resourceType": resource_type, "resource": kind}}),
         );
-        let call = (self.invoker)(function, payload);
+        let call = (self.invoker)(target, payload);
         let outcome = match s.timeout_seconds {
             Some(t) => match tokio::time::timeout(self.clock.real(Duration::from_secs(t)), call).await {
                 Ok(r) => r,

@@ -4,10 +4,11 @@ mod api;
 mod choice;
 mod definition;
 mod interpreter;
+mod intrinsics;
 mod paths;
 mod service;
 
 pub use api::handle as handle_api;
 pub use definition::{Definition, DefinitionError};
-pub use interpreter::{Clock, TaskFailure, TaskInvoker};
+pub use interpreter::{Clock, TaskFailure, TaskInvoker, TaskTarget};
 pub use service::{ExecutionStatus, StepFunctions};

@@ -4,10 +4,21 @@
 use jsonpath_rust::JsonPath;
 use serde_json::{Map, Value};
 
-/// A path failure, reported as `States.Runtime` like AWS does.
+/// A path or intrinsic failure, with the error name AWS reports (`States.Runtime` for paths).
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct PathError(pub String);
+#[error("{message}")]
+pub struct PathError {
+    /// Error name.
+    pub error: &'static str,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl PathError {
+    fn runtime(message: String) -> Self {
+        Self { error: "States.Runtime", message }
+    }
+}
 
 /// Whether a path selects at most one node (no wildcards, filters, slices or recursion).
 fn is_definite(path: &str) -> bool {
@@ -23,13 +34,13 @@ pub fn select(path: &str, input: &Value, context: &Value, field: &str) -> Result
     if query == "$" {
         return Ok(doc.clone());
     }
-    let found = doc
-        .query(&query)
-        .map_err(|e| PathError(format!("The JSONPath '{path}' specified for the field '{field}' is invalid: {e}")))?;
+    let found = doc.query(&query).map_err(|e| {
+        PathError::runtime(format!("The JSONPath '{path}' specified for the field '{field}' is invalid: {e}"))
+    })?;
     if is_definite(&query) {
         match found.first() {
             Some(v) => Ok((*v).clone()),
-            None => Err(PathError(format!(
+            None => Err(PathError::runtime(format!(
                 "The JSONPath '{path}' specified for the field '{field}' could not be found in the input '{doc}'"
             ))),
         }
@@ -48,13 +59,14 @@ pub fn fill(template: &Value, input: &Value, context: &Value) -> Result<Value, P
                 if let Some(name) = k.strip_suffix(".$") {
                     let path = v
                         .as_str()
-                        .ok_or_else(|| PathError(format!("The value of field '{k}' must be a path string")))?;
-                    if path.starts_with("States.") {
-                        return Err(PathError(format!(
-                            "intrinsic functions ({path}) are not supported by the simulator yet"
-                        )));
-                    }
-                    out.insert(name.to_string(), select(path, input, context, k)?);
+                        .ok_or_else(|| PathError::runtime(format!("The value of field '{k}' must be a path string")))?;
+                    let value = if super::intrinsics::is_intrinsic(path) {
+                        super::intrinsics::evaluate(path, input, context)
+                            .map_err(|e| PathError { error: e.error, message: e.message })?
+                    } else {
+                        select(path, input, context, k)?
+                    };
+                    out.insert(name.to_string(), value);
                 } else {
                     out.insert(k.clone(), fill(v, input, context)?);
                 }
@@ -70,7 +82,7 @@ pub fn fill(template: &Value, input: &Value, context: &Value) -> Result<Value, P
 
 /// Parses a reference path (`$`, `$.a.b`, `$['a b'].c`) into names.
 fn reference_segments(path: &str) -> Result<Vec<String>, PathError> {
-    let invalid = || PathError(format!("The JSONPath '{path}' is not a valid reference path"));
+    let invalid = || PathError::runtime(format!("The JSONPath '{path}' is not a valid reference path"));
     let mut rest = path.strip_prefix('$').ok_or_else(invalid)?;
     let mut segments = Vec::new();
     while !rest.is_empty() {
@@ -101,13 +113,15 @@ pub fn place(input: Value, path: Option<&str>, result: Value) -> Result<Value, P
     }
     let mut root = input;
     if !root.is_object() {
-        return Err(PathError(format!("Unable to apply ResultPath '{path}': the state input is not an object")));
+        return Err(PathError::runtime(format!(
+            "Unable to apply ResultPath '{path}': the state input is not an object"
+        )));
     }
     let mut cur = &mut root;
     for (i, seg) in segments.iter().enumerate() {
-        let obj = cur
-            .as_object_mut()
-            .ok_or_else(|| PathError(format!("Unable to apply ResultPath '{path}': '{seg}' is under a non-object")))?;
+        let obj = cur.as_object_mut().ok_or_else(|| {
+            PathError::runtime(format!("Unable to apply ResultPath '{path}': '{seg}' is under a non-object"))
+        })?;
         if i + 1 == segments.len() {
             obj.insert(seg.clone(), result);
             break;
@@ -129,7 +143,7 @@ mod tests {
         assert_eq!(select("$.a.b", &input, &ctx, "InputPath").unwrap(), json!([1, 2]));
         assert_eq!(select("$.a.b[*]", &input, &ctx, "InputPath").unwrap(), json!([1, 2]));
         assert_eq!(select("$$.Execution.Id", &input, &ctx, "x").unwrap(), json!("arn:x"));
-        assert!(select("$.nope", &input, &ctx, "InputPath").unwrap_err().0.contains("could not be found"));
+        assert!(select("$.nope", &input, &ctx, "InputPath").unwrap_err().message.contains("could not be found"));
     }
 
     #[test]
