@@ -36,6 +36,8 @@ struct Planned {
     key: String,
     expect: Expect,
     lambda_invocations: Option<u32>,
+    attempts: Option<u64>,
+    error_type: Option<String>,
 }
 
 impl Planned {
@@ -94,6 +96,11 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
     config.function_env = scenario.sim.function_env.clone();
     config.delivery.duplicates = scenario.sim.duplicate_deliveries;
     config.delivery.jitter = Duration::from_millis(scenario.sim.delivery_jitter_ms);
+    config.function_timeout_seconds = scenario.sim.function_timeout_seconds;
+    if let Some(scale) = scenario.sim.clock_scale {
+        config.clock = sim::states::Clock { scale };
+    }
+    config.s3_faults = scenario.sim.s3_faults.clone();
     let simulator = sim::Simulator::start(config).await.context("starting the embedded simulator")?;
     let ep = simulator.endpoints.clone();
     println!("target embedded: sftp {} | aws {} | server {}", ep.sftp, ep.aws, ep.server_id);
@@ -103,7 +110,14 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
     let mut planned: Vec<Planned> = Vec::new();
     for d in &scenario.directories {
         let key = format!("{}/{}/", d.user, d.path.trim_matches('/'));
-        planned.push(Planned { user: d.user.clone(), key, expect: Expect::Skipped, lambda_invocations: None });
+        planned.push(Planned {
+            user: d.user.clone(),
+            key,
+            expect: Expect::Skipped,
+            lambda_invocations: None,
+            attempts: None,
+            error_type: None,
+        });
     }
     for (i, u) in scenario.uploads.iter().enumerate() {
         let key = format!("{}/{}", u.user, u.path.trim_start_matches('/'));
@@ -114,7 +128,14 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
             scenario::Outcome::Failed => Expect::Failed { error_contains: u.error_contains.clone() },
         };
         planned.retain(|p| p.key != key);
-        planned.push(Planned { user: u.user.clone(), key, expect, lambda_invocations: u.lambda_invocations });
+        planned.push(Planned {
+            user: u.user.clone(),
+            key,
+            expect,
+            lambda_invocations: u.lambda_invocations,
+            attempts: u.attempts,
+            error_type: u.error_type.clone(),
+        });
     }
 
     let mut report = Report::default();
@@ -355,7 +376,15 @@ async fn check_file(
             } else if attr_s(i, "customer_id").as_deref() != Some(f.user.as_str()) {
                 Err(format!("customer_id is {:?}, expected {:?}", attr_s(i, "customer_id"), f.user))
             } else {
+                let error_type = attr_s(i, "error_type").unwrap_or_default();
                 match &f.expect {
+                    _ if f.attempts.is_some_and(|a| a != attempts) => {
+                        Err(format!("attempts is {attempts}, expected {}", f.attempts.unwrap_or_default()))
+                    }
+                    _ if f.error_type.as_ref().is_some_and(|t| !error_type.contains(t.as_str())) => Err(format!(
+                        "error_type is {error_type:?}, expected {:?}",
+                        f.error_type.as_deref().unwrap_or_default()
+                    )),
                     Expect::Failed { error_contains: Some(needle) }
                         if !err_msg.as_deref().unwrap_or("").contains(needle.as_str()) =>
                     {

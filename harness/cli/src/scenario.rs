@@ -109,6 +109,12 @@ pub struct Upload {
     /// How many times the copy function may run for this file, across all executions.
     #[serde(default)]
     pub lambda_invocations: Option<u32>,
+    /// The record's `attempts` count.
+    #[serde(default)]
+    pub attempts: Option<u64>,
+    /// Text the record's `error_type` must contain.
+    #[serde(default)]
+    pub error_type: Option<String>,
 }
 
 /// Simulator settings a scenario may change.
@@ -127,6 +133,15 @@ pub struct SimSettings {
     /// Random extra delay per delivery, in milliseconds, so deliveries arrive out of order.
     #[serde(default)]
     pub delivery_jitter_ms: u64,
+    /// The copy function's timeout in seconds, instead of the settings file's.
+    #[serde(default)]
+    pub function_timeout_seconds: Option<u64>,
+    /// How much faster than real time Step Functions waits and backoffs run.
+    #[serde(default)]
+    pub clock_scale: Option<f64>,
+    /// Faults the simulated S3 injects.
+    #[serde(default)]
+    pub s3_faults: Vec<sim::s3::Fault>,
 }
 
 fn yes() -> bool {
@@ -140,6 +155,9 @@ impl Default for SimSettings {
             function_env: Default::default(),
             duplicate_deliveries: 0,
             delivery_jitter_ms: 0,
+            function_timeout_seconds: None,
+            clock_scale: None,
+            s3_faults: Vec::new(),
         }
     }
 }

@@ -143,6 +143,8 @@ pub struct SimConfig {
     pub delivery: events::Delivery,
     /// SFTP upload part settings.
     pub upload: sftp::UploadSettings,
+    /// Faults the S3 endpoint injects.
+    pub s3_faults: Vec<s3::Fault>,
 }
 
 impl SimConfig {
@@ -169,6 +171,7 @@ impl SimConfig {
             clock: states::Clock::default(),
             delivery: events::Delivery::default(),
             upload: sftp::UploadSettings::default(),
+            s3_faults: Vec::new(),
         }
     }
 }
@@ -338,7 +341,10 @@ impl Simulator {
             }
             .in_current_span(),
         );
-        let mut s3b = s3s::service::S3ServiceBuilder::new(s3::S3Frontend::new(store.clone()));
+        let mut s3b = s3s::service::S3ServiceBuilder::new(s3::S3Frontend::new(
+            store.clone(),
+            Arc::new(s3::Faults::new(config.s3_faults.clone())),
+        ));
         s3b.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY_ID, SECRET_ACCESS_KEY));
         let routes =
             Arc::new(gateway::Routes { s3: s3b.build(), sfn: sfn.clone(), logs: logs.clone(), dynamodb: dynamo_addr });

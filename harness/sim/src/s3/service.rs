@@ -6,18 +6,20 @@ use std::sync::Arc;
 use s3s::dto::*;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
+use super::faults::Faults;
 use super::store::{Caller, ObjectAttrs, S3Store, StoreError};
 
 /// The S3 endpoint's operations.
 #[derive(Clone)]
 pub struct S3Frontend {
     store: Arc<S3Store>,
+    faults: Arc<Faults>,
 }
 
 impl S3Frontend {
-    /// Serves `store`.
-    pub fn new(store: Arc<S3Store>) -> Self {
-        Self { store }
+    /// Serves `store`, with `faults` injected.
+    pub fn new(store: Arc<S3Store>, faults: Arc<Faults>) -> Self {
+        Self { store, faults }
     }
 }
 
@@ -116,6 +118,7 @@ impl S3 for S3Frontend {
     }
 
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        self.faults.apply("PutObject", &req.input.key).await?;
         let caller = caller(&req);
         let input = req.input;
         let body = input
@@ -135,6 +138,7 @@ impl S3 for S3Frontend {
     }
 
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        self.faults.apply("GetObject", &req.input.key).await?;
         let meta = self.store.head(&req.input.bucket, &req.input.key)?;
         let file = tokio::fs::File::open(&meta.path).await.map_err(StoreError::from)?;
         let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
@@ -150,6 +154,7 @@ impl S3 for S3Frontend {
     }
 
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        self.faults.apply("HeadObject", &req.input.key).await?;
         let meta = self.store.head(&req.input.bucket, &req.input.key)?;
         Ok(S3Response::new(HeadObjectOutput {
             content_length: Some(meta.size as i64),
@@ -192,6 +197,7 @@ impl S3 for S3Frontend {
     }
 
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        self.faults.apply("CopyObject", &req.input.key).await?;
         let caller = caller(&req);
         let (src_bucket, src_key) = source_of(&req.input.copy_source)?;
         let input = &req.input;
@@ -264,6 +270,7 @@ impl S3 for S3Frontend {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        self.faults.apply("CreateMultipartUpload", &req.input.key).await?;
         let input = req.input;
         let id = self.store.create_upload(
             &input.bucket,
@@ -279,6 +286,7 @@ impl S3 for S3Frontend {
     }
 
     async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+        self.faults.apply("UploadPart", &req.input.key).await?;
         let input = req.input;
         let body = input
             .body
@@ -291,6 +299,7 @@ impl S3 for S3Frontend {
         &self,
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        self.faults.apply("UploadPartCopy", &req.input.key).await?;
         let input = req.input;
         let (src_bucket, src_key) = source_of(&input.copy_source)?;
         let range = match &input.copy_source_range {
@@ -319,6 +328,7 @@ impl S3 for S3Frontend {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        self.faults.apply("CompleteMultipartUpload", &req.input.key).await?;
         let caller = caller(&req);
         let input = req.input;
         let parts: Vec<(i32, String)> = input

@@ -1,0 +1,85 @@
+//! Injected S3 faults: an operation on matching keys fails with an S3 error, or answers late,
+//! a set number of times. They reach clients through the real protocol, as AWS's would.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use s3s::{S3Error, S3ErrorCode};
+
+/// One fault.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// S3 operation name (`CopyObject`, `UploadPartCopy`, `HeadObject`, `PutObject`, ...).
+    pub operation: String,
+    /// Only keys containing this text.
+    #[serde(default)]
+    pub key_contains: Option<String>,
+    /// S3 error code to answer with (`SlowDown`, `InternalError`, `AccessDenied`, ...).
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Delay before answering, in milliseconds.
+    #[serde(default)]
+    pub delay_ms: u64,
+    /// How many matching requests it affects (all when absent).
+    #[serde(default)]
+    pub times: Option<u32>,
+}
+
+/// The faults in force.
+#[derive(Default)]
+pub struct Faults {
+    faults: Mutex<Vec<Fault>>,
+}
+
+fn status_of(code: &str) -> u16 {
+    match code {
+        "SlowDown" | "ServiceUnavailable" => 503,
+        "InternalError" => 500,
+        "AccessDenied" => 403,
+        "NoSuchKey" | "NoSuchBucket" => 404,
+        _ => 400,
+    }
+}
+
+impl Faults {
+    /// Faults from a list.
+    pub fn new(faults: Vec<Fault>) -> Self {
+        Self { faults: Mutex::new(faults) }
+    }
+
+    /// Applies the first matching fault to `operation` on `key`, using up one of its times.
+    pub async fn apply(&self, operation: &str, key: &str) -> Result<(), S3Error> {
+        let hit = {
+            let mut faults = self.faults.lock().unwrap();
+            let found = faults.iter_mut().find(|f| {
+                f.operation == operation
+                    && f.key_contains.as_deref().is_none_or(|k| key.contains(k))
+                    && f.times.is_none_or(|t| t > 0)
+            });
+            found.map(|f| {
+                if let Some(t) = f.times.as_mut() {
+                    *t -= 1;
+                }
+                f.clone()
+            })
+        };
+        let Some(fault) = hit else { return Ok(()) };
+        if fault.delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(fault.delay_ms)).await;
+        }
+        match fault.error {
+            Some(code) => {
+                let mut err = S3Error::with_message(
+                    code.parse::<S3ErrorCode>().unwrap_or(S3ErrorCode::InternalError),
+                    format!("injected fault for {operation} on {key}"),
+                );
+                err.set_status_code(
+                    http::StatusCode::from_u16(status_of(&code)).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+                );
+                Err(err)
+            }
+            None => Ok(()),
+        }
+    }
+}
