@@ -356,6 +356,31 @@ impl S3 for S3Frontend {
         }))
     }
 
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        let input = req.input;
+        if !self.store.bucket_exists(&input.bucket) {
+            return Err(StoreError::NoSuchBucket(input.bucket.clone()).into());
+        }
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let uploads: Vec<MultipartUpload> = self
+            .store
+            .open_uploads()
+            .into_iter()
+            .filter(|(b, k, _)| *b == input.bucket && k.starts_with(&prefix))
+            .map(|(_, key, id)| MultipartUpload { key: Some(key), upload_id: Some(id), ..Default::default() })
+            .collect();
+        Ok(S3Response::new(ListMultipartUploadsOutput {
+            bucket: Some(input.bucket),
+            prefix: input.prefix,
+            uploads: Some(uploads),
+            is_truncated: Some(false),
+            ..Default::default()
+        }))
+    }
+
     async fn abort_multipart_upload(
         &self,
         req: S3Request<AbortMultipartUploadInput>,
