@@ -2,6 +2,7 @@
 //! manual use.
 
 mod aws;
+mod bench;
 mod content;
 mod report;
 mod run;
@@ -47,12 +48,21 @@ enum Command {
     },
     /// Run the simulator in the foreground until Ctrl-C.
     Sim(sim_cmd::SimArgs),
+    /// Measure the pipeline's parts on the simulator.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Run the copy function's Lambda runtime loop (the simulator starts this as `bootstrap`).
     #[command(hide = true)]
     LambdaBootstrap,
 }
 
 /// `<workspace>/<name>` when run from a checkout, else `./<name>`.
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Copy throughput: single CopyObject against multipart UploadPartCopy, side by side.
+    Copy(bench::CopyBenchArgs),
+}
+
 fn default_dir(name: &str) -> PathBuf {
     let from_checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(name);
     if from_checkout.is_dir() { from_checkout } else { PathBuf::from(name) }
@@ -120,6 +130,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<usize> {
             run::run_scenario(&s, &run::Paths { infra, function_command: function_command()? }).await
         }
         Command::Sim(args) => sim_cmd::run(args, infra, function_command()?).await.map(|_| 0),
+        Command::Bench(BenchCommand::Copy(args)) => bench::copy(args, infra).await.map(|_| 0),
         Command::LambdaBootstrap => unreachable!("handled before the runtime starts"),
     }
 }

@@ -139,6 +139,7 @@ async fn exercise(b: &Backend) {
         .bucket(src)
         .key("acme/big.bin")
         .metadata("k", "v")
+        .tagging("team=intake&stage=raw")
         .body(ByteStream::from(big.clone()))
         .send()
         .await
@@ -152,6 +153,21 @@ async fn exercise(b: &Backend) {
     assert!(body(&s3, dst, "acme/big.bin").await == big, "{name}: multipart copy differs");
     let rec = record(&ddb, table, &copy_lambda::metadata::file_id(src, "acme/big.bin", "")).await;
     assert_eq!(s(&rec, "copy_method"), "UploadPartCopy x3", "{name}");
+    let tags = s3.get_object_tagging().bucket(dst).key("acme/big.bin").send().await.unwrap();
+    let mut tags: Vec<(String, String)> =
+        tags.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+    tags.sort();
+    assert_eq!(
+        tags,
+        [("stage".to_string(), "raw".to_string()), ("team".to_string(), "intake".to_string())],
+        "{name}: tags"
+    );
+    let head = s3.head_object().bucket(dst).key("acme/big.bin").send().await.unwrap();
+    assert_eq!(
+        head.metadata().and_then(|m| m.get("k")).map(String::as_str),
+        Some("v"),
+        "{name}: metadata after multipart"
+    );
     let uploads = s3.list_multipart_uploads().bucket(dst).send().await.unwrap();
     assert!(uploads.uploads().is_empty(), "{name}: parts left behind");
 

@@ -46,6 +46,9 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
 }
 
+/// Read and write buffer for object bodies.
+const IO_BUFFER: usize = 1024 * 1024;
+
 /// S3's minimum size for every part but the last.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 
@@ -220,7 +223,8 @@ impl S3Store {
         E: std::fmt::Display,
     {
         let path = self.new_path();
-        let mut file = tokio::fs::File::create(&path).await?;
+        // Large buffers: every tokio file write is a trip to the blocking pool.
+        let mut file = tokio::io::BufWriter::with_capacity(IO_BUFFER, tokio::fs::File::create(&path).await?);
         let mut hasher = Md5::new();
         let mut size = 0u64;
         let result: Result<(), StoreError> = async {
@@ -433,11 +437,10 @@ impl S3Store {
         self.require_upload(bucket, key, id)?;
         let src = self.head(src_bucket, src_key)?;
         let (start, end) = range.unwrap_or((0, src.size.saturating_sub(1)));
-        let file = tokio::fs::File::open(&src.path).await?;
-        let mut file = tokio::io::BufReader::new(file);
+        let mut file = tokio::fs::File::open(&src.path).await?;
         tokio::io::AsyncSeekExt::seek(&mut file, std::io::SeekFrom::Start(start)).await?;
         let limited = tokio::io::AsyncReadExt::take(file, end + 1 - start);
-        let stream = tokio_util::io::ReaderStream::new(limited);
+        let stream = tokio_util::io::ReaderStream::with_capacity(limited, IO_BUFFER);
         let (path, size, md5) = self.write_body(stream).await?;
         self.add_part(id, number, PartMeta { size, etag: hex::encode(md5), md5, path })
     }
@@ -484,12 +487,12 @@ impl S3Store {
             (chosen, upload.attrs.clone())
         };
         let path = self.new_path();
-        let mut out = tokio::fs::File::create(&path).await?;
+        let mut out = tokio::io::BufWriter::with_capacity(IO_BUFFER, tokio::fs::File::create(&path).await?);
         let mut md5s = Md5::new();
         let mut size = 0;
         for part in &chosen {
-            let mut input = tokio::fs::File::open(&part.path).await?;
-            size += tokio::io::copy(&mut input, &mut out).await?;
+            let mut input = tokio::io::BufReader::with_capacity(IO_BUFFER, tokio::fs::File::open(&part.path).await?);
+            size += tokio::io::copy_buf(&mut input, &mut out).await?;
             md5s.update(part.md5);
         }
         out.flush().await?;

@@ -1,0 +1,109 @@
+//! `harness bench copy`: the copy function's throughput on the simulator, single CopyObject and
+//! multipart UploadPartCopy measured side by side, alternating, in one run.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::Context;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use copy_lambda::copy::Copier;
+
+use crate::aws::Clients;
+use crate::content::Content;
+
+/// Options of `harness bench copy`.
+#[derive(clap::Args)]
+pub struct CopyBenchArgs {
+    /// Object size in MiB.
+    #[arg(long, default_value_t = 1024)]
+    size_mib: u64,
+    /// Rounds (each copies once each way).
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
+    /// Part size for the multipart copy, in MiB.
+    #[arg(long, default_value_t = 64)]
+    part_mib: u64,
+    /// Parts copied at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: u32,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Runs the benchmark and prints MiB/s for both methods and their ratio.
+pub async fn copy(args: CopyBenchArgs, infra: std::path::PathBuf) -> anyhow::Result<()> {
+    let sim = sim::Simulator::start(sim::SimConfig::new(infra, vec!["true".into()]))
+        .await
+        .context("starting the simulator")?;
+    let clients = Clients::for_endpoint(&sim.endpoints.aws, sim::REGION, sim::ACCESS_KEY_ID, sim::SECRET_ACCESS_KEY);
+    let (src, dst, key) = ("bench-source", "bench-destination", "bench/object.bin");
+    clients.s3.create_bucket().bucket(src).send().await?;
+    clients.s3.create_bucket().bucket(dst).send().await?;
+    let size = args.size_mib * 1024 * 1024;
+    let content = Content::Generated { size, seed: 7 };
+    let part = 64 * 1024 * 1024u64;
+    let up = clients.s3.create_multipart_upload().bucket(src).key(key).send().await?;
+    let id = up.upload_id().unwrap_or_default().to_string();
+    let mut parts = Vec::new();
+    let mut offset = 0;
+    while offset < size {
+        let n = part.min(size - offset);
+        let mut buf = vec![0u8; n as usize];
+        content.fill(offset, &mut buf);
+        let number = parts.len() as i32 + 1;
+        let out = clients
+            .s3
+            .upload_part()
+            .bucket(src)
+            .key(key)
+            .upload_id(&id)
+            .part_number(number)
+            .body(ByteStream::from(buf))
+            .send()
+            .await?;
+        parts.push(CompletedPart::builder().part_number(number).set_e_tag(out.e_tag().map(str::to_string)).build());
+        offset += n;
+    }
+    clients
+        .s3
+        .complete_multipart_upload()
+        .bucket(src)
+        .key(key)
+        .upload_id(&id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await?;
+    let source = Copier::new(clients.s3.clone(), copy_lambda::Config::from_vars(&BTreeMap::new())?)
+        .inspect(src, key, "")
+        .await?;
+
+    let config = |threshold: u64| {
+        copy_lambda::Config::from_vars(&BTreeMap::from([
+            ("COPY_MULTIPART_THRESHOLD".to_string(), threshold.to_string()),
+            ("COPY_PART_SIZE".to_string(), (args.part_mib * 1024 * 1024).to_string()),
+            ("COPY_CONCURRENCY".to_string(), args.concurrency.to_string()),
+        ]))
+    };
+    let single = Copier::new(clients.s3.clone(), config(copy_lambda::config::MAX_SINGLE_COPY)?);
+    let multi = Copier::new(clients.s3.clone(), config(5 * 1024 * 1024)?);
+    let mib = size as f64 / (1024.0 * 1024.0);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    println!("copying a {} MiB object on the simulator, {} rounds", args.size_mib, args.rounds);
+    for round in 1..=args.rounds {
+        for (name, copier, rates) in [("CopyObject", &single, &mut a), ("UploadPartCopy", &multi, &mut b)] {
+            let t = Instant::now();
+            let copied = copier.copy(src, key, "", dst, key, &source).await?;
+            let secs = t.elapsed().as_secs_f64();
+            rates.push(mib / secs);
+            println!("  round {round} {name:<15} {:<22} {secs:>7.3} s  {:>8.1} MiB/s", copied.method, mib / secs);
+        }
+    }
+    let (ma, mb) = (median(a), median(b));
+    println!("median: CopyObject {ma:.1} MiB/s, UploadPartCopy {mb:.1} MiB/s, ratio multipart/single {:.2}", mb / ma);
+    sim.shutdown();
+    Ok(())
+}
