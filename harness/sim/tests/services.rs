@@ -355,3 +355,87 @@ async fn logs_api_filters_by_term_and_json_field() {
         logs.get_log_events().log_group_name("/test").log_stream_name("s").start_from_head(true).send().await.unwrap();
     assert_eq!(all.events().len(), 3);
 }
+
+#[tokio::test]
+async fn parallel_map_wait_choice_and_the_context_object() {
+    let sim = start(|c| c.clock = sim::states::Clock { scale: 10_000.0 }).await;
+    let definition = serde_json::json!({
+        "StartAt": "Fan",
+        "States": {
+            "Fan": {
+                "Type": "Parallel",
+                "Branches": [
+                    {"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"branch": "a", "n.$": "$.n"}, "End": true}}},
+                    {"StartAt": "B", "States": {"B": {"Type": "Wait", "Seconds": 3600, "Next": "B2"},
+                                                "B2": {"Type": "Pass", "Result": "b", "End": true}}}
+                ],
+                "ResultPath": "$.parallel",
+                "Next": "Each"
+            },
+            "Each": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "MaxConcurrency": 2,
+                "ItemSelector": {"value.$": "$$.Map.Item.Value", "index.$": "$$.Map.Item.Index", "n.$": "$.n"},
+                "ItemProcessor": {"StartAt": "Double", "States": {"Double": {
+                    "Type": "Pass", "Parameters": {"sum.$": "States.MathAdd($.value, $.n)", "index.$": "$.index"}, "End": true}}},
+                "ResultPath": "$.mapped",
+                "Next": "Decide"
+            },
+            "Decide": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.mapped[2].sum", "NumericEquals": 13, "Next": "Name"}],
+                "Default": "Wrong"
+            },
+            "Name": {"Type": "Pass", "Parameters": {"execution.$": "$$.Execution.Name", "state.$": "$$.State.Name",
+                     "parallel.$": "$.parallel", "mapped.$": "$.mapped"}, "End": true},
+            "Wrong": {"Type": "Fail", "Error": "Wrong", "Cause": "choice did not match"}
+        }
+    });
+    let started = Instant::now();
+    let done = run_machine(&sim, "shapes", definition, serde_json::json!({"n": 10, "items": [1, 2, 3]})).await;
+    assert_eq!(done.status().as_str(), "SUCCEEDED", "{:?} {:?}", done.error(), done.cause());
+    assert!(started.elapsed() < Duration::from_secs(20), "an hour-long Wait on a 10,000x clock");
+    let out: serde_json::Value = serde_json::from_str(done.output().unwrap()).unwrap();
+    assert_eq!(out["execution"], "run-1");
+    assert_eq!(out["state"], "Name");
+    assert_eq!(out["parallel"], serde_json::json!([{"branch": "a", "n": 10}, "b"]));
+    assert_eq!(
+        out["mapped"],
+        serde_json::json!([{"sum": 11, "index": 0}, {"sum": 12, "index": 1}, {"sum": 13, "index": 2}])
+    );
+}
+
+#[tokio::test]
+async fn a_failing_branch_is_caught_and_execution_names_are_unique() {
+    let sim = start(|_| {}).await;
+    let definition = serde_json::json!({
+        "StartAt": "Fan",
+        "States": {
+            "Fan": {
+                "Type": "Parallel",
+                "Branches": [
+                    {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "Custom.Error", "Cause": "branch failed"}}}
+                ],
+                "Catch": [{"ErrorEquals": ["Custom.Error"], "ResultPath": "$.caught", "Next": "Done"}],
+                "End": true
+            },
+            "Done": {"Type": "Succeed"}
+        }
+    });
+    let done = run_machine(&sim, "catching", definition, serde_json::json!({})).await;
+    assert_eq!(done.status().as_str(), "SUCCEEDED");
+    let out: serde_json::Value = serde_json::from_str(done.output().unwrap()).unwrap();
+    assert_eq!(out["caught"], serde_json::json!({"Error": "Custom.Error", "Cause": "branch failed"}));
+
+    let sfn = aws_sdk_sfn::Client::new(&sdk_config(&sim.endpoints.aws, sim::SECRET_ACCESS_KEY));
+    let again = sfn
+        .start_execution()
+        .state_machine_arn(done.state_machine_arn())
+        .name("run-1")
+        .input("{\"other\":1}")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(format!("{:?}", again.into_service_error()).contains("ExecutionAlreadyExists"));
+}

@@ -138,6 +138,27 @@ pub struct State {
     /// Wait seconds from a path.
     #[serde(default)]
     pub seconds_path: Option<String>,
+    /// Wait until this timestamp.
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    /// Wait until the timestamp at this path.
+    #[serde(default)]
+    pub timestamp_path: Option<String>,
+    /// Parallel branches.
+    #[serde(default)]
+    pub branches: Vec<Definition>,
+    /// Map's item processor (`Iterator` is its older name).
+    #[serde(default, alias = "Iterator")]
+    pub item_processor: Option<Box<Definition>>,
+    /// Map's items (default `$`).
+    #[serde(default)]
+    pub items_path: Option<String>,
+    /// Map's per-item input template (`Parameters` is its older name).
+    #[serde(default)]
+    pub item_selector: Option<Value>,
+    /// Map's concurrency limit (0: no limit).
+    #[serde(default)]
+    pub max_concurrency: Option<u32>,
 }
 
 fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -161,7 +182,6 @@ pub struct Definition {
 }
 
 const KINDS: [&str; 8] = ["Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"];
-const SUPPORTED: [&str; 6] = ["Task", "Pass", "Choice", "Wait", "Succeed", "Fail"];
 
 fn bad(at: impl Into<String>, reason: impl Into<String>) -> DefinitionError {
     DefinitionError { at: at.into(), reason: reason.into() }
@@ -176,16 +196,46 @@ impl Definition {
     }
 
     fn validate(&self) -> Result<(), DefinitionError> {
+        self.validate_at("")
+    }
+
+    fn validate_at(&self, prefix: &str) -> Result<(), DefinitionError> {
         if !self.states.contains_key(&self.start_at) {
-            return Err(bad("/StartAt", format!("no state named {:?}", self.start_at)));
+            return Err(bad(format!("{prefix}/StartAt"), format!("no state named {:?}", self.start_at)));
         }
         for (name, s) in &self.states {
-            let at = |f: &str| format!("/States/{name}/{f}");
+            let at = |f: &str| format!("{prefix}/States/{name}/{f}");
             if !KINDS.contains(&s.kind.as_str()) {
                 return Err(bad(at("Type"), format!("unknown state type {:?}", s.kind)));
             }
-            if !SUPPORTED.contains(&s.kind.as_str()) {
-                return Err(bad(at("Type"), format!("{} states are not supported by the simulator yet", s.kind)));
+            if s.kind == "Parallel" {
+                if s.branches.is_empty() {
+                    return Err(bad(at("Branches"), "a Parallel state needs at least one branch"));
+                }
+                for (i, b) in s.branches.iter().enumerate() {
+                    b.validate_at(&at(&format!("Branches[{i}]")))?;
+                }
+            }
+            if s.kind == "Map" {
+                match &s.item_processor {
+                    Some(p) => p.validate_at(&at("ItemProcessor"))?,
+                    None => return Err(bad(at("ItemProcessor"), "a Map state needs an ItemProcessor (or Iterator)")),
+                }
+            }
+            if let (Some(h), Some(t)) = (s.heartbeat_seconds, s.timeout_seconds) {
+                if h >= t {
+                    return Err(bad(at("HeartbeatSeconds"), "HeartbeatSeconds must be smaller than TimeoutSeconds"));
+                }
+            }
+            if s.kind == "Wait" {
+                let given =
+                    [s.seconds.is_some(), s.seconds_path.is_some(), s.timestamp.is_some(), s.timestamp_path.is_some()];
+                if given.iter().filter(|g| **g).count() != 1 {
+                    return Err(bad(
+                        at("Seconds"),
+                        "a Wait needs exactly one of Seconds, SecondsPath, Timestamp, TimestampPath",
+                    ));
+                }
             }
             let terminal = matches!(s.kind.as_str(), "Succeed" | "Fail" | "Choice");
             if !terminal {

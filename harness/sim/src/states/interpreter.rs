@@ -124,39 +124,51 @@ fn state_context(context: &Value, name: &str, retry_count: u32) -> Value {
 impl Run {
     /// Runs to the end: the output, or the error and cause that failed the execution.
     pub async fn execute(&self, input: Value) -> Result<Value, TaskFailure> {
-        let mut name = self.definition.start_at.clone();
-        let mut input = input;
-        loop {
-            let state = &self.definition.states[&name];
-            let span = info_span!("state", name = %name, kind = %state.kind);
-            (self.record)(
-                &format!("{}StateEntered", state.kind),
-                json!({"stateEnteredEventDetails": {"name": name, "input": input.to_string()}}),
-            );
-            let step = self.step(&name, state, input).instrument(span).await;
-            match step {
-                Step::Next(next, output) => {
-                    (self.record)(
-                        &format!("{}StateExited", state.kind),
-                        json!({"stateExitedEventDetails": {"name": name, "output": output.to_string()}}),
-                    );
-                    input = output;
-                    name = next;
-                }
-                Step::End(output) => {
-                    (self.record)(
-                        &format!("{}StateExited", state.kind),
-                        json!({"stateExitedEventDetails": {"name": name, "output": output.to_string()}}),
-                    );
-                    return Ok(output);
-                }
-                Step::Fail(failure) => return Err(failure),
-            }
-        }
+        self.run_machine(&self.definition, input, self.context.clone()).await
     }
 
-    async fn step(&self, name: &str, s: &State, raw_input: Value) -> Step {
-        match self.try_step(name, s, raw_input.clone()).await {
+    /// Runs a state machine (the whole definition, a Parallel branch or a Map iteration).
+    fn run_machine<'a>(
+        &'a self,
+        def: &'a Definition,
+        input: Value,
+        ctx: Value,
+    ) -> BoxFuture<'a, Result<Value, TaskFailure>> {
+        Box::pin(async move {
+            let mut name = def.start_at.clone();
+            let mut input = input;
+            loop {
+                let state = &def.states[&name];
+                let span = info_span!("state", name = %name, kind = %state.kind);
+                (self.record)(
+                    &format!("{}StateEntered", state.kind),
+                    json!({"stateEnteredEventDetails": {"name": name, "input": input.to_string()}}),
+                );
+                let step = self.step(&name, state, input, &ctx).instrument(span).await;
+                match step {
+                    Step::Next(next, output) => {
+                        (self.record)(
+                            &format!("{}StateExited", state.kind),
+                            json!({"stateExitedEventDetails": {"name": name, "output": output.to_string()}}),
+                        );
+                        input = output;
+                        name = next;
+                    }
+                    Step::End(output) => {
+                        (self.record)(
+                            &format!("{}StateExited", state.kind),
+                            json!({"stateExitedEventDetails": {"name": name, "output": output.to_string()}}),
+                        );
+                        return Ok(output);
+                    }
+                    Step::Fail(failure) => return Err(failure),
+                }
+            }
+        })
+    }
+
+    async fn step(&self, name: &str, s: &State, raw_input: Value, ctx: &Value) -> Step {
+        match self.try_step(name, s, raw_input.clone(), ctx).await {
             Ok(step) => step,
             Err(failure) => self.catch(s, raw_input, failure),
         }
@@ -182,8 +194,8 @@ impl Run {
         Step::Fail(failure)
     }
 
-    async fn try_step(&self, name: &str, s: &State, raw_input: Value) -> Result<Step, TaskFailure> {
-        let ctx = state_context(&self.context, name, 0);
+    async fn try_step(&self, name: &str, s: &State, raw_input: Value, base_ctx: &Value) -> Result<Step, TaskFailure> {
+        let ctx = state_context(base_ctx, name, 0);
         let effective = match &s.input_path {
             Some(p) => paths::select(p, &raw_input, &ctx, "InputPath")?,
             None => json!({}),
@@ -223,13 +235,31 @@ impl Run {
                 Ok(Step::Fail(TaskFailure::new(error, cause)))
             }
             "Wait" => {
-                let secs = match (&s.seconds, &s.seconds_path) {
-                    (Some(n), _) => *n as f64,
-                    (None, Some(p)) => paths::select(p, &effective, &ctx, "SecondsPath")?.as_f64().unwrap_or(0.0),
-                    _ => 0.0,
+                let wait = match (&s.seconds, &s.seconds_path, &s.timestamp, &s.timestamp_path) {
+                    (Some(n), ..) => Duration::from_secs(*n),
+                    (_, Some(p), ..) => {
+                        let v = paths::select(p, &effective, &ctx, "SecondsPath")?;
+                        let n = v.as_u64().ok_or_else(|| {
+                            TaskFailure::new(
+                                "States.Runtime",
+                                format!("SecondsPath {p} must select a non-negative integer, got {v}"),
+                            )
+                        })?;
+                        Duration::from_secs(n)
+                    }
+                    (_, _, Some(t), _) => until(t)?,
+                    (_, _, _, Some(p)) => {
+                        let v = paths::select(p, &effective, &ctx, "TimestampPath")?;
+                        until(v.as_str().unwrap_or_default())?
+                    }
+                    _ => Duration::ZERO,
                 };
-                self.clock.sleep(Duration::from_secs_f64(secs.max(0.0))).await;
-                Ok(self.after(s, finish(effective.clone()).map(|_| effective)?))
+                self.clock.sleep(wait).await;
+                let out = match &s.output_path {
+                    Some(p) => paths::select(p, &effective, &ctx, "OutputPath")?,
+                    None => json!({}),
+                };
+                Ok(self.after(s, out))
             }
             "Choice" => {
                 for rule in &s.choices {
@@ -255,10 +285,91 @@ impl Run {
                     Some(t) => paths::fill(t, &effective, &ctx)?,
                     None => effective,
                 };
-                let result = self.run_task(name, s, params).await?;
+                let resource = s.resource.clone().unwrap_or_default();
+                let result = self.retrying(name, s, || self.invoke_once(&resource, s, params.clone())).await?;
                 let result = match &s.result_selector {
                     Some(t) => paths::fill(t, &result, &ctx)?,
                     None => result,
+                };
+                Ok(self.after(s, finish(result)?))
+            }
+            "Parallel" => {
+                let params = match &s.parameters {
+                    Some(t) => paths::fill(t, &effective, &ctx)?,
+                    None => effective,
+                };
+                (self.record)("ParallelStateStarted", json!({}));
+                let outcome = self
+                    .retrying(name, s, || async {
+                        let branches = s.branches.iter().map(|b| self.run_machine(b, params.clone(), base_ctx.clone()));
+                        // The first failing branch fails the state; the others are dropped.
+                        futures::future::try_join_all(branches).await.map(Value::Array)
+                    })
+                    .await;
+                (self.record)(
+                    if outcome.is_ok() { "ParallelStateSucceeded" } else { "ParallelStateFailed" },
+                    json!({}),
+                );
+                let result = match &s.result_selector {
+                    Some(t) => paths::fill(t, &outcome?, &ctx)?,
+                    None => outcome?,
+                };
+                Ok(self.after(s, finish(result)?))
+            }
+            "Map" => {
+                let items = match &s.items_path {
+                    Some(p) => paths::select(p, &effective, &ctx, "ItemsPath")?,
+                    None => effective.clone(),
+                };
+                let items = items.as_array().cloned().ok_or_else(|| {
+                    TaskFailure::new(
+                        "States.Runtime",
+                        format!("ItemsPath of state '{name}' must select an array, got {items}"),
+                    )
+                })?;
+                let processor = s.item_processor.as_deref().expect("validated");
+                let limit = match s.max_concurrency {
+                    None | Some(0) => items.len().max(1),
+                    Some(n) => n as usize,
+                };
+                (self.record)("MapStateStarted", json!({"mapStateStartedEventDetails": {"length": items.len()}}));
+                let effective = &effective;
+                let outcome = self
+                    .retrying(name, s, || async {
+                        use futures::stream::{StreamExt, TryStreamExt};
+                        futures::stream::iter(items.iter().cloned().enumerate())
+                            .map(|(index, item)| {
+                                let mut item_ctx = ctx.clone();
+                                item_ctx["Map"] = json!({"Item": {"Index": index, "Value": item}});
+                                let selector = s.item_selector.as_ref().or(s.parameters.as_ref());
+                                async move {
+                                    let input = match selector {
+                                        Some(t) => paths::fill(t, effective, &item_ctx)?,
+                                        None => item,
+                                    };
+                                    (self.record)(
+                                        "MapIterationStarted",
+                                        json!({"mapIterationStartedEventDetails": {"name": name, "index": index}}),
+                                    );
+                                    let r = self.run_machine(processor, input, base_ctx.clone()).await;
+                                    let kind = if r.is_ok() { "MapIterationSucceeded" } else { "MapIterationFailed" };
+                                    (self.record)(
+                                        kind,
+                                        json!({"mapIterationSucceededEventDetails": {"name": name, "index": index}}),
+                                    );
+                                    r
+                                }
+                            })
+                            .buffered(limit)
+                            .try_collect::<Vec<Value>>()
+                            .await
+                            .map(Value::Array)
+                    })
+                    .await;
+                (self.record)(if outcome.is_ok() { "MapStateSucceeded" } else { "MapStateFailed" }, json!({}));
+                let result = match &s.result_selector {
+                    Some(t) => paths::fill(t, &outcome?, &ctx)?,
+                    None => outcome?,
                 };
                 Ok(self.after(s, finish(result)?))
             }
@@ -266,13 +377,16 @@ impl Run {
         }
     }
 
-    /// Invokes the task's resource, applying the retriers.
-    async fn run_task(&self, name: &str, s: &State, params: Value) -> Result<Value, TaskFailure> {
-        let resource = s.resource.clone().unwrap_or_default();
+    /// Runs `attempt` until it succeeds, or until no retrier matches its error or has attempts
+    /// left; each retrier keeps its own count.
+    async fn retrying<F, Fut>(&self, name: &str, s: &State, mut attempt: F) -> Result<Value, TaskFailure>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Value, TaskFailure>>,
+    {
         let mut counters = vec![0u32; s.retry.len()];
         loop {
-            let outcome = self.invoke_once(&resource, s, params.clone()).await;
-            let failure = match outcome {
+            let failure = match attempt().await {
                 Ok(v) => return Ok(v),
                 Err(f) => f,
             };
@@ -376,6 +490,14 @@ impl Run {
             }
         }
     }
+}
+
+/// How long until an RFC 3339 timestamp (zero if it has passed).
+fn until(timestamp: &str) -> Result<Duration, TaskFailure> {
+    let t = time::OffsetDateTime::parse(timestamp, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| TaskFailure::new("States.Runtime", format!("invalid timestamp {timestamp:?}: {e}")))?;
+    let secs = (t - time::OffsetDateTime::now_utc()).as_seconds_f64();
+    Ok(Duration::from_secs_f64(secs.max(0.0)))
 }
 
 enum Step {
