@@ -97,6 +97,7 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
     config.delivery.duplicates = scenario.sim.duplicate_deliveries;
     config.delivery.jitter = Duration::from_millis(scenario.sim.delivery_jitter_ms);
     config.function_timeout_seconds = scenario.sim.function_timeout_seconds;
+    config.function_reserved_concurrency = scenario.sim.function_reserved_concurrency;
     if let Some(scale) = scenario.sim.clock_scale {
         config.clock = sim::states::Clock { scale };
     }
@@ -233,6 +234,15 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
             format!("{}'s session log has {}", u.name, wanted.join(", ")),
             t,
             session_log(&clients, &ep, &u.name, &wanted, deadline).await,
+        ));
+    }
+    if scenario.expect_throttling {
+        let t = Instant::now();
+        report.add(check(
+            "stepfunctions",
+            "some invocations were throttled and retried (Lambda.TooManyRequestsException)",
+            t,
+            throttled(&clients, &ep.state_machine_arn).await,
         ));
     }
     let t = Instant::now();
@@ -452,6 +462,28 @@ async fn check_file(
         ),
     });
     checks
+}
+
+async fn throttled(clients: &Clients, machine: &str) -> Result<String, String> {
+    let list = clients.sfn.list_executions().state_machine_arn(machine).send().await.map_err(|e| format!("{e:?}"))?;
+    let mut count = 0;
+    for e in list.executions() {
+        let history = clients
+            .sfn
+            .get_execution_history()
+            .execution_arn(e.execution_arn())
+            .send()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        count += history
+            .events()
+            .iter()
+            .filter(|h| {
+                h.task_failed_event_details().and_then(|d| d.error()) == Some("Lambda.TooManyRequestsException")
+            })
+            .count();
+    }
+    if count > 0 { Ok(format!("{count} throttled invocation(s)")) } else { Err("no invocation was throttled".into()) }
 }
 
 async fn destination_sha256(clients: &Clients, bucket: &str, key: &str) -> Result<(u64, String), String> {

@@ -48,6 +48,9 @@ pub struct Scenario {
     /// Seconds to wait for the asynchronous stages.
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
+    /// At least one invocation must have been throttled (`Lambda.TooManyRequestsException`).
+    #[serde(default)]
+    pub expect_throttling: bool,
 }
 
 fn default_timeout() -> u64 {
@@ -136,6 +139,9 @@ pub struct SimSettings {
     /// The copy function's timeout in seconds, instead of the settings file's.
     #[serde(default)]
     pub function_timeout_seconds: Option<u64>,
+    /// The copy function's reserved concurrency, instead of the settings file's.
+    #[serde(default)]
+    pub function_reserved_concurrency: Option<u32>,
     /// How much faster than real time Step Functions waits and backoffs run.
     #[serde(default)]
     pub clock_scale: Option<f64>,
@@ -156,6 +162,7 @@ impl Default for SimSettings {
             duplicate_deliveries: 0,
             delivery_jitter_ms: 0,
             function_timeout_seconds: None,
+            function_reserved_concurrency: None,
             clock_scale: None,
             s3_faults: Vec::new(),
         }

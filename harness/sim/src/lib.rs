@@ -121,6 +121,8 @@ pub struct SimConfig {
     pub function_env: BTreeMap<String, String>,
     /// Replaces the settings file's function timeout (seconds), for tests of timeouts.
     pub function_timeout_seconds: Option<u64>,
+    /// Replaces the settings file's reserved concurrency, for tests of throttling.
+    pub function_reserved_concurrency: Option<u32>,
     /// State machine name.
     pub state_machine_name: String,
     /// SFTP users.
@@ -160,6 +162,7 @@ impl SimConfig {
             function_command,
             function_env: BTreeMap::new(),
             function_timeout_seconds: None,
+            function_reserved_concurrency: None,
             state_machine_name: "partner-intake-transfer".into(),
             users: Vec::new(),
             host_key: None,
@@ -281,6 +284,9 @@ impl Simulator {
         settings.environment.extend(config.function_env.clone());
         if let Some(t) = config.function_timeout_seconds {
             settings.timeout_seconds = t;
+        }
+        if let Some(c) = config.function_reserved_concurrency {
+            settings.reserved_concurrency = c;
         }
         lambda.deploy(lambda::FunctionSpec {
             name: config.function_name.clone(),
