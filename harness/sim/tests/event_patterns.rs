@@ -48,7 +48,10 @@ fn moto_agrees_except_where_listed() {
     let out = match Command::new("python3").arg(&script).arg(&path).output() {
         Ok(o) if o.status.success() => o,
         Ok(o) => {
-            eprintln!("SKIPPED: moto's matcher is not importable ({}); pip install 'moto[server]==5.2.5'", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or(""));
+            eprintln!(
+                "SKIPPED: moto's matcher is not importable ({}); pip install 'moto[server]==5.2.5'",
+                String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")
+            );
             return;
         }
         Err(e) => {
