@@ -123,6 +123,15 @@ fn openssh_sftp_uploads_and_aws_cli_sees_the_result() {
         &["stepfunctions", "list-executions", "--state-machine-arn", i["state_machine_arn"].as_str().unwrap()],
     );
     assert!(ok && executions.contains("SUCCEEDED"), "{executions}");
+    let listed: serde_json::Value = serde_json::from_str(&executions).unwrap();
+    let arn = listed["executions"][0]["executionArn"].as_str().unwrap().to_string();
+    let (ok, described) = aws(&sim, &["stepfunctions", "describe-execution", "--execution-arn", &arn]);
+    assert!(ok && described.contains("\"status\": \"SUCCEEDED\"") && described.contains("report"), "{described}");
+    let (ok, history) = aws(&sim, &["stepfunctions", "get-execution-history", "--execution-arn", &arn]);
+    let history: serde_json::Value = serde_json::from_str(&history).unwrap_or_else(|e| panic!("{ok} {e}: {history}"));
+    let kinds: Vec<&str> = history["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"ExecutionStarted"));
+    assert!(kinds.contains(&"TaskSucceeded") && kinds.last() == Some(&"ExecutionSucceeded"), "{kinds:?}");
 }
 
 #[test]

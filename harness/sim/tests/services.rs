@@ -249,6 +249,13 @@ async fn lambda_errors_surface_with_aws_names() {
     let out: serde_json::Value = serde_json::from_str(ok.output().unwrap()).unwrap();
     assert_eq!(out["out"]["echo"]["n"], 1);
     assert_eq!(out["out"]["memory"], "256");
+    assert_eq!(out["out"]["deadline_set"], true);
+    // The instance stays warm: the next invocation runs in the same process.
+    let again =
+        run_machine(&sim, "echo-again", task_machine(&function, serde_json::json!([])), serde_json::json!({"n": 2}))
+            .await;
+    let again: serde_json::Value = serde_json::from_str(again.output().unwrap()).unwrap();
+    assert_eq!(again["out"]["pid"], out["out"]["pid"], "warm reuse");
 
     let failed = run_machine(
         &sim,
@@ -268,6 +275,11 @@ async fn lambda_errors_surface_with_aws_names() {
     .await;
     assert_eq!(crashed.error(), Some("Lambda.Unknown"));
     assert!(crashed.cause().unwrap().contains("Runtime exited"));
+    // After a crash the next invocation is a cold start in a new process.
+    let cold =
+        run_machine(&sim, "after-crash", task_machine(&function, serde_json::json!([])), serde_json::json!({})).await;
+    let cold: serde_json::Value = serde_json::from_str(cold.output().unwrap()).unwrap();
+    assert_ne!(cold["out"]["pid"], out["out"]["pid"], "cold start after a crash");
 
     let timed_out = run_machine(
         &sim,
