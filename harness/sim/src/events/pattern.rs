@@ -25,7 +25,7 @@ enum Matcher {
     AnythingBut(Vec<Matcher>),
     Numeric(Vec<(String, f64)>),
     Exists(bool),
-    Cidr(u32, u32),
+    Cidr(u128, u128, bool),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -190,20 +190,27 @@ fn parse_matcher(item: &Value, path: &str) -> Result<Matcher, PatternError> {
         }
         "exists" => Matcher::Exists(arg.as_bool().ok_or_else(|| err(path, "exists takes true or false"))?),
         "cidr" => parse_cidr(string_arg(arg, path, op)?)
-            .ok_or_else(|| err(path, "cidr takes an IPv4 prefix like 10.0.0.0/24"))?,
+            .ok_or_else(|| err(path, "cidr takes an IPv4 or IPv6 prefix like 10.0.0.0/24 or 2001:db8::/32"))?,
         other => return Err(err(path, format!("unknown operator {other:?}"))),
     })
 }
 
-fn parse_ipv4(s: &str) -> Option<u32> {
-    s.parse::<std::net::Ipv4Addr>().ok().map(u32::from)
+/// An address as 128 bits, and whether it is IPv6 (IPv4 and IPv6 networks never match each other).
+fn parse_ip(s: &str) -> Option<(u128, bool)> {
+    match s.parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(v4) => Some((u32::from(v4) as u128, false)),
+        std::net::IpAddr::V6(v6) => Some((u128::from(v6), true)),
+    }
 }
 
 fn parse_cidr(s: &str) -> Option<Matcher> {
     let (ip, bits) = s.split_once('/')?;
-    let bits: u32 = bits.parse().ok().filter(|b| *b <= 32)?;
-    let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
-    Some(Matcher::Cidr(parse_ipv4(ip)? & mask, mask))
+    let (addr, v6) = parse_ip(ip)?;
+    let width = if v6 { 128 } else { 32 };
+    let bits: u32 = bits.parse().ok().filter(|b| *b <= width)?;
+    let full = if v6 { u128::MAX } else { u32::MAX as u128 };
+    let mask = if bits == 0 { 0 } else { (full << (width - bits)) & full };
+    Some(Matcher::Cidr(addr & mask, mask, v6))
 }
 
 fn match_node(node: &Node, value: Option<&Value>) -> bool {
@@ -254,16 +261,23 @@ fn match_value(m: &Matcher, v: &Value) -> bool {
         Matcher::Wildcard(p) => v.as_str().is_some_and(|s| wildcard(p, s)),
         Matcher::AnythingBut(inner) => !inner.iter().any(|m| match_value(m, v)),
         Matcher::Numeric(ranges) => v.as_f64().is_some_and(|n| {
-            ranges.iter().all(|(op, bound)| match op.as_str() {
-                "<" => n < *bound,
-                "<=" => n <= *bound,
-                "=" => n == *bound,
-                ">" => n > *bound,
-                _ => n >= *bound,
+            // EventBridge compares with six digits after the decimal point.
+            let micro = |x: f64| (x * 1e6).round();
+            let n = micro(n);
+            ranges.iter().all(|(op, bound)| match (op.as_str(), micro(*bound)) {
+                (op, bound) => match op {
+                    "<" => n < bound,
+                    "<=" => n <= bound,
+                    "=" => n == bound,
+                    ">" => n > bound,
+                    _ => n >= bound,
+                },
             })
         }),
         Matcher::Exists(e) => *e,
-        Matcher::Cidr(net, mask) => v.as_str().and_then(parse_ipv4).is_some_and(|ip| ip & mask == *net),
+        Matcher::Cidr(net, mask, v6) => {
+            v.as_str().and_then(parse_ip).is_some_and(|(ip, is_v6)| is_v6 == *v6 && ip & mask == *net)
+        }
     }
 }
 
@@ -295,6 +309,9 @@ mod tests {
         assert!(!m(json!({"k": [{"anything-but": ["Inbound/x.CSV"]}]}), e.clone()));
         assert!(m(json!({"n": [{"numeric": [">", 0, "<=", 5]}]}), e.clone()));
         assert!(m(json!({"ip": [{"cidr": "10.0.0.0/24"}]}), e.clone()));
+        assert!(m(json!({"ip6": [{"cidr": "2001:db8::/32"}]}), json!({"ip6": "2001:db8:1::5"})));
+        assert!(!m(json!({"ip6": [{"cidr": "2001:db8::/32"}]}), json!({"ip6": "10.0.0.7"})));
+        assert!(m(json!({"x": [{"numeric": ["=", 0.1234567]}]}), json!({"x": 0.1234568})), "six decimal digits");
         assert!(m(json!({"missing": [{"exists": false}]}), e.clone()));
         assert!(!m(json!({"missing": [{"exists": true}]}), e.clone()));
         assert!(m(json!({"empty": [""]}), e.clone()));
