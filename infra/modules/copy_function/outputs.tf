@@ -1,0 +1,19 @@
+output "function_name" {
+  description = "Function name."
+  value       = aws_lambda_function.this.function_name
+}
+
+output "function_arn" {
+  description = "Function ARN."
+  value       = aws_lambda_function.this.arn
+}
+
+output "log_group" {
+  description = "The function's log group."
+  value       = aws_cloudwatch_log_group.this.name
+}
+
+output "role_policy" {
+  description = "The function role's policy document (for tests and reviews)."
+  value       = aws_iam_role_policy.this.policy
+}

@@ -1,0 +1,168 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  # One entry per (user, key).
+  user_keys = merge([
+    for user, u in var.users : {
+      for i, key in u.ssh_public_keys : "${user}/${i}" => { user = user, key = key }
+    }
+  ]...)
+}
+
+resource "aws_security_group" "endpoint" {
+  name        = "${var.name}-sftp"
+  description = "SFTP (port 22) from the partners' networks to the Transfer Family endpoint"
+  vpc_id      = var.vpc_id
+
+  ingress {
+    description = "SFTP from allowed partner networks"
+    from_port   = 22
+    to_port     = 22
+    protocol    = "tcp"
+    cidr_blocks = var.allowed_cidrs
+  }
+
+  # No egress rules: the endpoint only answers connections (Terraform removes AWS's default allow-all).
+
+  tags = var.tags
+}
+
+resource "aws_eip" "endpoint" {
+  count  = var.internet_facing ? length(var.subnet_ids) : 0
+  domain = "vpc"
+  tags   = merge(var.tags, { Name = "${var.name}-sftp-${count.index}" })
+}
+
+resource "aws_cloudwatch_log_group" "sessions" {
+  #checkov:skip=CKV_AWS_158:Logs are encrypted with the CloudWatch Logs service key unless a key is given.
+  name              = "/aws/transfer/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_iam_role" "logging" {
+  name = "${var.name}-transfer-logging"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "transfer.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
+    }]
+  })
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "logging" {
+  name = "session-logs"
+  role = aws_iam_role.logging.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "SessionLogs"
+      Effect   = "Allow"
+      Action   = ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
+      Resource = ["${aws_cloudwatch_log_group.sessions.arn}:*"]
+    }]
+  })
+}
+
+resource "aws_transfer_server" "this" {
+  endpoint_type          = "VPC"
+  identity_provider_type = "SERVICE_MANAGED"
+  protocols              = ["SFTP"]
+  domain                 = "S3"
+  security_policy_name   = var.security_policy_name
+  host_key               = var.host_key
+  logging_role           = aws_iam_role.logging.arn
+  structured_log_destinations = [
+    "${aws_cloudwatch_log_group.sessions.arn}:*",
+  ]
+
+  endpoint_details {
+    vpc_id                 = var.vpc_id
+    subnet_ids             = var.subnet_ids
+    security_group_ids     = [aws_security_group.endpoint.id]
+    address_allocation_ids = var.internet_facing ? aws_eip.endpoint[*].id : null
+  }
+
+  protocol_details {
+    set_stat_option = var.setstat_option
+  }
+
+  tags = merge(var.tags, { Name = var.name })
+}
+
+# One access role for every user; the session policy narrows it to the user's own folder.
+resource "aws_iam_role" "access" {
+  name = "${var.name}-sftp-access"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "transfer.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
+    }]
+  })
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "access" {
+  name = "home-folders"
+  role = aws_iam_role.access.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(
+      [
+        {
+          Sid      = "ListSourceBucket"
+          Effect   = "Allow"
+          Action   = ["s3:ListBucket", "s3:GetBucketLocation"]
+          Resource = [var.source_bucket_arn]
+        },
+        {
+          Sid      = "ObjectsInSourceBucket"
+          Effect   = "Allow"
+          Action   = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:GetObjectVersion", "s3:DeleteObjectVersion", "s3:GetObjectACL", "s3:PutObjectACL"]
+          Resource = ["${var.source_bucket_arn}/*"]
+        },
+      ],
+      var.kms_key_arn == null ? [] : [{
+        Sid      = "Encryption"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource = [var.kms_key_arn]
+      }],
+    )
+  })
+}
+
+resource "aws_transfer_user" "this" {
+  for_each = var.users
+
+  server_id           = aws_transfer_server.this.id
+  user_name           = each.key
+  role                = aws_iam_role.access.arn
+  policy              = var.session_policy
+  home_directory_type = "LOGICAL"
+
+  home_directory_mappings {
+    entry  = "/"
+    target = "/${var.source_bucket}/${each.key}"
+  }
+
+  tags = var.tags
+}
+
+resource "aws_transfer_ssh_key" "this" {
+  for_each = local.user_keys
+
+  server_id = aws_transfer_server.this.id
+  user_name = aws_transfer_user.this[each.value.user].user_name
+  body      = each.value.key
+}

@@ -1,0 +1,72 @@
+variable "name" {
+  description = "State machine name and resource prefix."
+  type        = string
+}
+
+variable "state_machine_file" {
+  description = "The ASL definition file (infra/definitions/state-machine.asl.json)."
+  type        = string
+}
+
+variable "event_pattern_file" {
+  description = "The event pattern file."
+  type        = string
+}
+
+variable "input_transformer_file" {
+  description = "The input transformer file."
+  type        = string
+}
+
+variable "function_arn" {
+  description = "Copy function ARN."
+  type        = string
+}
+
+variable "table_name" {
+  description = "Metadata table name."
+  type        = string
+}
+
+variable "table_arn" {
+  description = "Metadata table ARN."
+  type        = string
+}
+
+variable "source_bucket" {
+  description = "Source bucket name (the rule matches it)."
+  type        = string
+}
+
+variable "destination_bucket" {
+  description = "Destination bucket name (placed in the execution input)."
+  type        = string
+}
+
+variable "kms_key_arn" {
+  description = "KMS key for the dead-letter queue; null for SQS-managed encryption."
+  type        = string
+  default     = null
+}
+
+variable "logs_kms_key_arn" {
+  description = "KMS key for the log group; null for the service key."
+  type        = string
+  default     = null
+}
+
+variable "log_retention_days" {
+  description = "Log retention."
+  type        = number
+}
+
+variable "tracing_enabled" {
+  description = "X-Ray tracing."
+  type        = bool
+}
+
+variable "tags" {
+  description = "Tags."
+  type        = map(string)
+  default     = {}
+}

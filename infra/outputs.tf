@@ -1,0 +1,40 @@
+# `terraform output -json` gives one document; the harness reads `harness.value` (see README.md).
+
+output "harness" {
+  description = "Everything the harness needs for --target aws, as one versioned document."
+  value = {
+    schema_version = 1
+    region         = data.aws_region.current.name
+    sftp = {
+      host                 = module.sftp.endpoint
+      port                 = 22
+      server_id            = module.sftp.server_id
+      host_key_fingerprint = module.sftp.host_key_fingerprint
+      elastic_ips          = module.sftp.elastic_ips
+      users                = module.sftp.users
+    }
+    buckets = {
+      source      = module.storage.source_bucket
+      destination = module.storage.destination_bucket
+    }
+    table             = module.metadata_table.name
+    state_machine_arn = module.workflow.state_machine_arn
+    function_name     = module.copy_function.function_name
+    event_rule        = module.workflow.rule_name
+    log_groups = {
+      sftp          = module.sftp.log_group
+      function      = module.copy_function.log_group
+      state_machine = module.workflow.log_group
+    }
+  }
+}
+
+output "sftp_endpoint" {
+  description = "SFTP host name partners connect to."
+  value       = module.sftp.endpoint
+}
+
+output "dead_letter_queue_url" {
+  description = "Events EventBridge could not deliver to the state machine."
+  value       = module.workflow.dead_letter_queue_url
+}

@@ -1,0 +1,169 @@
+variable "name" {
+  description = "Prefix for every resource name (lowercase letters, digits and hyphens)."
+  type        = string
+  default     = "partner-intake"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,30}$", var.name))
+    error_message = "name must be 3-31 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+# --- Network (Transfer Family VPC endpoint) ---
+
+variable "vpc_id" {
+  description = "VPC hosting the SFTP endpoint."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Subnets for the SFTP endpoint (one per Availability Zone)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.subnet_ids) > 0
+    error_message = "Give at least one subnet id."
+  }
+}
+
+variable "allowed_cidrs" {
+  description = "CIDR blocks allowed to reach the SFTP endpoint on port 22."
+  type        = list(string)
+
+  validation {
+    condition     = alltrue([for c in var.allowed_cidrs : can(cidrhost(c, 0))])
+    error_message = "Every allowed_cidrs entry must be a CIDR block such as 203.0.113.0/24."
+  }
+}
+
+variable "internet_facing" {
+  description = "Attach one Elastic IP per subnet so partners reach the endpoint from the internet."
+  type        = bool
+  default     = false
+}
+
+# --- SFTP server ---
+
+variable "security_policy_name" {
+  description = "Transfer Family security policy (key exchange, ciphers, MACs, host keys)."
+  type        = string
+  default     = "TransferSecurityPolicy-2024-01"
+}
+
+variable "setstat_option" {
+  description = "DEFAULT refuses SETSTAT; ENABLE_NO_OP ignores it (some clients need that)."
+  type        = string
+  default     = "DEFAULT"
+
+  validation {
+    condition     = contains(["DEFAULT", "ENABLE_NO_OP"], var.setstat_option)
+    error_message = "setstat_option must be DEFAULT or ENABLE_NO_OP."
+  }
+}
+
+variable "host_key" {
+  description = "Optional PEM private host key (RSA, ECDSA or ED25519) so the endpoint keeps its fingerprint across rebuilds."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "users" {
+  description = "SFTP users: each gets a LOGICAL home /<source bucket>/<user> and may hold several SSH public keys."
+  type = map(object({
+    ssh_public_keys = list(string)
+  }))
+
+  validation {
+    condition     = alltrue([for name, u in var.users : can(regex("^[a-zA-Z0-9_][a-zA-Z0-9_@.-]{2,99}$", name)) && length(u.ssh_public_keys) > 0])
+    error_message = "User names are 3-100 characters of letters, digits, _ @ . - and every user needs at least one SSH public key."
+  }
+}
+
+# --- Storage and encryption ---
+
+variable "source_bucket_name" {
+  description = "Name of the bucket partners upload into (defaults to <name>-source-<account id>)."
+  type        = string
+  default     = null
+}
+
+variable "destination_bucket_name" {
+  description = "Name of the bucket files are copied to (defaults to <name>-destination-<account id>)."
+  type        = string
+  default     = null
+}
+
+variable "kms_key_arn" {
+  description = "KMS key for SSE-KMS on both buckets and the copy function's writes; null uses SSE-S3."
+  type        = string
+  default     = null
+}
+
+variable "incomplete_multipart_days" {
+  description = "Days after which incomplete multipart uploads are aborted."
+  type        = number
+  default     = 7
+}
+
+variable "noncurrent_version_days" {
+  description = "Days a noncurrent object version is kept."
+  type        = number
+  default     = 90
+}
+
+# --- Metadata table ---
+
+variable "table_name" {
+  description = "Name of the DynamoDB table holding one record per file."
+  type        = string
+  default     = "FileTransferMetadata"
+}
+
+variable "table_deletion_protection" {
+  description = "Protect the metadata table from deletion."
+  type        = bool
+  default     = true
+}
+
+# --- Copy function and workflow ---
+
+variable "lambda_zip_path" {
+  description = "Path of the bootstrap.zip built by lambda/scripts/package.sh."
+  type        = string
+}
+
+variable "lambda_architecture" {
+  description = "x86_64 or arm64 (the zip must be built for it)."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be x86_64 or arm64."
+  }
+}
+
+variable "copy_multipart_threshold" {
+  description = "Bytes above which the copy function copies part by part (UploadPartCopy)."
+  type        = number
+  default     = 5368709120
+}
+
+variable "log_retention_days" {
+  description = "Retention of every log group (Transfer Family sessions, function, state machine)."
+  type        = number
+  default     = 365
+}
+
+variable "tracing_enabled" {
+  description = "X-Ray tracing for the state machine and the function."
+  type        = bool
+  default     = true
+}
