@@ -17,3 +17,15 @@ output "role_policy" {
   description = "The function role's policy document (for tests and reviews)."
   value       = aws_iam_role_policy.this.policy
 }
+
+output "settings" {
+  description = "Runtime, limits and environment, as deployed (for tests)."
+  value = {
+    runtime              = aws_lambda_function.this.runtime
+    handler              = aws_lambda_function.this.handler
+    timeout              = aws_lambda_function.this.timeout
+    memory_size          = aws_lambda_function.this.memory_size
+    reserved_concurrency = aws_lambda_function.this.reserved_concurrent_executions
+    environment          = one(aws_lambda_function.this.environment).variables
+  }
+}

@@ -32,3 +32,22 @@ output "access_role_policy" {
   description = "The shared access role's policy document."
   value       = aws_iam_role_policy.access.policy
 }
+
+output "settings" {
+  description = "The server's and users' security-relevant settings (for tests and reviews)."
+  value = {
+    endpoint_type        = aws_transfer_server.this.endpoint_type
+    security_policy_name = aws_transfer_server.this.security_policy_name
+    set_stat_option      = one(aws_transfer_server.this.protocol_details).set_stat_option
+    ingress_cidrs        = flatten([for r in aws_security_group.endpoint.ingress : r.cidr_blocks])
+    ingress_ports        = distinct(flatten([for r in aws_security_group.endpoint.ingress : [r.from_port, r.to_port]]))
+    users = {
+      for name, u in aws_transfer_user.this : name => {
+        home_directory_type = u.home_directory_type
+        mappings            = [for m in u.home_directory_mappings : { entry = m.entry, target = m.target }]
+        session_policy      = u.policy
+        keys                = length([for k in aws_transfer_ssh_key.this : k if k.user_name == name])
+      }
+    }
+  }
+}

@@ -133,7 +133,7 @@ resource "aws_iam_role_policy" "events" {
 resource "aws_sqs_queue" "dead_letters" {
   name                      = "${var.name}-undelivered-events"
   message_retention_seconds = 1209600
-  sqs_managed_sse_enabled   = var.kms_key_arn == null
+  sqs_managed_sse_enabled   = var.kms_key_arn == null ? true : null
   kms_master_key_id         = var.kms_key_arn
   tags                      = var.tags
 }

@@ -27,3 +27,15 @@ output "events_role_policy" {
   description = "The EventBridge role's policy document."
   value       = aws_iam_role_policy.events.policy
 }
+
+output "rule" {
+  description = "The rule's pattern and the target's input transformer, as deployed (for tests)."
+  value = {
+    event_pattern  = aws_cloudwatch_event_rule.object_created.event_pattern
+    input_paths    = one(aws_cloudwatch_event_target.start_transfer.input_transformer).input_paths
+    input_template = one(aws_cloudwatch_event_target.start_transfer.input_transformer).input_template
+    definition     = aws_sfn_state_machine.this.definition
+    logging_level  = one(aws_sfn_state_machine.this.logging_configuration).level
+    dead_letter    = one(aws_cloudwatch_event_target.start_transfer.dead_letter_config).arn
+  }
+}

@@ -1,0 +1,60 @@
+variable "region" {
+  description = "AWS region."
+  type        = string
+}
+
+variable "name" {
+  description = "Resource prefix."
+  type        = string
+}
+
+variable "vpc_id" {
+  description = "VPC for the SFTP endpoint."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Subnets for the SFTP endpoint."
+  type        = list(string)
+}
+
+variable "allowed_cidrs" {
+  description = "Partner networks allowed on port 22."
+  type        = list(string)
+}
+
+variable "internet_facing" {
+  description = "Attach Elastic IPs."
+  type        = bool
+  default     = false
+}
+
+variable "users" {
+  description = "SFTP users and their SSH public keys."
+  type = map(object({
+    ssh_public_keys = list(string)
+  }))
+}
+
+variable "lambda_zip_path" {
+  description = "Path of the function's bootstrap.zip."
+  type        = string
+}
+
+variable "kms_key_arn" {
+  description = "KMS key for SSE-KMS, or null for SSE-S3."
+  type        = string
+  default     = null
+}
+
+variable "log_retention_days" {
+  description = "Log retention."
+  type        = number
+  default     = 365
+}
+
+variable "tags" {
+  description = "Tags."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,234 @@
+# Plans and applies the whole stack against a mocked AWS provider, with the example's
+# variables (terraform test -var-file=examples/complete/terraform.tfvars), and checks the
+# properties the stack promises.
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  # Computed ARNs feed arguments the provider validates, so they must look like ARNs.
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:mock" }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:partner-intake-copy" }
+  }
+  mock_resource "aws_sfn_state_machine" {
+    defaults = { arn = "arn:aws:states:eu-west-1:123456789012:stateMachine:partner-intake-transfer" }
+  }
+  mock_resource "aws_sqs_queue" {
+    defaults = { arn = "arn:aws:sqs:eu-west-1:123456789012:partner-intake-undelivered-events" }
+  }
+  mock_resource "aws_dynamodb_table" {
+    defaults = { arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/FileTransferMetadata" }
+  }
+  mock_resource "aws_transfer_server" {
+    defaults = {
+      id                   = "s-0123456789abcdef0"
+      arn                  = "arn:aws:transfer:eu-west-1:123456789012:server/s-0123456789abcdef0"
+      endpoint             = "s-0123456789abcdef0.server.transfer.eu-west-1.amazonaws.com"
+      host_key_fingerprint = "SHA256:mockmockmockmockmockmockmockmockmockmockmo"
+    }
+  }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:eu-west-1:123456789012:rule/partner-intake-transfer-object-created" }
+  }
+}
+
+override_resource {
+  target = module.storage.aws_s3_bucket.this["source"]
+  values = { arn = "arn:aws:s3:::partner-intake-source-123456789012" }
+}
+
+override_resource {
+  target = module.storage.aws_s3_bucket.this["destination"]
+  values = { arn = "arn:aws:s3:::partner-intake-destination-123456789012" }
+}
+
+variables {
+  # The example points at the real build output; the tests use a placeholder zip.
+  lambda_zip_path = "tests/fixtures/bootstrap.zip"
+}
+
+run "sftp_endpoint" {
+  command = apply
+
+  assert {
+    condition     = module.sftp.settings.endpoint_type == "VPC"
+    error_message = "The SFTP endpoint must be a VPC endpoint."
+  }
+  assert {
+    condition     = module.sftp.settings.security_policy_name == "TransferSecurityPolicy-2024-01"
+    error_message = "The default security policy must be TransferSecurityPolicy-2024-01."
+  }
+  assert {
+    condition     = module.sftp.settings.set_stat_option == "DEFAULT"
+    error_message = "SETSTAT is refused unless asked for."
+  }
+  assert {
+    condition     = length(module.sftp.settings.ingress_ports) == 1 && module.sftp.settings.ingress_ports[0] == 22 && toset(module.sftp.settings.ingress_cidrs) == toset(var.allowed_cidrs)
+    error_message = "Only port 22 from the allowed CIDRs."
+  }
+  assert {
+    condition     = alltrue([for name, u in module.sftp.settings.users : u.home_directory_type == "LOGICAL"])
+    error_message = "Every user has a LOGICAL home."
+  }
+  assert {
+    condition = alltrue([for name, u in module.sftp.settings.users :
+    length(u.mappings) == 1 && u.mappings[0].entry == "/" && u.mappings[0].target == "/partner-intake-source-123456789012/${name}"])
+    error_message = "Every user is chrooted to /<source bucket>/<user>."
+  }
+  assert {
+    condition     = alltrue([for name, u in module.sftp.settings.users : u.session_policy == file("definitions/session-policy.json")])
+    error_message = "Every user gets the shared session policy file."
+  }
+  assert {
+    condition     = module.sftp.settings.users["acme"].keys == 2 && module.sftp.settings.users["globex"].keys == 1
+    error_message = "Every SSH key of every user is registered."
+  }
+  assert {
+    condition     = length(module.sftp.elastic_ips) == length(var.subnet_ids)
+    error_message = "An internet-facing endpoint has one Elastic IP per subnet."
+  }
+}
+
+run "buckets" {
+  command = apply
+
+  assert {
+    condition     = alltrue([for role, b in module.storage.settings : b.sse_algorithm == "AES256"])
+    error_message = "Without a KMS key both buckets use SSE-S3."
+  }
+  assert {
+    condition     = alltrue([for role, b in module.storage.settings : b.public_access_blocked])
+    error_message = "Public access is blocked on both buckets."
+  }
+  assert {
+    condition     = alltrue([for role, b in module.storage.settings : b.ownership == "BucketOwnerEnforced" && b.versioning == "Enabled"])
+    error_message = "Both buckets enforce bucket-owner ownership and keep versions."
+  }
+  assert {
+    condition = alltrue([for role, b in module.storage.settings :
+    jsondecode(b.policy).Statement[0].Condition.Bool["aws:SecureTransport"] == "false" && jsondecode(b.policy).Statement[0].Effect == "Deny"])
+    error_message = "Both buckets refuse requests without TLS."
+  }
+}
+
+run "buckets_with_kms" {
+  command = apply
+
+  variables {
+    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  }
+
+  assert {
+    condition     = alltrue([for role, b in module.storage.settings : b.sse_algorithm == "aws:kms"])
+    error_message = "With a KMS key both buckets use SSE-KMS."
+  }
+  assert {
+    condition     = module.copy_function.settings.environment["DESTINATION_SSE"] == "aws:kms"
+    error_message = "The function writes with the same key."
+  }
+}
+
+run "workflow_uses_the_shared_files" {
+  command = apply
+
+  assert {
+    condition     = jsondecode(module.workflow.rule.event_pattern) == jsondecode(templatefile("definitions/event-pattern.json", { source_bucket = output.harness.buckets.source }))
+    error_message = "The rule's pattern is the shared event-pattern file."
+  }
+  assert {
+    condition     = module.workflow.rule.input_template == jsondecode(templatefile("definitions/input-transformer.json", { destination_bucket = output.harness.buckets.destination })).InputTemplate && jsonencode(module.workflow.rule.input_paths) == jsonencode(jsondecode(file("definitions/input-transformer.json")).InputPathsMap)
+    error_message = "The target's input transformer is the shared file."
+  }
+  assert {
+    condition     = jsondecode(module.workflow.rule.definition).States.TransferFile.Parameters.FunctionName == module.copy_function.function_arn
+    error_message = "The state machine is the shared definition, invoking the copy function."
+  }
+  assert {
+    condition     = module.workflow.rule.logging_level == "ALL"
+    error_message = "The state machine logs every event."
+  }
+  assert {
+    condition     = module.workflow.rule.dead_letter != null && module.workflow.rule.dead_letter != ""
+    error_message = "Undeliverable events go to a dead-letter queue."
+  }
+}
+
+run "least_privilege" {
+  command = apply
+
+  assert {
+    condition     = jsondecode(module.workflow.events_role_policy).Statement[0].Action == ["states:StartExecution"] && jsondecode(module.workflow.events_role_policy).Statement[0].Resource == [module.workflow.state_machine_arn]
+    error_message = "EventBridge may only start this state machine."
+  }
+  assert {
+    condition = alltrue([for s in jsondecode(module.workflow.states_role_policy).Statement :
+      s.Sid != "InvokeCopyFunction" || s.Resource == [module.copy_function.function_arn, "${module.copy_function.function_arn}:*"]
+    ])
+    error_message = "The state machine may invoke only the copy function."
+  }
+  assert {
+    condition = alltrue([for s in jsondecode(module.copy_function.role_policy).Statement :
+      (s.Sid == "ReadSource" && s.Resource == ["${module.storage.source_bucket_arn}/*"]) ||
+      (s.Sid == "ListSource" && s.Resource == [module.storage.source_bucket_arn]) ||
+      (s.Sid == "WriteDestination" && s.Resource == ["${module.storage.destination_bucket_arn}/*"]) ||
+      (s.Sid == "Records" && s.Resource == [module.metadata_table.arn]) ||
+      (s.Sid == "Logs" && length(s.Resource) == 1)
+    ])
+    error_message = "The function's role names the source, destination, table and its log group, nothing wider."
+  }
+  assert {
+    condition = alltrue([for s in jsondecode(module.sftp.access_role_policy).Statement :
+    alltrue([for r in s.Resource : startswith(r, module.storage.source_bucket_arn)])])
+    error_message = "The SFTP access role reaches only the source bucket."
+  }
+}
+
+run "function_and_table" {
+  command = apply
+
+  assert {
+    condition     = module.copy_function.settings.runtime == "provided.al2023" && module.copy_function.settings.handler == "bootstrap"
+    error_message = "The function runs the bootstrap binary on provided.al2023."
+  }
+  assert {
+    condition     = module.copy_function.settings.timeout == jsondecode(file("definitions/copy-function.json")).timeout_seconds && module.copy_function.settings.memory_size == jsondecode(file("definitions/copy-function.json")).memory_size_mb && module.copy_function.settings.reserved_concurrency == jsondecode(file("definitions/copy-function.json")).reserved_concurrency
+    error_message = "Timeout, memory and reserved concurrency come from the shared settings file."
+  }
+  assert {
+    condition     = module.copy_function.settings.environment["METADATA_TABLE"] == output.harness.table
+    error_message = "The function writes to the stack's table."
+  }
+  assert {
+    condition     = module.metadata_table.settings.billing_mode == "PAY_PER_REQUEST" && module.metadata_table.settings.pitr && module.metadata_table.settings.encrypted
+    error_message = "The table is on-demand, recoverable to a point in time, and encrypted."
+  }
+  assert {
+    condition     = join(",", module.metadata_table.settings.indexes) == "by-customer,by-status"
+    error_message = "The table can list by status and by customer."
+  }
+}
+
+run "outputs_document" {
+  command = apply
+
+  assert {
+    condition     = output.harness.schema_version == 1 && output.harness.region == "eu-west-1" && output.harness.sftp.port == 22
+    error_message = "The outputs document has its version, region and port."
+  }
+  assert {
+    condition     = output.harness.log_groups.sftp == "/aws/transfer/partner-intake" && join(",", output.harness.sftp.users) == "acme,globex"
+    error_message = "The outputs document names the session log group and users."
+  }
+}
