@@ -9,6 +9,7 @@ mod run;
 mod scenario;
 mod sftp_client;
 mod sim_cmd;
+mod target;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -51,12 +52,24 @@ enum Command {
     /// Measure the pipeline's parts on the simulator.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Read a deployed stack's outputs document (`terraform output -json` of infra/).
+    #[command(subcommand)]
+    Stack(StackCommand),
     /// Run the copy function's Lambda runtime loop (the simulator starts this as `bootstrap`).
     #[command(hide = true)]
     LambdaBootstrap,
 }
 
 /// `<workspace>/<name>` when run from a checkout, else `./<name>`.
+#[derive(Subcommand)]
+enum StackCommand {
+    /// Check an outputs document and print the target the harness builds from it.
+    Show {
+        /// The file `terraform output -json > outputs.json` wrote.
+        stack: PathBuf,
+    },
+}
+
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Copy throughput: single CopyObject against multipart UploadPartCopy, side by side.
@@ -131,6 +144,24 @@ async fn dispatch(cli: Cli) -> anyhow::Result<usize> {
         }
         Command::Sim(args) => sim_cmd::run(args, infra, function_command()?).await.map(|_| 0),
         Command::Bench(BenchCommand::Copy(args)) => bench::copy(args, infra).await.map(|_| 0),
+        Command::Stack(StackCommand::Show { stack }) => {
+            let outputs = target::StackOutputs::load(&stack)?;
+            let t = target::Target::from_stack(&outputs);
+            println!("target aws ({})", stack.display());
+            println!(
+                "  sftp        {}:{}  host key {}",
+                t.sftp_host,
+                t.sftp_port,
+                t.host_key_fingerprint.as_deref().unwrap_or("(not pinned)")
+            );
+            println!("  users       {}", outputs.sftp.users.join(", "));
+            println!("  region      {}", t.region);
+            println!("  buckets     {} -> {}", t.source_bucket, t.destination_bucket);
+            println!("  table       {}", t.table);
+            println!("  machine     {}", t.state_machine_arn);
+            println!("  logs        {} (sessions), {} (function)", t.sftp_log_group, t.function_log_group);
+            Ok(0)
+        }
         Command::LambdaBootstrap => unreachable!("handled before the runtime starts"),
     }
 }

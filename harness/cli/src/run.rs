@@ -15,6 +15,7 @@ use crate::content::Content;
 use crate::report::{Check, Outcome, Report};
 use crate::scenario::{self, Scenario};
 use crate::sftp_client::{SftpClient, generate_key};
+use crate::target::Target;
 
 /// Where the harness finds the shared files and the function to run.
 pub struct Paths {
@@ -103,9 +104,20 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
     }
     config.s3_faults = scenario.sim.s3_faults.clone();
     let simulator = sim::Simulator::start(config).await.context("starting the embedded simulator")?;
-    let ep = simulator.endpoints.clone();
-    println!("target embedded: sftp {} | aws {} | server {}", ep.sftp, ep.aws, ep.server_id);
-    let clients = Clients::for_endpoint(&ep.aws, &ep.region, sim::ACCESS_KEY_ID, sim::SECRET_ACCESS_KEY);
+    let ep = Target::from_sim(&simulator.endpoints);
+    println!(
+        "target embedded: sftp {}:{} | aws {} | server {}",
+        ep.sftp_host,
+        ep.sftp_port,
+        ep.endpoint_url.as_deref().unwrap_or_default(),
+        simulator.endpoints.server_id
+    );
+    let clients = Clients::for_endpoint(
+        ep.endpoint_url.as_deref().unwrap_or_default(),
+        &ep.region,
+        sim::ACCESS_KEY_ID,
+        sim::SECRET_ACCESS_KEY,
+    );
 
     // The last upload of a key decides what it must end as.
     let mut planned: Vec<Planned> = Vec::new();
@@ -150,22 +162,29 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
         async move {
             let t = Instant::now();
             let mut checks = Vec::new();
-            let client = match SftpClient::connect(ep.sftp, Some(ep.host_key_fingerprint.clone()), &u.name, &key).await
-            {
-                Ok(c) => {
-                    checks.push(check(
-                        "sftp",
-                        format!("{} logs in with its SSH key", u.name),
-                        t,
-                        Ok(format!("host key {}", ep.host_key_fingerprint)),
-                    ));
-                    c
-                }
-                Err(e) => {
-                    checks.push(check("sftp", format!("{} logs in with its SSH key", u.name), t, Err(e.to_string())));
-                    return checks;
-                }
-            };
+            let client =
+                match SftpClient::connect(&ep.sftp_host, ep.sftp_port, ep.host_key_fingerprint.clone(), &u.name, &key)
+                    .await
+                {
+                    Ok(c) => {
+                        checks.push(check(
+                            "sftp",
+                            format!("{} logs in with its SSH key", u.name),
+                            t,
+                            Ok(format!("host key {}", ep.host_key_fingerprint.as_deref().unwrap_or("not pinned"))),
+                        ));
+                        c
+                    }
+                    Err(e) => {
+                        checks.push(check(
+                            "sftp",
+                            format!("{} logs in with its SSH key", u.name),
+                            t,
+                            Err(e.to_string()),
+                        ));
+                        return checks;
+                    }
+                };
             for d in dirs {
                 let t = Instant::now();
                 let result = client.mkdir_all(d.path.trim_matches('/')).await;
@@ -328,13 +347,7 @@ async fn executions_for(clients: &Clients, machine: &str, key: &str) -> Option<V
 }
 
 /// Checks one key's journey; `deliveries` is how many executions each of its events starts.
-async fn check_file(
-    clients: &Clients,
-    ep: &sim::Endpoints,
-    f: &Planned,
-    deliveries: usize,
-    deadline: Instant,
-) -> Vec<Check> {
+async fn check_file(clients: &Clients, ep: &Target, f: &Planned, deliveries: usize, deadline: Instant) -> Vec<Check> {
     let mut checks = Vec::new();
     let want = f.status();
 
@@ -508,7 +521,7 @@ async fn destination_sha256(clients: &Clients, bucket: &str, key: &str) -> Resul
 
 async fn own_prefix_only(
     clients: &Clients,
-    ep: &sim::Endpoints,
+    ep: &Target,
     user: &str,
     expected: &BTreeSet<String>,
 ) -> Result<String, String> {
@@ -545,7 +558,7 @@ async fn own_prefix_only(
 
 async fn session_log(
     clients: &Clients,
-    ep: &sim::Endpoints,
+    ep: &Target,
     user: &str,
     wanted: &[&str],
     deadline: Instant,
@@ -574,7 +587,7 @@ async fn session_log(
     }
 }
 
-async fn function_log(clients: &Clients, ep: &sim::Endpoints, deadline: Instant) -> Result<String, String> {
+async fn function_log(clients: &Clients, ep: &Target, deadline: Instant) -> Result<String, String> {
     let found = wait_for(deadline, || async {
         let out = clients.logs.filter_log_events().log_group_name(&ep.function_log_group).send().await.ok()?;
         let msgs: Vec<&str> = out.events().iter().filter_map(|e| e.message()).collect();

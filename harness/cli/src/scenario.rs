@@ -8,7 +8,7 @@ use serde::Deserialize;
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// No such file.
-    #[error("cannot read scenario {path}: {source}")]
+    #[error("cannot read scenario {path}")]
     Read {
         /// The file.
         path: PathBuf,

@@ -1,7 +1,6 @@
 //! The harness's SFTP client: russh over a real socket, public-key auth, the server's host key
 //! pinned, files opened write-only and streamed with many writes in flight.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -20,7 +19,7 @@ pub enum ClientError {
     #[error("ssh to {addr}: {message}")]
     Ssh {
         /// Server.
-        addr: SocketAddr,
+        addr: String,
         /// What happened.
         message: String,
     },
@@ -67,7 +66,7 @@ impl russh::client::Handler for Handler {
 pub struct SftpClient {
     _ssh: russh::client::Handle<Handler>,
     sftp: RawSftpSession,
-    addr: SocketAddr,
+    addr: String,
 }
 
 fn sftp_err(operation: &'static str, path: &str, e: russh_sftp::client::error::Error) -> ClientError {
@@ -77,15 +76,18 @@ fn sftp_err(operation: &'static str, path: &str, e: russh_sftp::client::error::E
 impl SftpClient {
     /// Connects, checks the host key against `host_fingerprint` (SHA256:...), and logs in.
     pub async fn connect(
-        addr: SocketAddr,
+        host: &str,
+        port: u16,
         host_fingerprint: Option<String>,
         user: &str,
         key: &PrivateKey,
     ) -> Result<Self, ClientError> {
-        let ssh_err = |e: russh::Error| ClientError::Ssh { addr, message: e.to_string() };
+        let addr = format!("{host}:{port}");
+        let ssh_err = |e: russh::Error| ClientError::Ssh { addr: addr.clone(), message: e.to_string() };
         let config = Arc::new(russh::client::Config::default());
-        let mut ssh =
-            russh::client::connect(config, addr, Handler { expected: host_fingerprint }).await.map_err(ssh_err)?;
+        let mut ssh = russh::client::connect(config, (host, port), Handler { expected: host_fingerprint })
+            .await
+            .map_err(ssh_err)?;
         let hash = match key.algorithm() {
             ssh_key::Algorithm::Rsa { .. } => ssh.best_supported_rsa_hash().await.map_err(ssh_err)?.flatten(),
             _ => None,

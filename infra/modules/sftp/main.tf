@@ -30,6 +30,7 @@ resource "aws_security_group" "endpoint" {
 }
 
 resource "aws_eip" "endpoint" {
+  #checkov:skip=CKV2_AWS_19:These addresses are attached to the Transfer Family VPC endpoint (address_allocation_ids), not to EC2 instances.
   count  = var.internet_facing ? length(var.subnet_ids) : 0
   domain = "vpc"
   tags   = merge(var.tags, { Name = "${var.name}-sftp-${count.index}" })
@@ -72,6 +73,7 @@ resource "aws_iam_role_policy" "logging" {
 }
 
 resource "aws_transfer_server" "this" {
+  #checkov:skip=CKV_AWS_380:security_policy_name is a variable defaulting to TransferSecurityPolicy-2024-01, the newest general policy; checkov cannot resolve it through the module call.
   endpoint_type          = "VPC"
   identity_provider_type = "SERVICE_MANAGED"
   protocols              = ["SFTP"]
