@@ -450,4 +450,19 @@ async fn a_failing_branch_is_caught_and_execution_names_are_unique() {
         .await
         .unwrap_err();
     assert!(format!("{:?}", again.into_service_error()).contains("ExecutionAlreadyExists"));
+
+    // StopExecution aborts a waiting execution.
+    let waiting = serde_json::json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": true}}});
+    let machine =
+        sfn.create_state_machine().name("waiting").definition(waiting.to_string()).role_arn("r").send().await.unwrap();
+    let exec = sfn.start_execution().state_machine_arn(machine.state_machine_arn()).name("w1").send().await.unwrap();
+    sfn.stop_execution()
+        .execution_arn(exec.execution_arn())
+        .error("Operator")
+        .cause("stopped by a test")
+        .send()
+        .await
+        .unwrap();
+    let stopped = sfn.describe_execution().execution_arn(exec.execution_arn()).send().await.unwrap();
+    assert_eq!((stopped.status().as_str(), stopped.error()), ("ABORTED", Some("Operator")));
 }

@@ -114,3 +114,37 @@ async fn deliver(target: Target, input: String, delivery: Delivery) {
     }
     warn!("delivery gave up after {} attempts", delivery.max_attempts);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn failed_deliveries_are_retried_and_duplicates_sent() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let seen = calls.clone();
+        // A target that refuses the first two deliveries, as a throttled StartExecution would.
+        let target: Target = Arc::new(move |_input| {
+            let n = seen.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move { if n < 2 { Err("throttled".to_string()) } else { Ok(()) } })
+        });
+        let rule = Rule {
+            name: "r".into(),
+            pattern: EventPattern::parse(r#"{"source": ["aws.s3"]}"#).unwrap(),
+            transformer: None,
+            target,
+        };
+        let delivery = Delivery { duplicates: 1, retry_base: Duration::from_millis(1), ..Default::default() };
+        let bus = Arc::new(EventBus::new(vec![rule], delivery));
+        bus.publish(serde_json::json!({"source": "aws.s3"}));
+        bus.publish(serde_json::json!({"source": "aws.ec2"}));
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        // Two copies of the matching event; two refusals retried: four calls in all.
+        while calls.load(Ordering::SeqCst) < 4 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+    }
+}

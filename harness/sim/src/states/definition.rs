@@ -286,6 +286,13 @@ impl Definition {
                     return Err(bad(at(field), format!("{p:?} is not a JSONPath")));
                 }
             }
+            // ResultPath writes, so it must be a reference path: one node, no wildcards or filters.
+            let result_paths = std::iter::once(&s.result_path).chain(s.catch.iter().map(|c| &c.result_path));
+            for p in result_paths.flatten() {
+                if p.starts_with("$$") || p.contains(['*', '?', '@']) || p.contains("..") || p.contains(':') {
+                    return Err(bad(at("ResultPath"), format!("{p:?} is not a reference path")));
+                }
+            }
         }
         Ok(())
     }
@@ -320,6 +327,8 @@ mod tests {
         let all_first = r#"{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"x","End":true,
             "Retry":[{"ErrorEquals":["States.ALL"]},{"ErrorEquals":["X"]}]}}}"#;
         assert!(Definition::parse(all_first).unwrap_err().reason.contains("States.ALL"));
+        let wildcard_result = r#"{"StartAt":"A","States":{"A":{"Type":"Pass","ResultPath":"$.a[*]","End":true}}}"#;
+        assert!(Definition::parse(wildcard_result).unwrap_err().reason.contains("reference path"));
         let bad_type = r#"{"StartAt":"A","States":{"A":{"Type":"Nope","End":true}}}"#;
         assert!(Definition::parse(bad_type).is_err());
     }
