@@ -33,8 +33,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a scenario (scenarios/NAME.toml) end to end.
+    /// Run a scenario (scenarios/NAME.toml) end to end; `validate`, `all` and `schema` below.
+    #[command(args_conflicts_with_subcommands = true)]
     Scenario {
+        #[command(subcommand)]
+        action: Option<ScenarioAction>,
         /// Scenario name.
         name: Option<String>,
         /// Run the scenario in this file instead.
@@ -43,9 +46,8 @@ enum Command {
         /// List the scenarios and exit.
         #[arg(long)]
         list: bool,
-        /// Directory holding scenario files.
-        #[arg(long, default_value_os_t = default_dir("scenarios"))]
-        scenarios: PathBuf,
+        #[command(flatten)]
+        common: ScenarioOptions,
     },
     /// Run the simulator in the foreground until Ctrl-C.
     Sim(sim_cmd::SimArgs),
@@ -61,6 +63,40 @@ enum Command {
 }
 
 /// `<workspace>/<name>` when run from a checkout, else `./<name>`.
+/// Options shared by every way of running scenarios.
+#[derive(clap::Args, Clone)]
+struct ScenarioOptions {
+    /// Directory holding scenario files.
+    #[arg(long, global = true, default_value_os_t = default_dir("scenarios"))]
+    scenarios: PathBuf,
+    /// Write every check with its timing as JSON.
+    #[arg(long, global = true, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// Write JUnit XML (one testcase per check).
+    #[arg(long, global = true, value_name = "PATH")]
+    junit: Option<PathBuf>,
+    /// Write a self-contained HTML acceptance report.
+    #[arg(long, global = true, value_name = "PATH")]
+    report: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum ScenarioAction {
+    /// Check scenario files against the schema (all of scenarios/ when none are named).
+    Validate {
+        /// Files to check.
+        files: Vec<PathBuf>,
+    },
+    /// Run every scenario, or those with a tag.
+    All {
+        /// Only scenarios with this tag (repeatable).
+        #[arg(long)]
+        tag: Vec<String>,
+    },
+    /// Print the JSON Schema of scenario files.
+    Schema,
+}
+
 #[derive(Subcommand)]
 enum StackCommand {
     /// Check an outputs document and print the target the harness builds from it.
@@ -78,7 +114,10 @@ enum BenchCommand {
 
 fn default_dir(name: &str) -> PathBuf {
     let from_checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(name);
-    if from_checkout.is_dir() { from_checkout } else { PathBuf::from(name) }
+    match from_checkout.canonicalize() {
+        Ok(dir) if dir.is_dir() => dir,
+        _ => PathBuf::from(name),
+    }
 }
 
 fn init_tracing() {
@@ -124,23 +163,87 @@ fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> anyhow::Result<usize> {
     let infra = cli.infra.clone().unwrap_or_else(|| default_dir("infra"));
     match cli.command {
-        Command::Scenario { name, file, list, scenarios } => {
-            if list {
-                for (name, path) in scenario::Scenario::list(&scenarios) {
-                    let description = scenario::Scenario::load(&path)
-                        .map(|s| s.description)
-                        .unwrap_or_else(|e| format!("(invalid: {e})"));
-                    println!("{name:<16} {}", description.trim());
-                }
-                return Ok(0);
-            }
-            let path = match (name, file) {
-                (_, Some(f)) => f,
-                (Some(n), None) => scenarios.join(format!("{n}.toml")),
-                (None, None) => bail!("name a scenario (see `harness scenario --list`) or pass --file PATH"),
+        Command::Scenario { action, name, file, list, common } => {
+            let dir = common.scenarios.clone();
+            let paths = || -> anyhow::Result<run::Paths> {
+                Ok(run::Paths { infra: infra.clone(), function_command: function_command()? })
             };
-            let s = scenario::Scenario::load(&path)?;
-            run::run_scenario(&s, &run::Paths { infra, function_command: function_command()? }).await
+            let selected: Vec<scenario::Scenario> = match action {
+                Some(ScenarioAction::Schema) => {
+                    print!("{}", scenario::Scenario::json_schema());
+                    return Ok(0);
+                }
+                Some(ScenarioAction::Validate { files }) => {
+                    let files = if files.is_empty() {
+                        scenario::Scenario::list(&dir).into_iter().map(|(_, p)| p).collect()
+                    } else {
+                        files
+                    };
+                    let mut bad = 0;
+                    for f in &files {
+                        match scenario::Scenario::load(f) {
+                            Ok(s) => println!("ok       {} ({})", f.display(), s.name),
+                            Err(e) => {
+                                bad += 1;
+                                println!("invalid  {e}");
+                            }
+                        }
+                    }
+                    println!("{} scenario file(s), {bad} invalid", files.len());
+                    if bad > 0 {
+                        bail!("{bad} invalid scenario file(s)");
+                    }
+                    return Ok(0);
+                }
+                Some(ScenarioAction::All { tag }) => {
+                    let mut all = Vec::new();
+                    for (_, p) in scenario::Scenario::list(&dir) {
+                        let s = scenario::Scenario::load(&p)?;
+                        if tag.is_empty() || tag.iter().any(|t| s.tags.contains(t)) {
+                            all.push(s);
+                        }
+                    }
+                    if all.is_empty() {
+                        bail!("no scenario in {} has the tag(s) {tag:?}", dir.display());
+                    }
+                    all
+                }
+                None if list => {
+                    for (name, path) in scenario::Scenario::list(&dir) {
+                        match scenario::Scenario::load(&path) {
+                            Ok(s) => println!("{name:<20} {:<28} {}", s.tags.join(","), s.description.trim()),
+                            Err(e) => println!("{name:<20} (invalid: {e})"),
+                        }
+                    }
+                    return Ok(0);
+                }
+                None => {
+                    let path = match (name, file) {
+                        (_, Some(f)) => f,
+                        (Some(n), None) => dir.join(format!("{n}.toml")),
+                        (None, None) => bail!("name a scenario (see `harness scenario --list`) or pass --file PATH"),
+                    };
+                    vec![scenario::Scenario::load(&path)?]
+                }
+            };
+            let paths = paths()?;
+            let mut reports = Vec::new();
+            for s in &selected {
+                reports.push(run::run_scenario(s, &paths).await?);
+            }
+            let all = report::Reports(&reports);
+            for (path, text) in [(&common.json, all.json()), (&common.junit, all.junit()), (&common.report, all.html())]
+            {
+                if let Some(path) = path {
+                    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+                }
+            }
+            let failed: usize = reports.iter().map(report::Report::failed).sum();
+            if reports.len() > 1 {
+                let bad = reports.iter().filter(|r| r.failed() > 0).count();
+                println!("{} scenarios, {} passed, {bad} failed", reports.len(), reports.len() - bad);
+            }
+            Ok(failed)
         }
         Command::Sim(args) => sim_cmd::run(args, infra, function_command()?).await.map(|_| 0),
         Command::Bench(BenchCommand::Copy(args)) => bench::copy(args, infra).await.map(|_| 0),

@@ -86,7 +86,7 @@ where
 }
 
 /// Runs one scenario; returns the number of failed checks.
-pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<usize> {
+pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<Report> {
     let started = Instant::now();
     println!("scenario {}: {}", scenario.name, scenario.description.trim());
     let keys: BTreeMap<String, _> = scenario.users.iter().map(|u| (u.name.clone(), generate_key())).collect();
@@ -102,7 +102,7 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
     if let Some(scale) = scenario.sim.clock_scale {
         config.clock = sim::states::Clock { scale };
     }
-    config.s3_faults = scenario.sim.s3_faults.clone();
+    config.s3_faults = scenario.sim.s3_faults.iter().map(sim::s3::Fault::from).collect();
     let simulator = sim::Simulator::start(config).await.context("starting the embedded simulator")?;
     let ep = Target::from_sim(&simulator.endpoints);
     println!(
@@ -151,7 +151,14 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
         });
     }
 
-    let mut report = Report::default();
+    let mut report =
+        Report::new(&scenario.name, &scenario.description, scenario.users.iter().map(|u| u.name.clone()).collect());
+    report.target = format!(
+        "embedded simulator (sftp {}:{}, aws {})",
+        ep.sftp_host,
+        ep.sftp_port,
+        ep.endpoint_url.as_deref().unwrap_or_default()
+    );
     // Upload: one SFTP session per user, users in parallel, each user's steps in order.
     let uploads = scenario.users.iter().map(|u| {
         let key = keys[&u.name].clone();
@@ -271,9 +278,9 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
         t,
         function_log(&clients, &ep, deadline).await,
     ));
-    report.summary(&scenario.name, started.elapsed());
+    report.summary(started.elapsed());
     simulator.shutdown();
-    Ok(report.failed())
+    Ok(report)
 }
 
 /// Every record whose decoded `key` is `key` (there must be exactly one).

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// Why a scenario could not be loaded.
@@ -25,12 +26,51 @@ pub enum ScenarioError {
     },
 }
 
-/// A scenario.
-#[derive(Debug, Clone, Deserialize)]
+/// The line of `key` in the `index`-th `[[table]]` entry (the entry's header when `key` is
+/// empty or absent), so checks made after parsing can point into the file as parse errors do.
+fn line_of(text: &str, table: &str, index: usize, key: &str) -> usize {
+    let header = format!("[[{table}]]");
+    let mut seen = 0;
+    let mut inside: Option<usize> = None;
+    for (n, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t == header {
+            if seen == index {
+                inside = Some(n + 1);
+            } else if inside.is_some() {
+                break;
+            }
+            seen += 1;
+            continue;
+        }
+        if let Some(start) = inside {
+            if t.starts_with('[') {
+                return start;
+            }
+            if !key.is_empty() && t.split('=').next().map(str::trim) == Some(key) {
+                return n + 1;
+            }
+        }
+    }
+    inside.unwrap_or(1)
+}
+
+/// The scenario file format version this harness reads.
+pub const SCENARIO_VERSION: u32 = 1;
+
+/// A scenario: users, what they upload, what the pipeline must then show.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "Partner intake scenario, version 1")]
 pub struct Scenario {
+    /// Format version (1).
+    #[serde(default = "default_version")]
+    pub version: u32,
     /// Short name.
     pub name: String,
+    /// Tags to select scenarios (`harness scenario all --tag nightly`).
+    #[serde(default)]
+    pub tags: Vec<String>,
     /// What it shows.
     #[serde(default)]
     pub description: String,
@@ -53,12 +93,16 @@ pub struct Scenario {
     pub expect_throttling: bool,
 }
 
+fn default_version() -> u32 {
+    SCENARIO_VERSION
+}
+
 fn default_timeout() -> u64 {
     60
 }
 
 /// A partner account.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct User {
     /// User name; also their folder in the source bucket.
@@ -66,7 +110,7 @@ pub struct User {
 }
 
 /// A directory a user creates with SFTP `mkdir`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Directory {
     /// Which user.
@@ -76,7 +120,7 @@ pub struct Directory {
 }
 
 /// What a file must end as.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// Copied; record `transferred`; execution SUCCEEDED.
@@ -87,7 +131,7 @@ pub enum Outcome {
 }
 
 /// One file upload.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Upload {
     /// Which user uploads it.
@@ -121,7 +165,7 @@ pub struct Upload {
 }
 
 /// Simulator settings a scenario may change.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimSettings {
     /// Create the destination bucket (false breaks the copy stage).
@@ -147,7 +191,39 @@ pub struct SimSettings {
     pub clock_scale: Option<f64>,
     /// Faults the simulated S3 injects.
     #[serde(default)]
-    pub s3_faults: Vec<sim::s3::Fault>,
+    pub s3_faults: Vec<S3Fault>,
+}
+
+/// An S3 fault the embedded simulator injects.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct S3Fault {
+    /// S3 operation (`CopyObject`, `UploadPartCopy`, `HeadObject`, `PutObject`, ...).
+    pub operation: String,
+    /// Only keys containing this text.
+    #[serde(default)]
+    pub key_contains: Option<String>,
+    /// S3 error code to answer with (`SlowDown`, `InternalError`, `AccessDenied`, ...).
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Delay before answering, in milliseconds.
+    #[serde(default)]
+    pub delay_ms: u64,
+    /// How many matching requests it affects (all when absent).
+    #[serde(default)]
+    pub times: Option<u32>,
+}
+
+impl From<&S3Fault> for sim::s3::Fault {
+    fn from(f: &S3Fault) -> Self {
+        sim::s3::Fault {
+            operation: f.operation.clone(),
+            key_contains: f.key_contains.clone(),
+            error: f.error.clone(),
+            delay_ms: f.delay_ms,
+            times: f.times,
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -180,32 +256,63 @@ impl Scenario {
     pub fn parse(text: &str, path: &Path) -> Result<Self, ScenarioError> {
         let invalid = |message: String| ScenarioError::Invalid { path: path.into(), message };
         let s: Scenario = toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_string()))?;
+        if s.version != SCENARIO_VERSION {
+            return Err(invalid(format!(
+                "version: {} is not supported (this harness reads version {SCENARIO_VERSION})",
+                s.version
+            )));
+        }
         if s.users.is_empty() {
             return Err(invalid("at least one [[users]] entry is required".into()));
         }
         for (i, u) in s.uploads.iter().enumerate() {
             if !s.users.iter().any(|x| x.name == u.user) {
-                return Err(invalid(format!("uploads[{i}].user: {:?} is not listed under [[users]]", u.user)));
+                return Err(invalid(format!(
+                    "line {}: uploads[{i}].user: {:?} is not listed under [[users]]",
+                    line_of(text, "uploads", i, "user"),
+                    u.user
+                )));
             }
             if u.content.is_some() == u.size.is_some() {
-                return Err(invalid(format!("uploads[{i}]: give exactly one of `content` or `size`")));
+                return Err(invalid(format!(
+                    "line {}: uploads[{i}]: give exactly one of `content` or `size`",
+                    line_of(text, "uploads", i, "")
+                )));
             }
             if u.path.trim_matches('/').is_empty() || u.path.ends_with('/') {
-                return Err(invalid(format!("uploads[{i}].path: {:?} is not a file path", u.path)));
+                return Err(invalid(format!(
+                    "line {}: uploads[{i}].path: {:?} is not a file path",
+                    line_of(text, "uploads", i, "path"),
+                    u.path
+                )));
             }
         }
         for (i, d) in s.directories.iter().enumerate() {
             if !s.users.iter().any(|x| x.name == d.user) {
-                return Err(invalid(format!("directories[{i}].user: {:?} is not listed under [[users]]", d.user)));
+                return Err(invalid(format!(
+                    "line {}: directories[{i}].user: {:?} is not listed under [[users]]",
+                    line_of(text, "directories", i, "user"),
+                    d.user
+                )));
             }
             if d.path.trim_matches('/').is_empty() {
-                return Err(invalid(format!("directories[{i}].path: give a directory below the home")));
+                return Err(invalid(format!(
+                    "line {}: directories[{i}].path: give a directory below the home",
+                    line_of(text, "directories", i, "path")
+                )));
             }
         }
         if s.uploads.is_empty() && s.directories.is_empty() {
             return Err(invalid("give at least one [[uploads]] or [[directories]] entry".into()));
         }
         Ok(s)
+    }
+
+    /// The JSON Schema of scenario files, generated from these types.
+    pub fn json_schema() -> String {
+        let mut schema = serde_json::to_value(schemars::schema_for!(Scenario)).expect("schema serializes");
+        schema["$id"] = serde_json::json!("https://partner-intake.dev/schemas/scenario.v1.schema.json");
+        serde_json::to_string_pretty(&schema).expect("schema serializes") + "\n"
     }
 
     /// Scenario files under `dir`, by name.
@@ -238,6 +345,16 @@ mod tests {
         let e = Scenario::parse("name='x'\n[[users]]\nname='a'\n[[uploads]]\nuser='a'\npath='f'\nsize=-1\n", p)
             .unwrap_err();
         assert!(e.to_string().contains("size"), "{e}");
+    }
+
+    #[test]
+    fn the_committed_json_schema_is_current() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/scenario.schema.json");
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == Scenario::json_schema(),
+            "scenarios/scenario.schema.json is stale: run `cargo run -p harness -- scenario schema > scenarios/scenario.schema.json`"
+        );
     }
 
     #[test]

@@ -34,7 +34,10 @@ fn every_shipped_scenario_passes() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios");
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
-        .filter_map(|e| e.ok()?.path().file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            (path.extension()? == "toml").then(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))?
+        })
         .filter(|n| n != "smoke" && n != "multi-user")
         .collect();
     names.sort();
