@@ -260,7 +260,8 @@ impl Reports<'_> {
 body{{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#1b1f24}}
 h1{{margin-bottom:.2rem}} .pass{{color:#1a7f37}} .fail{{color:#cf222e}} .skip{{color:#9a6700}}
 table{{border-collapse:collapse;margin:.8rem 0}} th,td{{border:1px solid #d0d7de;padding:.35rem .6rem;text-align:left;vertical-align:top}}
-.checks th{{background:#f6f8fa}} tr.fail td.mark{{background:#ffebe9}} tr.pass td.mark{{background:#dafbe1}} tr.skip td.mark{{background:#fff8c5}}
+.checks th{{background:#f6f8fa}} tr.check.pass,tr.check.fail,tr.check.skip{{color:#1b1f24}}
+tr.fail td.mark{{background:#ffebe9;color:#cf222e;font-weight:600}} tr.pass td.mark{{background:#dafbe1;color:#1a7f37;font-weight:600}} tr.skip td.mark{{background:#fff8c5;color:#9a6700;font-weight:600}}
 .evidence{{font-family:ui-monospace,monospace;font-size:.85rem;word-break:break-all}}
 </style></head>
 <body><h1>Partner intake acceptance report: <span class="{cls}">{verdict}</span></h1>

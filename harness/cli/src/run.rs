@@ -216,7 +216,7 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
                     "sftp",
                     format!("{} uploads /{path}", u.name),
                     t,
-                    result.map(|n| format!("{n} bytes")).map_err(|e| e.to_string()),
+                    result.map(|n| format!("{n} bytes, sha256 {}", content.sha256())).map_err(|e| e.to_string()),
                 ));
             }
             client.close().await;
