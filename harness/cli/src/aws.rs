@@ -16,6 +16,25 @@ pub struct Clients {
 }
 
 impl Clients {
+    /// Clients from the standard credential chain and profiles, or `None` when it yields no
+    /// credentials (a partner without AWS access).
+    pub async fn from_environment(region: &str) -> Option<Self> {
+        use aws_credential_types::provider::ProvideCredentials;
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()))
+            .load()
+            .await;
+        conf.credentials_provider()?.provide_credentials().await.ok()?;
+        // A local AWS-compatible endpoint (AWS_ENDPOINT_URL) serves buckets by path, not by host.
+        let s3 = aws_sdk_s3::config::Builder::from(&conf).force_path_style(conf.endpoint_url().is_some()).build();
+        Some(Self {
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            dynamodb: aws_sdk_dynamodb::Client::new(&conf),
+            sfn: aws_sdk_sfn::Client::new(&conf),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&conf),
+        })
+    }
+
     /// Clients for an AWS-compatible endpoint with static credentials.
     pub fn for_endpoint(endpoint: &str, region: &str, access_key: &str, secret_key: &str) -> Self {
         let conf = aws_config::SdkConfig::builder()

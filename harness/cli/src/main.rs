@@ -78,6 +78,27 @@ struct ScenarioOptions {
     /// Write a self-contained HTML acceptance report.
     #[arg(long, global = true, value_name = "PATH")]
     report: Option<PathBuf>,
+    /// Where to run: the embedded simulator, or a deployed stack.
+    #[arg(long, global = true, value_enum, default_value_t = TargetKind::Embedded)]
+    target: TargetKind,
+    /// With --target aws: the stack's outputs document (`terraform output -json`).
+    #[arg(long, global = true, value_name = "PATH")]
+    stack: Option<PathBuf>,
+    /// With --target aws: an SFTP account `NAME=PRIVATE_KEY_FILE` (repeat for each scenario user).
+    #[arg(long = "user", global = true, value_name = "NAME=KEYFILE")]
+    users: Vec<String>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+enum TargetKind {
+    /// The in-process simulator (no Docker, no AWS account).
+    Embedded,
+    /// A stack deployed from infra/ (needs --stack; backend checks need AWS credentials).
+    Aws,
+    /// An AWS-compatible endpoint such as LocalStack or moto.
+    Endpoint,
+    /// LocalStack started in Docker.
+    Localstack,
 }
 
 #[derive(Subcommand)]
@@ -165,8 +186,35 @@ async fn dispatch(cli: Cli) -> anyhow::Result<usize> {
     match cli.command {
         Command::Scenario { action, name, file, list, common } => {
             let dir = common.scenarios.clone();
-            let paths = || -> anyhow::Result<run::Paths> {
-                Ok(run::Paths { infra: infra.clone(), function_command: function_command()? })
+            let make_target = || -> anyhow::Result<run::RunTarget> {
+                Ok(match common.target {
+                    TargetKind::Embedded => run::RunTarget::Embedded(run::Paths {
+                        infra: infra.clone(),
+                        function_command: function_command()?,
+                    }),
+                    TargetKind::Aws => {
+                        let stack = common
+                            .stack
+                            .clone()
+                            .context("--target aws needs --stack outputs.json (terraform output -json of infra/)")?;
+                        let users = common
+                            .users
+                            .iter()
+                            .map(|u| {
+                                u.split_once('=')
+                                    .map(|(n, k)| (n.to_string(), PathBuf::from(k)))
+                                    .with_context(|| format!("--user {u:?}: expected NAME=PRIVATE_KEY_FILE"))
+                            })
+                            .collect::<anyhow::Result<Vec<_>>>()?;
+                        run::RunTarget::Aws { stack, users }
+                    }
+                    TargetKind::Endpoint => bail!(
+                        "--target endpoint is not available yet: use the embedded target, or --target aws against a deployed stack"
+                    ),
+                    TargetKind::Localstack => bail!(
+                        "--target localstack is not available yet (and no Docker engine runs here): start LocalStack with `docker compose -f docker/compose.yaml up -d`"
+                    ),
+                })
             };
             let selected: Vec<scenario::Scenario> = match action {
                 Some(ScenarioAction::Schema) => {
@@ -226,10 +274,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<usize> {
                     vec![scenario::Scenario::load(&path)?]
                 }
             };
-            let paths = paths()?;
+            let target = make_target()?;
             let mut reports = Vec::new();
             for s in &selected {
-                reports.push(run::run_scenario(s, &paths).await?);
+                reports.push(run::run_scenario(s, &target).await?);
             }
             let all = report::Reports(&reports);
             for (path, text) in [(&common.json, all.json()), (&common.junit, all.junit()), (&common.report, all.html())]

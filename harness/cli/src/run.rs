@@ -85,14 +85,117 @@ where
     }
 }
 
-/// Runs one scenario; returns the number of failed checks.
-pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<Report> {
+/// Where a scenario runs.
+pub enum RunTarget {
+    /// The embedded simulator, started for the run.
+    Embedded(Paths),
+    /// A deployed stack (its `terraform output -json` document), with real partner accounts.
+    Aws {
+        /// The outputs document.
+        stack: std::path::PathBuf,
+        /// `NAME=KEYPATH` accounts the scenario's users act as, in order.
+        users: Vec<(String, std::path::PathBuf)>,
+    },
+}
+
+/// The SFTP account a scenario user acts as.
+#[derive(Clone)]
+struct Account {
+    name: String,
+    key: russh::keys::PrivateKey,
+}
+
+/// Runs one scenario and reports every check.
+pub async fn run_scenario(scenario: &Scenario, target: &RunTarget) -> anyhow::Result<Report> {
     let started = Instant::now();
     println!("scenario {}: {}", scenario.name, scenario.description.trim());
-    let keys: BTreeMap<String, _> = scenario.users.iter().map(|u| (u.name.clone(), generate_key())).collect();
+    let mut report = Report::new(&scenario.name, &scenario.description, Vec::new());
+    match target {
+        RunTarget::Embedded(paths) => {
+            let accounts: BTreeMap<String, Account> = scenario
+                .users
+                .iter()
+                .map(|u| (u.name.clone(), Account { name: u.name.clone(), key: generate_key() }))
+                .collect();
+            let simulator = start_simulator(scenario, paths, &accounts).await?;
+            let ep = Target::from_sim(&simulator.endpoints);
+            report.target = format!(
+                "embedded simulator (sftp {}:{}, aws {}, server {})",
+                ep.sftp_host,
+                ep.sftp_port,
+                ep.endpoint_url.as_deref().unwrap_or_default(),
+                simulator.endpoints.server_id
+            );
+            println!("target {}", report.target);
+            let clients = Clients::for_endpoint(
+                ep.endpoint_url.as_deref().unwrap_or_default(),
+                &ep.region,
+                sim::ACCESS_KEY_ID,
+                sim::SECRET_ACCESS_KEY,
+            );
+            run_checks(scenario, &ep, &accounts, Some(&clients), &mut report).await;
+            simulator.shutdown();
+        }
+        RunTarget::Aws { stack, users } => {
+            let outputs = crate::target::StackOutputs::load(stack)?;
+            let ep = Target::from_stack(&outputs);
+            if scenario.users.len() > users.len() {
+                anyhow::bail!(
+                    "scenario {} needs {} SFTP account(s) but {} were given: pass --user NAME=KEYFILE for each",
+                    scenario.name,
+                    scenario.users.len(),
+                    users.len()
+                );
+            }
+            let mut accounts = BTreeMap::new();
+            for (u, (name, path)) in scenario.users.iter().zip(users) {
+                let key = russh::keys::load_secret_key(path, None)
+                    .with_context(|| format!("reading the SSH private key of {name} from {}", path.display()))?;
+                accounts.insert(u.name.clone(), Account { name: name.clone(), key });
+            }
+            let clients = Clients::from_environment(&ep.region).await;
+            report.target = format!(
+                "aws {} (sftp {}:{}, {})",
+                ep.region,
+                ep.sftp_host,
+                ep.sftp_port,
+                if clients.is_some() {
+                    "backend checks with the caller's AWS credentials"
+                } else {
+                    "partner mode: no AWS credentials"
+                }
+            );
+            println!("target {}", report.target);
+            if !scenario.sim.is_default() {
+                report.add(Check {
+                    stage: "target",
+                    name: format!("scenario {} needs the embedded simulator", scenario.name),
+                    outcome: Outcome::Skipped(
+                        "its [sim] settings (faults, clock, knobs) exist only in the simulator".into(),
+                    ),
+                    detail: String::new(),
+                    elapsed: Duration::ZERO,
+                });
+            } else {
+                run_checks(scenario, &ep, &accounts, clients.as_ref(), &mut report).await;
+            }
+        }
+    }
+    report.users = scenario.users.iter().map(|u| u.name.clone()).collect();
+    report.summary(started.elapsed());
+    Ok(report)
+}
+
+async fn start_simulator(
+    scenario: &Scenario,
+    paths: &Paths,
+    accounts: &BTreeMap<String, Account>,
+) -> anyhow::Result<sim::Simulator> {
     let mut config = sim::SimConfig::new(paths.infra.clone(), paths.function_command.clone());
-    config.users =
-        keys.iter().map(|(n, k)| sim::UserConfig { name: n.clone(), keys: vec![k.public_key().clone()] }).collect();
+    config.users = accounts
+        .values()
+        .map(|a| sim::UserConfig { name: a.name.clone(), keys: vec![a.key.public_key().clone()] })
+        .collect();
     config.create_destination_bucket = scenario.sim.create_destination_bucket;
     config.function_env = scenario.sim.function_env.clone();
     config.delivery.duplicates = scenario.sim.duplicate_deliveries;
@@ -103,28 +206,24 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
         config.clock = sim::states::Clock { scale };
     }
     config.s3_faults = scenario.sim.s3_faults.iter().map(sim::s3::Fault::from).collect();
-    let simulator = sim::Simulator::start(config).await.context("starting the embedded simulator")?;
-    let ep = Target::from_sim(&simulator.endpoints);
-    println!(
-        "target embedded: sftp {}:{} | aws {} | server {}",
-        ep.sftp_host,
-        ep.sftp_port,
-        ep.endpoint_url.as_deref().unwrap_or_default(),
-        simulator.endpoints.server_id
-    );
-    let clients = Clients::for_endpoint(
-        ep.endpoint_url.as_deref().unwrap_or_default(),
-        &ep.region,
-        sim::ACCESS_KEY_ID,
-        sim::SECRET_ACCESS_KEY,
-    );
+    sim::Simulator::start(config).await.context("starting the embedded simulator")
+}
 
-    // The last upload of a key decides what it must end as.
+/// Uploads over SFTP, then checks every stage; backend checks are skipped without `clients`.
+async fn run_checks(
+    scenario: &Scenario,
+    ep: &Target,
+    accounts: &BTreeMap<String, Account>,
+    clients: Option<&Clients>,
+    report: &mut Report,
+) {
+    // The last upload of a key decides what it must end as. Keys live under the account's home.
+    let home = |user: &str| accounts.get(user).map(|a| a.name.clone()).unwrap_or_else(|| user.to_string());
     let mut planned: Vec<Planned> = Vec::new();
     for d in &scenario.directories {
-        let key = format!("{}/{}/", d.user, d.path.trim_matches('/'));
+        let key = format!("{}/{}/", home(&d.user), d.path.trim_matches('/'));
         planned.push(Planned {
-            user: d.user.clone(),
+            user: home(&d.user),
             key,
             expect: Expect::Skipped,
             lambda_invocations: None,
@@ -133,7 +232,7 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
         });
     }
     for (i, u) in scenario.uploads.iter().enumerate() {
-        let key = format!("{}/{}", u.user, u.path.trim_start_matches('/'));
+        let key = format!("{}/{}", home(&u.user), u.path.trim_start_matches('/'));
         let expect = match u.expect {
             scenario::Outcome::Transferred => {
                 Expect::Transferred { content: content_of(u, i as u64 + 1), copy_method: u.copy_method.clone() }
@@ -142,7 +241,7 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
         };
         planned.retain(|p| p.key != key);
         planned.push(Planned {
-            user: u.user.clone(),
+            user: home(&u.user),
             key,
             expect,
             lambda_invocations: u.lambda_invocations,
@@ -151,77 +250,14 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
         });
     }
 
-    let mut report =
-        Report::new(&scenario.name, &scenario.description, scenario.users.iter().map(|u| u.name.clone()).collect());
-    report.target = format!(
-        "embedded simulator (sftp {}:{}, aws {})",
-        ep.sftp_host,
-        ep.sftp_port,
-        ep.endpoint_url.as_deref().unwrap_or_default()
-    );
     // Upload: one SFTP session per user, users in parallel, each user's steps in order.
     let uploads = scenario.users.iter().map(|u| {
-        let key = keys[&u.name].clone();
+        let account = accounts[&u.name].clone();
         let dirs: Vec<&scenario::Directory> = scenario.directories.iter().filter(|d| d.user == u.name).collect();
         let files: Vec<(usize, &scenario::Upload)> =
             scenario.uploads.iter().enumerate().filter(|(_, f)| f.user == u.name).collect();
         let ep = ep.clone();
-        async move {
-            let t = Instant::now();
-            let mut checks = Vec::new();
-            let client =
-                match SftpClient::connect(&ep.sftp_host, ep.sftp_port, ep.host_key_fingerprint.clone(), &u.name, &key)
-                    .await
-                {
-                    Ok(c) => {
-                        checks.push(check(
-                            "sftp",
-                            format!("{} logs in with its SSH key", u.name),
-                            t,
-                            Ok(format!("host key {}", ep.host_key_fingerprint.as_deref().unwrap_or("not pinned"))),
-                        ));
-                        c
-                    }
-                    Err(e) => {
-                        checks.push(check(
-                            "sftp",
-                            format!("{} logs in with its SSH key", u.name),
-                            t,
-                            Err(e.to_string()),
-                        ));
-                        return checks;
-                    }
-                };
-            for d in dirs {
-                let t = Instant::now();
-                let result = client.mkdir_all(d.path.trim_matches('/')).await;
-                checks.push(check(
-                    "sftp",
-                    format!("{} creates directory /{}", u.name, d.path.trim_matches('/')),
-                    t,
-                    result.map(|_| String::new()).map_err(|e| e.to_string()),
-                ));
-            }
-            for (i, f) in files {
-                let t = Instant::now();
-                let path = f.path.trim_start_matches('/');
-                let content = content_of(f, i as u64 + 1);
-                let parent = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-                let result = async {
-                    client.mkdir_all(parent).await?;
-                    client.upload(&format!("/{path}"), &content).await
-                }
-                .await;
-                checks.push(check(
-                    "sftp",
-                    format!("{} uploads /{path}", u.name),
-                    t,
-                    result.map(|n| format!("{n} bytes, sha256 {}", content.sha256())).map_err(|e| e.to_string()),
-                ));
-            }
-            client.close().await;
-            checks
-        }
+        async move { sftp_steps(&ep, &account, dirs, files).await }
     });
     for checks in futures::future::join_all(uploads).await {
         for c in checks {
@@ -229,22 +265,35 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
         }
     }
 
+    let Some(clients) = clients else {
+        for stage in ["dynamodb", "stepfunctions", "s3", "logs"] {
+            report.add(Check {
+                stage,
+                name: format!("{stage} checks of the pipeline"),
+                outcome: Outcome::Skipped("no AWS credentials".into()),
+                detail: String::new(),
+                elapsed: Duration::ZERO,
+            });
+        }
+        return;
+    };
     let deadline = Instant::now() + Duration::from_secs(scenario.timeout_seconds);
     for f in &planned {
         let deliveries = 1 + scenario.sim.duplicate_deliveries as usize;
-        for c in check_file(&clients, &ep, f, deliveries, deadline).await {
+        for c in check_file(clients, ep, f, deliveries, deadline).await {
             report.add(c);
         }
     }
     for u in &scenario.users {
+        let name = home(&u.name);
         let expected: BTreeSet<String> =
-            planned.iter().filter(|p| p.user == u.name && !p.key.ends_with('/')).map(|p| p.key.clone()).collect();
+            planned.iter().filter(|p| p.user == name && !p.key.ends_with('/')).map(|p| p.key.clone()).collect();
         let t = Instant::now();
         report.add(check(
             "s3",
-            format!("{}'s files land under {}/ only", u.name, u.name),
+            format!("{name}'s files land under {name}/ only"),
             t,
-            own_prefix_only(&clients, &ep, &u.name, &expected).await,
+            own_prefix_only(clients, ep, &name, &expected).await,
         ));
         let mut wanted = vec!["CONNECTED"];
         if scenario.uploads.iter().any(|x| x.user == u.name) {
@@ -257,9 +306,9 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
         let t = Instant::now();
         report.add(check(
             "logs",
-            format!("{}'s session log has {}", u.name, wanted.join(", ")),
+            format!("{name}'s session log has {}", wanted.join(", ")),
             t,
-            session_log(&clients, &ep, &u.name, &wanted, deadline).await,
+            session_log(clients, ep, &name, &wanted, deadline).await,
         ));
     }
     if scenario.expect_throttling {
@@ -268,7 +317,7 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
             "stepfunctions",
             "some invocations were throttled and retried (Lambda.TooManyRequestsException)",
             t,
-            throttled(&clients, &ep.state_machine_arn).await,
+            throttled(clients, &ep.state_machine_arn).await,
         ));
     }
     let t = Instant::now();
@@ -276,11 +325,113 @@ pub async fn run_scenario(scenario: &Scenario, paths: &Paths) -> anyhow::Result<
         "logs",
         "copy function log has START, END and REPORT lines",
         t,
-        function_log(&clients, &ep, deadline).await,
+        function_log(clients, ep, deadline).await,
     ));
-    report.summary(started.elapsed());
-    simulator.shutdown();
-    Ok(report)
+}
+
+/// One account's SFTP session: log in, create directories, upload, list, and try to leave the home.
+async fn sftp_steps(
+    ep: &Target,
+    account: &Account,
+    dirs: Vec<&scenario::Directory>,
+    files: Vec<(usize, &scenario::Upload)>,
+) -> Vec<Check> {
+    let name = &account.name;
+    let t = Instant::now();
+    let mut checks = Vec::new();
+    let client =
+        match SftpClient::connect(&ep.sftp_host, ep.sftp_port, ep.host_key_fingerprint.clone(), name, &account.key)
+            .await
+        {
+            Ok(c) => {
+                let pinned = ep.host_key_fingerprint.as_deref().unwrap_or("not pinned");
+                checks.push(check(
+                    "sftp",
+                    format!("{name} logs in with its SSH key"),
+                    t,
+                    Ok(format!("host key {pinned}")),
+                ));
+                c
+            }
+            Err(e) => {
+                checks.push(check("sftp", format!("{name} logs in with its SSH key"), t, Err(e.to_string())));
+                return checks;
+            }
+        };
+    for d in dirs {
+        let t = Instant::now();
+        let dir = d.path.trim_matches('/');
+        let result = client.mkdir_all(dir).await;
+        checks.push(check(
+            "sftp",
+            format!("{name} creates directory /{dir}"),
+            t,
+            result.map(|_| String::new()).map_err(|e| e.to_string()),
+        ));
+    }
+    let mut uploaded: Vec<String> = Vec::new();
+    for (i, f) in files {
+        let t = Instant::now();
+        let path = f.path.trim_start_matches('/');
+        let content = content_of(f, i as u64 + 1);
+        let parent = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        let result = async {
+            client.mkdir_all(parent).await?;
+            client.upload(&format!("/{path}"), &content).await
+        }
+        .await;
+        if result.is_ok() {
+            uploaded.push(path.to_string());
+        }
+        checks.push(check(
+            "sftp",
+            format!("{name} uploads /{path}"),
+            t,
+            result.map(|n| format!("{n} bytes, sha256 {}", content.sha256())).map_err(|e| e.to_string()),
+        ));
+    }
+    if !uploaded.is_empty() {
+        let t = Instant::now();
+        let mut missing = Vec::new();
+        for path in &uploaded {
+            let (dir, file) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
+            match client.list(&format!("/{dir}")).await {
+                Ok(names) if names.iter().any(|n| n == file) => {}
+                Ok(_) => missing.push(path.clone()),
+                Err(e) => missing.push(format!("{path} ({e})")),
+            }
+        }
+        checks.push(check(
+            "sftp",
+            format!("{name} sees its uploads in directory listings"),
+            t,
+            if missing.is_empty() {
+                Ok(format!("{} file(s) listed", uploaded.len()))
+            } else {
+                Err(format!("not listed: {missing:?}"))
+            },
+        ));
+    }
+    let t = Instant::now();
+    checks.push(check("sftp", format!("{name} cannot leave its home (/.., //, ../..)"), t, stays_home(&client).await));
+    client.close().await;
+    checks
+}
+
+/// Every way up resolves to the home itself, and lists the same entries as `/`.
+async fn stays_home(client: &SftpClient) -> Result<String, String> {
+    let root = client.list("/").await.map_err(|e| e.to_string())?;
+    for attempt in ["/..", "//..", "../..", "/./../../", "/../../etc"] {
+        let real = client.realpath(attempt).await.map_err(|e| e.to_string())?;
+        if !(real == "/" || (attempt.ends_with("etc") && real == "/etc")) {
+            return Err(format!("{attempt} resolves to {real}, outside the home"));
+        }
+    }
+    let above = client.list("/..").await.map_err(|e| e.to_string())?;
+    if above != root {
+        return Err(format!("listing /.. shows {above:?}, the home shows {root:?}"));
+    }
+    Ok(format!("/.. resolves to /; {} entries in the home", root.len()))
 }
 
 /// Every record whose decoded `key` is `key` (there must be exactly one).

@@ -230,6 +230,20 @@ fn yes() -> bool {
     true
 }
 
+impl SimSettings {
+    /// Whether nothing simulator-only is asked for (so the scenario can run against AWS).
+    pub fn is_default(&self) -> bool {
+        self.create_destination_bucket
+            && self.function_env.is_empty()
+            && self.duplicate_deliveries == 0
+            && self.delivery_jitter_ms == 0
+            && self.function_timeout_seconds.is_none()
+            && self.function_reserved_concurrency.is_none()
+            && self.clock_scale.is_none()
+            && self.s3_faults.is_empty()
+    }
+}
+
 impl Default for SimSettings {
     fn default() -> Self {
         Self {

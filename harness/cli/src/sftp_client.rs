@@ -162,6 +162,30 @@ impl SftpClient {
         .await
     }
 
+    /// Names in a directory (without `.` and `..`), sorted.
+    pub async fn list(&self, dir: &str) -> Result<Vec<String>, ClientError> {
+        let handle = self.sftp.opendir(dir).await.map_err(|e| sftp_err("opendir", dir, e))?.handle;
+        let mut names = Vec::new();
+        loop {
+            match self.sftp.readdir(handle.as_str()).await {
+                Ok(batch) => {
+                    names.extend(batch.files.into_iter().map(|f| f.filename).filter(|n| n != "." && n != ".."))
+                }
+                Err(russh_sftp::client::error::Error::Status(s)) if s.status_code == StatusCode::Eof => break,
+                Err(e) => return Err(sftp_err("readdir", dir, e)),
+            }
+        }
+        let _ = self.sftp.close(handle.as_str()).await;
+        names.sort();
+        Ok(names)
+    }
+
+    /// The server's canonical form of a path.
+    pub async fn realpath(&self, path: &str) -> Result<String, ClientError> {
+        let name = self.sftp.realpath(path).await.map_err(|e| sftp_err("realpath", path, e))?;
+        Ok(name.files.into_iter().next().map(|f| f.filename).unwrap_or_default())
+    }
+
     /// Ends the session.
     pub async fn close(self) {
         let _ = self.sftp.close_session();

@@ -17,7 +17,8 @@ fn run_smoke(dir: &Path) -> (serde_json::Value, usize) {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     let checks = json["runs"][0]["checks"].as_array().unwrap().len();
     (json, checks)
 }
@@ -49,7 +50,10 @@ print(len(cases), sum(1 for c in cases if c.is_passed), xml.tests)
     let out = match Command::new("python3").args(["-c", script]).arg(dir.path().join("report.xml")).output() {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
         Ok(o) => {
-            eprintln!("SKIPPED: junitparser is not installed ({}); pip install junitparser", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or(""));
+            eprintln!(
+                "SKIPPED: junitparser is not installed ({}); pip install junitparser",
+                String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")
+            );
             return;
         }
         Err(e) => {
@@ -63,7 +67,10 @@ print(len(cases), sum(1 for c in cases if c.is_passed), xml.tests)
 
 #[test]
 fn html_report_renders_every_check_in_chromium() {
-    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"].into_iter().find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success())) else {
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
+    else {
         eprintln!("SKIPPED: no headless Chromium (apt-get install chromium; .ci/run does)");
         return;
     };
@@ -72,7 +79,16 @@ fn html_report_renders_every_check_in_chromium() {
     let profile = dir.path().join("profile");
     let page = format!("file://{}", dir.path().join("report.html").display());
     let out = Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--screenshot={}", dir.path().join("report.png").display()))
         .args(["--window-size=1280,900", "--dump-dom"])
@@ -83,7 +99,10 @@ fn html_report_renders_every_check_in_chromium() {
     assert_eq!(dom.matches("<tr class=\"check pass\">").count(), checks, "rendered DOM:\n{dom}");
     for c in json["runs"][0]["checks"].as_array().unwrap() {
         let name = c["name"].as_str().unwrap().replace('&', "&amp;").replace('\'', "&#39;");
-        assert!(dom.contains(&name) || dom.contains(c["name"].as_str().unwrap()), "check {name:?} missing from the rendered page");
+        assert!(
+            dom.contains(&name) || dom.contains(c["name"].as_str().unwrap()),
+            "check {name:?} missing from the rendered page"
+        );
     }
     assert!(dom.contains("PASSED"));
 }
