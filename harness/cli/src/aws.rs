@@ -37,20 +37,30 @@ impl Clients {
 
     /// Clients for an AWS-compatible endpoint with static credentials.
     pub fn for_endpoint(endpoint: &str, region: &str, access_key: &str, secret_key: &str) -> Self {
-        let conf = aws_config::SdkConfig::builder()
+        Self::split(endpoint, endpoint, region, access_key, secret_key)
+    }
+
+    /// S3 and DynamoDB at `data`, Step Functions and Logs at `control`.
+    pub fn split(data: &str, control: &str, region: &str, access_key: &str, secret_key: &str) -> Self {
+        let data = Self::config(data, region, access_key, secret_key);
+        let control = Self::config(control, region, access_key, secret_key);
+        let s3 = aws_sdk_s3::config::Builder::from(&data).force_path_style(true).build();
+        Self {
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            dynamodb: aws_sdk_dynamodb::Client::new(&data),
+            sfn: aws_sdk_sfn::Client::new(&control),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&control),
+        }
+    }
+
+    fn config(endpoint: &str, region: &str, access_key: &str, secret_key: &str) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(region.to_string()))
             .endpoint_url(endpoint)
             .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
                 Credentials::from_keys(access_key, secret_key, None),
             ))
-            .build();
-        let s3 = aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build();
-        Self {
-            s3: aws_sdk_s3::Client::from_conf(s3),
-            dynamodb: aws_sdk_dynamodb::Client::new(&conf),
-            sfn: aws_sdk_sfn::Client::new(&conf),
-            logs: aws_sdk_cloudwatchlogs::Client::new(&conf),
-        }
+            .build()
     }
 }

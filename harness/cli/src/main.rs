@@ -4,6 +4,7 @@
 mod aws;
 mod bench;
 mod content;
+mod localstack;
 mod report;
 mod run;
 mod scenario;
@@ -84,6 +85,12 @@ struct ScenarioOptions {
     /// With --target aws: the stack's outputs document (`terraform output -json`).
     #[arg(long, global = true, value_name = "PATH")]
     stack: Option<PathBuf>,
+    /// With --target endpoint: the AWS-compatible endpoint (default: AWS_ENDPOINT_URL).
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// With --target endpoint: create the buckets and the table there first.
+    #[arg(long, global = true)]
+    provision: bool,
     /// With --target aws: an SFTP account `NAME=PRIVATE_KEY_FILE` (repeat for each scenario user).
     #[arg(long = "user", global = true, value_name = "NAME=KEYFILE")]
     users: Vec<String>,
@@ -208,12 +215,19 @@ async fn dispatch(cli: Cli) -> anyhow::Result<usize> {
                             .collect::<anyhow::Result<Vec<_>>>()?;
                         run::RunTarget::Aws { stack, users }
                     }
-                    TargetKind::Endpoint => bail!(
-                        "--target endpoint is not available yet: use the embedded target, or --target aws against a deployed stack"
-                    ),
-                    TargetKind::Localstack => bail!(
-                        "--target localstack is not available yet (and no Docker engine runs here): start LocalStack with `docker compose -f docker/compose.yaml up -d`"
-                    ),
+                    TargetKind::Endpoint => run::RunTarget::Endpoint {
+                        paths: run::Paths { infra: infra.clone(), function_command: function_command()? },
+                        endpoint: common
+                            .endpoint_url
+                            .clone()
+                            .context("--target endpoint needs --endpoint-url URL (or AWS_ENDPOINT_URL)")?,
+                        provision: common.provision,
+                    },
+                    TargetKind::Localstack => run::RunTarget::Endpoint {
+                        paths: run::Paths { infra: infra.clone(), function_command: function_command()? },
+                        endpoint: localstack::start()?,
+                        provision: true,
+                    },
                 })
             };
             let selected: Vec<scenario::Scenario> = match action {

@@ -89,6 +89,16 @@ where
 pub enum RunTarget {
     /// The embedded simulator, started for the run.
     Embedded(Paths),
+    /// An AWS-compatible endpoint (moto, LocalStack) holding S3 and DynamoDB; the simulator
+    /// supplies SFTP, EventBridge, Step Functions, Lambda and Logs.
+    Endpoint {
+        /// Simulator files and function command.
+        paths: Paths,
+        /// Endpoint URL.
+        endpoint: String,
+        /// Create the buckets and the table there first.
+        provision: bool,
+    },
     /// A deployed stack (its `terraform output -json` document), with real partner accounts.
     Aws {
         /// The outputs document.
@@ -117,7 +127,7 @@ pub async fn run_scenario(scenario: &Scenario, target: &RunTarget) -> anyhow::Re
                 .iter()
                 .map(|u| (u.name.clone(), Account { name: u.name.clone(), key: generate_key() }))
                 .collect();
-            let simulator = start_simulator(scenario, paths, &accounts).await?;
+            let simulator = start_simulator(scenario, paths, &accounts, None).await?;
             let ep = Target::from_sim(&simulator.endpoints);
             report.target = format!(
                 "embedded simulator (sftp {}:{}, aws {}, server {})",
@@ -135,6 +145,49 @@ pub async fn run_scenario(scenario: &Scenario, target: &RunTarget) -> anyhow::Re
             );
             run_checks(scenario, &ep, &accounts, Some(&clients), &mut report).await;
             simulator.shutdown();
+        }
+        RunTarget::Endpoint { paths, endpoint, provision } => {
+            if !scenario.sim.s3_faults.is_empty() || !scenario.sim.create_destination_bucket {
+                report.add(Check {
+                    stage: "target",
+                    name: format!("scenario {} needs the embedded simulator's S3", scenario.name),
+                    outcome: Outcome::Skipped(
+                        "S3 faults and a missing destination exist only in the simulated S3".into(),
+                    ),
+                    detail: String::new(),
+                    elapsed: Duration::ZERO,
+                });
+            } else {
+                let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "test".into());
+                let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "test".into());
+                let names = sim::SimConfig::new(paths.infra.clone(), Vec::new());
+                let data = Clients::for_endpoint(endpoint, sim::REGION, &key, &secret);
+                if *provision {
+                    provision_endpoint(&data, &names).await?;
+                } else {
+                    check_provisioned(&data, &names, endpoint).await?;
+                }
+                let accounts: BTreeMap<String, Account> = scenario
+                    .users
+                    .iter()
+                    .map(|u| (u.name.clone(), Account { name: u.name.clone(), key: generate_key() }))
+                    .collect();
+                let external = sim::ExternalAws {
+                    endpoint: endpoint.clone(),
+                    access_key_id: key.clone(),
+                    secret_access_key: secret.clone(),
+                };
+                let simulator = start_simulator(scenario, paths, &accounts, Some(external)).await?;
+                let ep = Target::from_sim(&simulator.endpoints);
+                report.target = format!(
+                    "endpoint {endpoint}: S3 and DynamoDB from the endpoint; SFTP, EventBridge, Step Functions, Lambda and Logs from the simulator (aws {})",
+                    simulator.endpoints.aws
+                );
+                println!("target {}", report.target);
+                let clients = Clients::split(endpoint, &simulator.endpoints.aws, sim::REGION, &key, &secret);
+                run_checks(scenario, &ep, &accounts, Some(&clients), &mut report).await;
+                simulator.shutdown();
+            }
         }
         RunTarget::Aws { stack, users } => {
             let outputs = crate::target::StackOutputs::load(stack)?;
@@ -186,12 +239,58 @@ pub async fn run_scenario(scenario: &Scenario, target: &RunTarget) -> anyhow::Re
     Ok(report)
 }
 
+/// Creates the stack's buckets and table at an AWS-compatible endpoint (`--provision`).
+async fn provision_endpoint(c: &Clients, names: &sim::SimConfig) -> anyhow::Result<()> {
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+    for bucket in [&names.source_bucket, &names.destination_bucket] {
+        if c.s3.head_bucket().bucket(bucket.as_str()).send().await.is_err() {
+            c.s3.create_bucket()
+                .bucket(bucket.as_str())
+                .send()
+                .await
+                .with_context(|| format!("creating bucket {bucket}"))?;
+        }
+    }
+    if c.dynamodb.describe_table().table_name(&names.table).send().await.is_err() {
+        c.dynamodb
+            .create_table()
+            .table_name(&names.table)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("file_id")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()?,
+            )
+            .key_schema(KeySchemaElement::builder().attribute_name("file_id").key_type(KeyType::Hash).build()?)
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .with_context(|| format!("creating table {}", names.table))?;
+    }
+    Ok(())
+}
+
+/// Says what is missing at the endpoint, and how to create it.
+async fn check_provisioned(c: &Clients, names: &sim::SimConfig, endpoint: &str) -> anyhow::Result<()> {
+    for bucket in [&names.source_bucket, &names.destination_bucket] {
+        if c.s3.head_bucket().bucket(bucket.as_str()).send().await.is_err() {
+            anyhow::bail!("bucket {bucket} does not exist at {endpoint}: create it, or pass --provision");
+        }
+    }
+    if c.dynamodb.describe_table().table_name(&names.table).send().await.is_err() {
+        anyhow::bail!("table {} does not exist at {endpoint}: create it, or pass --provision", names.table);
+    }
+    Ok(())
+}
+
 async fn start_simulator(
     scenario: &Scenario,
     paths: &Paths,
     accounts: &BTreeMap<String, Account>,
+    external: Option<sim::ExternalAws>,
 ) -> anyhow::Result<sim::Simulator> {
     let mut config = sim::SimConfig::new(paths.infra.clone(), paths.function_command.clone());
+    config.external = external;
     config.users = accounts
         .values()
         .map(|a| sim::UserConfig { name: a.name.clone(), keys: vec![a.key.public_key().clone()] })
@@ -284,6 +383,7 @@ async fn run_checks(
             report.add(c);
         }
     }
+    let all_homes: BTreeSet<String> = scenario.users.iter().map(|u| home(&u.name)).collect();
     for u in &scenario.users {
         let name = home(&u.name);
         let expected: BTreeSet<String> =
@@ -293,7 +393,7 @@ async fn run_checks(
             "s3",
             format!("{name}'s files land under {name}/ only"),
             t,
-            own_prefix_only(clients, ep, &name, &expected).await,
+            own_prefix_only(clients, ep, &name, &expected, &all_homes).await,
         ));
         let mut wanted = vec!["CONNECTED"];
         if scenario.uploads.iter().any(|x| x.user == u.name) {
@@ -677,41 +777,37 @@ async fn destination_sha256(clients: &Clients, bucket: &str, key: &str) -> Resul
     Ok((size, hex::encode(hasher.finalize())))
 }
 
+/// The user's uploads are under its prefix, and none of them under another user's (unless that
+/// user uploaded the same path). Checked key by key, so earlier runs on a persistent target
+/// (a deployed stack, an endpoint) do not matter.
 async fn own_prefix_only(
     clients: &Clients,
     ep: &Target,
     user: &str,
     expected: &BTreeSet<String>,
+    others: &BTreeSet<String>,
 ) -> Result<String, String> {
-    let mut files = BTreeSet::new();
-    let mut token = None;
-    loop {
-        let out = clients
-            .s3
-            .list_objects_v2()
-            .bucket(&ep.source_bucket)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .map_err(|e| format!("{e:?}"))?;
-        for o in out.contents() {
-            let k = o.key().unwrap_or_default();
-            if !k.ends_with('/') && expected.contains(k) {
-                files.insert(k.to_string());
-            } else if !k.ends_with('/') && k.starts_with(&format!("{user}/")) {
-                return Err(format!("unexpected object {k} under {user}/"));
-            }
-        }
-        token = out.next_continuation_token().map(str::to_string);
-        if token.is_none() {
-            break;
+    let exists =
+        |key: String| async move { clients.s3.head_object().bucket(&ep.source_bucket).key(key).send().await.is_ok() };
+    let mut missing = Vec::new();
+    for key in expected {
+        if !exists(key.clone()).await {
+            missing.push(key.clone());
         }
     }
-    if &files != expected {
-        let missing: Vec<_> = expected.difference(&files).collect();
+    if !missing.is_empty() {
         return Err(format!("missing from s3://{}: {missing:?}", ep.source_bucket));
     }
-    Ok(format!("{} object(s) in s3://{}/{user}/", files.len(), ep.source_bucket))
+    for key in expected {
+        let relative = key.strip_prefix(&format!("{user}/")).unwrap_or(key);
+        for other in others.iter().filter(|o| o.as_str() != user) {
+            let elsewhere = format!("{other}/{relative}");
+            if !expected.contains(&elsewhere) && exists(elsewhere.clone()).await {
+                return Err(format!("{key} also appeared as {elsewhere}"));
+            }
+        }
+    }
+    Ok(format!("{} object(s) in s3://{}/{user}/, none under other users' folders", expected.len(), ep.source_bucket))
 }
 
 async fn session_log(

@@ -118,6 +118,8 @@ pub struct Target {
     pub region: String,
     /// Endpoint URL for every AWS API (None: AWS's own endpoints).
     pub endpoint_url: Option<String>,
+    /// Where S3 and DynamoDB are when not at `endpoint_url` (an external endpoint).
+    pub data_endpoint_url: Option<String>,
     /// Source bucket.
     pub source_bucket: String,
     /// Destination bucket.
@@ -165,6 +167,7 @@ impl Target {
             host_key_fingerprint: Some(o.sftp.host_key_fingerprint.clone()).filter(|f| !f.is_empty()),
             region: o.region.clone(),
             endpoint_url: None,
+            data_endpoint_url: None,
             source_bucket: o.buckets.source.clone(),
             destination_bucket: o.buckets.destination.clone(),
             table: o.table.clone(),
@@ -183,6 +186,7 @@ impl Target {
             host_key_fingerprint: Some(ep.host_key_fingerprint.clone()),
             region: ep.region.clone(),
             endpoint_url: Some(ep.aws.clone()),
+            data_endpoint_url: ep.external.then(|| ep.data_endpoint.clone()),
             source_bucket: ep.source_bucket.clone(),
             destination_bucket: ep.destination_bucket.clone(),
             table: ep.table.clone(),

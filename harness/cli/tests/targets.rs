@@ -122,3 +122,20 @@ fn aws_target_errors_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--stack"));
 }
+
+#[test]
+fn localstack_without_docker_says_so_in_one_line() {
+    let docker = Command::new("docker").args(["info"]).output().is_ok_and(|o| o.status.success());
+    if docker {
+        eprintln!("SKIPPED: a Docker engine is available here, so the no-Docker message cannot be checked");
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["scenario", "smoke", "--target", "localstack"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("no Docker engine") && err.contains("--endpoint-url"), "{err}");
+}

@@ -100,6 +100,18 @@ pub struct UserConfig {
     pub keys: Vec<ssh_key::PublicKey>,
 }
 
+/// An AWS-compatible endpoint (LocalStack, moto) that holds S3 and DynamoDB instead of the
+/// simulator; the simulator supplies SFTP, EventBridge, Step Functions, Lambda and Logs.
+#[derive(Debug, Clone)]
+pub struct ExternalAws {
+    /// Endpoint URL (`http://127.0.0.1:4566`).
+    pub endpoint: String,
+    /// Access key id it expects.
+    pub access_key_id: String,
+    /// Secret it expects.
+    pub secret_access_key: String,
+}
+
 /// What to simulate.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -147,6 +159,8 @@ pub struct SimConfig {
     pub upload: sftp::UploadSettings,
     /// Faults the S3 endpoint injects.
     pub s3_faults: Vec<s3::Fault>,
+    /// S3 and DynamoDB from an external endpoint instead of the simulator.
+    pub external: Option<ExternalAws>,
 }
 
 impl SimConfig {
@@ -175,6 +189,7 @@ impl SimConfig {
             delivery: events::Delivery::default(),
             upload: sftp::UploadSettings::default(),
             s3_faults: Vec::new(),
+            external: None,
         }
     }
 }
@@ -190,6 +205,10 @@ pub struct Endpoints {
     pub host_public_key: String,
     /// URL of the gateway serving S3, Step Functions, Logs and DynamoDB.
     pub aws: String,
+    /// Where S3 and DynamoDB are: the gateway, or the external endpoint.
+    pub data_endpoint: String,
+    /// Whether S3 and DynamoDB come from an external endpoint.
+    pub external: bool,
     /// DynamoDB's own URL.
     pub dynamodb: String,
     /// Transfer Family server id.
@@ -272,13 +291,24 @@ impl Simulator {
 
         // Logs, Lambda, Step Functions.
         let logs = Arc::new(logs::LogStore::default());
+        let (data_endpoint, key_id, secret) = match &config.external {
+            Some(x) => (x.endpoint.clone(), x.access_key_id.clone(), x.secret_access_key.clone()),
+            None => (gateway_url.clone(), ACCESS_KEY_ID.to_string(), SECRET_ACCESS_KEY.to_string()),
+        };
         let aws_env = BTreeMap::from([
             ("AWS_ENDPOINT_URL".to_string(), gateway_url.clone()),
+            ("AWS_ENDPOINT_URL_S3".to_string(), data_endpoint.clone()),
+            ("AWS_ENDPOINT_URL_DYNAMODB".to_string(), data_endpoint.clone()),
             ("AWS_REGION".to_string(), REGION.to_string()),
             ("AWS_DEFAULT_REGION".to_string(), REGION.to_string()),
-            ("AWS_ACCESS_KEY_ID".to_string(), ACCESS_KEY_ID.to_string()),
-            ("AWS_SECRET_ACCESS_KEY".to_string(), SECRET_ACCESS_KEY.to_string()),
+            ("AWS_ACCESS_KEY_ID".to_string(), key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY".to_string(), secret.clone()),
         ]);
+        // The Catch's DynamoDB integration goes where the table is.
+        let table_addr = match &config.external {
+            Some(x) => endpoint_addr(&x.endpoint).await.map_err(StartError::Setup)?,
+            None => dynamo_addr,
+        };
         let lambda = lambda::LambdaService::new(logs.clone(), aws_env);
         settings.environment.insert("METADATA_TABLE".into(), config.table.clone());
         settings.environment.extend(config.function_env.clone());
@@ -299,7 +329,7 @@ impl Simulator {
             Box::pin(async move {
                 match target {
                     states::TaskTarget::Lambda(function) => l.invoke(&function, payload).await,
-                    states::TaskTarget::DynamoDb(action) => dynamodb::call(dynamo_addr, &action, payload).await,
+                    states::TaskTarget::DynamoDb(action) => dynamodb::call(table_addr, &action, payload).await,
                 }
             })
         });
@@ -327,6 +357,7 @@ impl Simulator {
 
         // S3, announcing creations to the bus.
         let (event_tx, mut event_rx) = tokio::sync::mpsc::unbounded_channel();
+        let announce_tx = event_tx.clone();
         let store = Arc::new(s3::S3Store::new(event_tx).map_err(|e| StartError::Setup(format!("s3 storage: {e}")))?);
         store.create_bucket(&config.source_bucket).map_err(|e| StartError::Setup(e.to_string()))?;
         if config.create_destination_bucket {
@@ -382,8 +413,13 @@ impl Simulator {
             setstat_no_op: config.setstat_no_op,
             upload: config.upload,
             idle_timeout: std::time::Duration::from_secs(1800),
+            // An external S3 sends us no events: the SFTP server announces what it writes.
+            announce: config.external.as_ref().map(|_| announce_tx.clone()),
         };
-        let s3_client = s3_client(&gateway_url);
+        let s3_client = match &config.external {
+            Some(x) => s3_client_with(&x.endpoint, &x.access_key_id, &x.secret_access_key),
+            None => s3_client(&gateway_url),
+        };
         let sftp = Arc::new(sftp::SftpServer::new(sftp_config, s3_client, logs.clone()));
         let sstop = stop.clone();
         tokio::spawn(async move {
@@ -398,6 +434,8 @@ impl Simulator {
             host_key_fingerprint,
             host_public_key,
             aws: gateway_url,
+            data_endpoint,
+            external: config.external.is_some(),
             dynamodb: format!("http://{dynamo_addr}"),
             sftp_log_group: sftp::SftpServer::log_group_of(&id),
             server_id: id,
@@ -427,7 +465,22 @@ impl Drop for Simulator {
 
 /// An S3 client for the simulator's gateway (path-style, simulator credentials).
 pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
-    let creds = aws_credential_types::Credentials::from_keys(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None);
+    s3_client_with(endpoint, ACCESS_KEY_ID, SECRET_ACCESS_KEY)
+}
+
+/// Resolves `http://host:port` to a socket address (the DynamoDB integration speaks plain HTTP).
+async fn endpoint_addr(endpoint: &str) -> Result<SocketAddr, String> {
+    let hostport = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    tokio::net::lookup_host(hostport)
+        .await
+        .map_err(|e| format!("cannot resolve {endpoint}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{endpoint} resolves to no address"))
+}
+
+/// A path-style S3 client for any endpoint.
+pub fn s3_client_with(endpoint: &str, access_key_id: &str, secret_access_key: &str) -> aws_sdk_s3::Client {
+    let creds = aws_credential_types::Credentials::from_keys(access_key_id, secret_access_key, None);
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
         .region(aws_sdk_s3::config::Region::new(REGION))

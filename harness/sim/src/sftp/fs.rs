@@ -200,11 +200,32 @@ impl S3Filesystem {
         Ok(())
     }
 
+    /// Tells the event bus about an object this server created, when S3 will not.
+    fn announce(&self, key: &str, size: u64, etag: Option<&str>, reason: &'static str) {
+        static SEQUENCER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let Some(tx) = &self.config.announce else { return };
+        let n = SEQUENCER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _ = tx.send(crate::s3::ObjectCreated {
+            bucket: self.user.home_bucket.clone(),
+            key: key.to_string(),
+            size,
+            etag: etag.unwrap_or_default().trim_matches('"').to_string(),
+            sequencer: format!("{:018X}", (crate::logs::now_millis() as u64) << 16 | (n & 0xffff)),
+            reason,
+            request_id: uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase(),
+            requester: self.config.role_arn.clone(),
+            source_ip: "127.0.0.1".into(),
+            time: std::time::SystemTime::now(),
+        });
+    }
+
     async fn finish_upload(&self, up: Upload) -> Result<u64, SftpError> {
         let bucket = &self.user.home_bucket;
         match up.multipart {
             None => {
-                self.s3
+                let size = up.buffer.len() as u64;
+                let out = self
+                    .s3
                     .put_object()
                     .bucket(bucket)
                     .key(&up.key)
@@ -212,6 +233,7 @@ impl S3Filesystem {
                     .send()
                     .await
                     .map_err(|e| s3_err(&e))?;
+                self.announce(&up.key, size, out.e_tag(), "PutObject");
             }
             Some(id) => {
                 let mut parts = Vec::with_capacity(up.parts.len());
@@ -227,7 +249,8 @@ impl S3Filesystem {
                     let _ = self.s3.abort_multipart_upload().bucket(bucket).key(&up.key).upload_id(&id).send().await;
                     return Err(f);
                 }
-                self.s3
+                let out = self
+                    .s3
                     .complete_multipart_upload()
                     .bucket(bucket)
                     .key(&up.key)
@@ -236,6 +259,7 @@ impl S3Filesystem {
                     .send()
                     .await
                     .map_err(|e| s3_err(&e))?;
+                self.announce(&up.key, up.written, out.e_tag(), "CompleteMultipartUpload");
             }
         }
         Ok(up.written)
@@ -456,7 +480,8 @@ impl russh_sftp::server::Handler for S3Filesystem {
             return Err(err(StatusCode::Failure, "File already exists"));
         }
         let marker = format!("{key}/");
-        self.s3
+        let out = self
+            .s3
             .put_object()
             .bucket(&self.user.home_bucket)
             .key(&marker)
@@ -464,6 +489,7 @@ impl russh_sftp::server::Handler for S3Filesystem {
             .send()
             .await
             .map_err(|e| s3_err(&e))?;
+        self.announce(&marker, 0, out.e_tag(), "PutObject");
         self.log.path_activity("MKDIR", &self.log_path(&key));
         Ok(ok(id))
     }
@@ -524,7 +550,10 @@ impl russh_sftp::server::Handler for S3Filesystem {
         }
         let bucket = self.user.home_bucket.clone();
         let source = copy_lambda_style_source(&bucket, &from);
-        self.s3.copy_object().bucket(&bucket).key(&to).copy_source(source).send().await.map_err(|e| s3_err(&e))?;
+        let copied =
+            self.s3.copy_object().bucket(&bucket).key(&to).copy_source(source).send().await.map_err(|e| s3_err(&e))?;
+        let size = self.head(&to).await.map(|(n, _)| n).unwrap_or(0);
+        self.announce(&to, size, copied.copy_object_result().and_then(|r| r.e_tag()), "CopyObject");
         self.s3.delete_object().bucket(&bucket).key(&from).send().await.map_err(|e| s3_err(&e))?;
         self.log.rename(&self.log_path(&from), &self.log_path(&to));
         Ok(ok(id))

@@ -57,6 +57,9 @@ pub struct SftpConfig {
     pub upload: UploadSettings,
     /// Idle connections are closed after this long.
     pub idle_timeout: Duration,
+    /// Where to announce objects this server creates, when its S3 cannot (an external endpoint
+    /// that sends no events).
+    pub announce: Option<tokio::sync::mpsc::UnboundedSender<crate::s3::ObjectCreated>>,
 }
 
 /// The running SFTP server.

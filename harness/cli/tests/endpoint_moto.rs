@@ -1,0 +1,78 @@
+//! The same scenario on `--target endpoint --provision` against a moto server started here:
+//! moto holds S3 and DynamoDB; the simulator supplies SFTP, EventBridge, Step Functions, Lambda
+//! and Logs. The test then reads moto directly to show where the data went.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Moto(Child);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_moto() -> Option<(Moto, u16)> {
+    let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let child = Command::new("python3")
+        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let moto = Moto(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some((moto, port));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+#[tokio::test]
+async fn smoke_runs_against_moto_with_the_simulator_filling_in() {
+    let Some((_moto, port)) = start_moto() else {
+        eprintln!("SKIPPED: moto server could not start (pip install 'moto[server]==5.2.5'; .ci/run does)");
+        return;
+    };
+    let endpoint = format!("http://127.0.0.1:{port}");
+    for scenario in ["smoke", "multi-user"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+            .args(["scenario", scenario, "--target", "endpoint", "--endpoint-url", &endpoint, "--provision"])
+            .env("RUST_LOG", "error")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{scenario}:\n{text}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            text.contains("S3 and DynamoDB from the endpoint; SFTP, EventBridge, Step Functions, Lambda and Logs from the simulator"),
+            "{text}"
+        );
+    }
+
+    // The copies and the records are in moto.
+    let conf = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&endpoint)
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+            aws_credential_types::Credentials::from_keys("testing", "testing", None),
+        ))
+        .build();
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+    let copied =
+        s3.get_object().bucket("partner-intake-destination").key("acme/inbound/orders.csv").send().await.unwrap();
+    assert_eq!(copied.content_length(), Some(56));
+    let listed = s3.list_objects_v2().bucket("partner-intake-destination").prefix("globex/").send().await.unwrap();
+    assert_eq!(listed.contents().len(), 2, "multi-user's globex files are in moto's destination bucket");
+    let ddb = aws_sdk_dynamodb::Client::new(&conf);
+    let records = ddb.scan().table_name("FileTransferMetadata").send().await.unwrap();
+    assert!(records.items().len() >= 6, "records are in moto's table: {}", records.items().len());
+}
