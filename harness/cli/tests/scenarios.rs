@@ -71,3 +71,16 @@ fn list_shows_the_scenarios() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("smoke") && out.contains("multi-user"), "{out}");
 }
+
+#[test]
+fn validate_checks_every_shipped_file_and_names_a_bad_one() {
+    let (code, out) = harness(&["scenario", "validate"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("0 invalid"), "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"bad\"\n[[users]]\nname = \"a\"\n[[uploads]]\nuser = \"a\"\npath = \"x.csv\"\nsize = -5\n").unwrap();
+    let (code, out) = harness(&["scenario", "validate", bad.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("bad.toml") && out.contains("line 7") && out.contains("size"), "{out}");
+}
