@@ -79,7 +79,11 @@ fn validate_checks_every_shipped_file_and_names_a_bad_one() {
     assert!(out.contains("0 invalid"), "{out}");
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, "name = \"bad\"\n[[users]]\nname = \"a\"\n[[uploads]]\nuser = \"a\"\npath = \"x.csv\"\nsize = -5\n").unwrap();
+    std::fs::write(
+        &bad,
+        "name = \"bad\"\n[[users]]\nname = \"a\"\n[[uploads]]\nuser = \"a\"\npath = \"x.csv\"\nsize = -5\n",
+    )
+    .unwrap();
     let (code, out) = harness(&["scenario", "validate", bad.to_str().unwrap()]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("bad.toml") && out.contains("line 7") && out.contains("size"), "{out}");
