@@ -1,0 +1,314 @@
+//! Real SFTP clients against the simulator over real sockets: OpenSSH's `sftp -b`, curl's
+//! `sftp://` and paramiko. The shared client scripts also run against OpenSSH's sshd with
+//! `internal-sftp` (started here on a loopback port), proving the scripts themselves are right
+//! where the two servers should agree. Each part skips with a message where its client is missing.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// An SFTP server under test and how to log in.
+struct Server {
+    host: String,
+    port: u16,
+    user: String,
+    key: PathBuf,
+    known_hosts: PathBuf,
+    host_fingerprint_b64: String,
+    _child: ChildGuard,
+    _dir: tempfile::TempDir,
+}
+
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn have(tool: &str, arg: &str) -> bool {
+    Command::new(tool).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+}
+
+fn start_sim() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["sim", "--json", "--sftp-port", "0", "--port", "0", "--dynamodb-port", "0", "--key-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let i: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let addr: std::net::SocketAddr = i["sftp"].as_str().unwrap().parse().unwrap();
+    Server {
+        host: addr.ip().to_string(),
+        port: addr.port(),
+        user: i["user"].as_str().unwrap().into(),
+        key: i["private_key"].as_str().unwrap().into(),
+        known_hosts: i["known_hosts"].as_str().unwrap().into(),
+        host_fingerprint_b64: i["host_key_fingerprint"].as_str().unwrap().trim_start_matches("SHA256:").into(),
+        _child: ChildGuard(child),
+        _dir: dir,
+    }
+}
+
+/// OpenSSH's sshd with internal-sftp, chrooted to a fresh directory, on a free loopback port.
+fn start_sshd() -> Option<Server> {
+    let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"].into_iter().find(|p| Path::new(p).exists())?;
+    // sshd chroots only into directories whose every component is root-owned and not writable by
+    // others, which rules out /tmp; /run is such a place on Debian.
+    let dir = tempfile::Builder::new().prefix("harness-sshd-").tempdir_in("/run").ok()?;
+    let d = dir.path();
+    let keygen = |name: &str| {
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(d.join(name))
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !keygen("host") || !keygen("user") {
+        return None;
+    }
+    std::fs::copy(d.join("user.pub"), d.join("authorized_keys")).ok()?;
+    let chroot = d.join("chroot");
+    std::fs::create_dir(&chroot).ok()?;
+    let _ = std::fs::create_dir_all("/run/sshd");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let user = String::from_utf8(Command::new("id").arg("-un").output().ok()?.stdout).ok()?.trim().to_string();
+    let config = format!(
+        "Port {port}\nListenAddress 127.0.0.1\nHostKey {host}\nPidFile {pid}\nAuthorizedKeysFile {auth}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nSubsystem sftp internal-sftp\nChrootDirectory {chroot}\nForceCommand internal-sftp\n",
+        host = d.join("host").display(),
+        pid = d.join("sshd.pid").display(),
+        auth = d.join("authorized_keys").display(),
+        chroot = chroot.display(),
+    );
+    std::fs::write(d.join("sshd_config"), config).ok()?;
+    let child =
+        Command::new(sshd).args(["-D", "-e", "-f"]).arg(d.join("sshd_config")).stderr(Stdio::null()).spawn().ok()?;
+    let guard = ChildGuard(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let host_pub = std::fs::read_to_string(d.join("host.pub")).ok()?;
+    std::fs::write(d.join("known_hosts"), format!("[127.0.0.1]:{port} {host_pub}")).ok()?;
+    let fp = Command::new("ssh-keygen").args(["-l", "-E", "sha256", "-f"]).arg(d.join("host.pub")).output().ok()?;
+    let fp = String::from_utf8_lossy(&fp.stdout).split_whitespace().nth(1)?.trim_start_matches("SHA256:").to_string();
+    Some(Server {
+        host: "127.0.0.1".into(),
+        port,
+        user,
+        key: d.join("user"),
+        known_hosts: d.join("known_hosts"),
+        host_fingerprint_b64: fp,
+        _child: guard,
+        _dir: dir,
+    })
+}
+
+fn sftp_batch(server: &Server, script: &str) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = dir.path().join("batch");
+    std::fs::write(&batch, script).unwrap();
+    Command::new("sftp")
+        .arg("-b")
+        .arg(&batch)
+        .args(["-P", &server.port.to_string(), "-i"])
+        .arg(&server.key)
+        .args([
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "ConnectTimeout=10",
+        ])
+        .arg("-o")
+        .arg(format!("UserKnownHostsFile={}", server.known_hosts.display()))
+        .arg(format!("{}@{}", server.user, server.host))
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn local_file(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+/// The part of the OpenSSH script both servers must accept: mkdir, put, ls.
+fn common_script(local: &Path) -> String {
+    format!("mkdir inbound\ncd inbound\nput {}\nls -l\n", local.display())
+}
+
+#[test]
+fn openssh_sftp_against_the_simulator() {
+    if !have("sftp", "-h") {
+        eprintln!("SKIPPED: OpenSSH's sftp is not installed");
+        return;
+    }
+    let server = start_sim();
+    let dir = tempfile::tempdir().unwrap();
+    let local = local_file(dir.path(), "orders.csv", "id\n1\n");
+    let out = sftp_batch(&server, &common_script(&local));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("orders.csv"), "{}", text(&out));
+
+    // Rename is copy + delete; rm removes; a chmod is refused with the client's own message.
+    let script = "cd inbound\nrename orders.csv renamed.csv\nls\n-chmod 600 renamed.csv\nrm renamed.csv\nls\n";
+    let out = sftp_batch(&server, script);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("renamed.csv"), "{t}");
+    assert!(t.contains("Permission denied"), "chmod must be refused: {t}");
+    // Reading is refused by this write-only server, with its message.
+    let out = sftp_batch(
+        &server,
+        &format!("put {} again.csv\n-get again.csv {}\n", local.display(), dir.path().join("back").display()),
+    );
+    assert!(text(&out).contains("again.csv"), "{}", text(&out));
+}
+
+#[test]
+fn the_common_openssh_script_is_right_against_sshd() {
+    if !have("sftp", "-h") {
+        eprintln!("SKIPPED: OpenSSH's sftp is not installed");
+        return;
+    }
+    let Some(server) = start_sshd() else {
+        eprintln!(
+            "SKIPPED: OpenSSH's sshd is not installed or could not start (apt-get install openssh-server; .ci/run does)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let local = local_file(dir.path(), "orders.csv", "id\n1\n");
+    let out = sftp_batch(&server, &common_script(&local));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("orders.csv"), "{}", text(&out));
+}
+
+fn curl_upload(server: &Server, local: &Path, remote: &str) -> Output {
+    let public = {
+        let out = Command::new("ssh-keygen").args(["-y", "-f"]).arg(&server.key).output().unwrap();
+        let p = local.with_extension("pub");
+        std::fs::write(&p, out.stdout).unwrap();
+        p
+    };
+    Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "60",
+            "--ftp-create-dirs",
+            "--hostpubsha256",
+            &server.host_fingerprint_b64,
+            "--key",
+        ])
+        .arg(&server.key)
+        .arg("--pubkey")
+        .arg(&public)
+        .args(["-u", &format!("{}:", server.user), "-T"])
+        .arg(local)
+        .arg(format!("sftp://{}:{}/{remote}", server.host, server.port))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn curl_uploads_over_sftp() {
+    if !have("curl", "-V") {
+        eprintln!("SKIPPED: curl is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let local = local_file(dir.path(), "curl.csv", "id\n7\n");
+    let sim = start_sim();
+    let out = curl_upload(&sim, &local, "inbound/curl.csv");
+    assert!(out.status.success(), "curl against the simulator: {}", text(&out));
+    if have("sftp", "-h") {
+        let listed = sftp_batch(&sim, "ls inbound\n");
+        assert!(text(&listed).contains("curl.csv"), "{}", text(&listed));
+    }
+    if let Some(sshd) = start_sshd() {
+        let out = curl_upload(&sshd, &local, "curl.csv");
+        assert!(out.status.success(), "curl against sshd: {}", text(&out));
+    }
+}
+
+const PARAMIKO: &str = r#"
+import sys, paramiko
+host, port, user, key, fp = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+mode = sys.argv[6]
+pkey = paramiko.Ed25519Key.from_private_key_file(key)
+t = paramiko.Transport((host, port))
+t.connect(username=user, pkey=pkey)
+import base64, hashlib
+seen = base64.b64encode(hashlib.sha256(t.get_remote_server_key().asbytes()).digest()).decode().rstrip("=")
+assert seen == fp.rstrip("="), "host key %s, expected %s" % (seen, fp)
+s = paramiko.SFTPClient.from_transport(t)
+try:
+    s.mkdir("inbound")
+except IOError:
+    pass
+with s.open("inbound/paramiko.csv", "w") as f:
+    f.write("id\n9\n")
+print("listed", s.listdir("inbound"))
+if mode == "simulator":
+    for what, call in [("chmod", lambda: s.chmod("inbound/paramiko.csv", 0o600)),
+                       ("read+write", lambda: s.open("inbound/paramiko.csv", "r+")),
+                       ("symlink", lambda: s.symlink("inbound/paramiko.csv", "inbound/link"))]:
+        try:
+            call()
+            print("refused", what, "NO")
+        except IOError as e:
+            print("refused", what, "yes:", e)
+t.close()
+"#;
+
+fn paramiko(server: &Server, mode: &str) -> Option<String> {
+    let out = Command::new("python3")
+        .args(["-c", PARAMIKO, &server.host, &server.port.to_string(), &server.user])
+        .arg(&server.key)
+        .args([&server.host_fingerprint_b64, mode])
+        .output()
+        .ok()?;
+    let t = text(&out);
+    if t.contains("No module named 'paramiko'") {
+        return None;
+    }
+    assert!(out.status.success(), "paramiko against the {mode}: {t}");
+    Some(t)
+}
+
+#[test]
+fn paramiko_uploads_and_sees_the_refusals() {
+    let sim = start_sim();
+    let Some(t) = paramiko(&sim, "simulator") else {
+        eprintln!("SKIPPED: paramiko is not installed (pip install paramiko; .ci/run does)");
+        return;
+    };
+    assert!(t.contains("paramiko.csv"), "{t}");
+    assert!(t.contains("refused chmod yes: [Errno 13] Permission denied"), "{t}");
+    assert!(t.contains("refused read+write yes:") && t.contains("Cannot open file in mode"), "{t}");
+    assert!(t.contains("refused symlink yes:"), "{t}");
+    if let Some(sshd) = start_sshd() {
+        let t = paramiko(&sshd, "sshd").unwrap();
+        assert!(t.contains("paramiko.csv"), "{t}");
+    }
+}
