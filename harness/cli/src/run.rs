@@ -27,9 +27,18 @@ pub struct Paths {
 
 /// What one source key must end as.
 enum Expect {
-    Transferred { content: Content, copy_method: Option<String> },
-    Failed { error_contains: Option<String> },
+    Transferred {
+        content: Content,
+        copy_method: Option<String>,
+    },
+    Failed {
+        error_contains: Option<String>,
+    },
     Skipped,
+    /// Nothing may exist for this key: no source object, no record, no copy, no parts.
+    Absent {
+        why: &'static str,
+    },
 }
 
 struct Planned {
@@ -47,6 +56,7 @@ impl Planned {
             Expect::Transferred { .. } => "transferred",
             Expect::Failed { .. } => "failed",
             Expect::Skipped => "skipped",
+            Expect::Absent { .. } => "absent",
         }
     }
 }
@@ -331,7 +341,28 @@ async fn run_checks(
         });
     }
     for (i, u) in scenario.uploads.iter().enumerate() {
-        let key = format!("{}/{}", home(&u.user), u.path.trim_start_matches('/'));
+        let uploaded_key = format!("{}/{}", home(&u.user), u.path.trim_start_matches('/'));
+        let absent = |why| Planned {
+            user: home(&u.user),
+            key: uploaded_key.clone(),
+            expect: Expect::Absent { why },
+            lambda_invocations: None,
+            attempts: None,
+            error_type: None,
+        };
+        if u.interrupt_after.is_some() {
+            planned.retain(|p| p.key != uploaded_key);
+            planned.push(absent("the connection dropped before the file was closed"));
+            continue;
+        }
+        let key = match &u.rename_to {
+            Some(to) => {
+                planned.retain(|p| p.key != uploaded_key);
+                planned.push(absent("renamed away; temporary names are not transferred"));
+                format!("{}/{}", home(&u.user), to.trim_start_matches('/'))
+            }
+            None => uploaded_key.clone(),
+        };
         let expect = match u.expect {
             scenario::Outcome::Transferred => {
                 Expect::Transferred { content: content_of(u, i as u64 + 1), copy_method: u.copy_method.clone() }
@@ -364,6 +395,10 @@ async fn run_checks(
         }
     }
 
+    for (i, login) in scenario.logins.iter().enumerate() {
+        report.add(login_attempt(ep, accounts, login, i).await);
+    }
+
     let Some(clients) = clients else {
         for stage in ["dynamodb", "stepfunctions", "s3", "logs"] {
             report.add(Check {
@@ -386,8 +421,11 @@ async fn run_checks(
     let all_homes: BTreeSet<String> = scenario.users.iter().map(|u| home(&u.name)).collect();
     for u in &scenario.users {
         let name = home(&u.name);
-        let expected: BTreeSet<String> =
-            planned.iter().filter(|p| p.user == name && !p.key.ends_with('/')).map(|p| p.key.clone()).collect();
+        let expected: BTreeSet<String> = planned
+            .iter()
+            .filter(|p| p.user == name && !p.key.ends_with('/') && !matches!(p.expect, Expect::Absent { .. }))
+            .map(|p| p.key.clone())
+            .collect();
         let t = Instant::now();
         report.add(check(
             "s3",
@@ -411,6 +449,17 @@ async fn run_checks(
             session_log(clients, ep, &name, &wanted, deadline).await,
         ));
     }
+    let refused: BTreeSet<String> =
+        scenario.logins.iter().filter(|l| l.expect == scenario::LoginOutcome::Refused).map(|l| home(&l.user)).collect();
+    for user in refused {
+        let t = Instant::now();
+        report.add(check(
+            "logs",
+            format!("refused logins as {user} are logged as AUTH_FAILURE"),
+            t,
+            auth_failures(clients, ep, &user, deadline).await,
+        ));
+    }
     if scenario.expect_throttling {
         let t = Instant::now();
         report.add(check(
@@ -420,13 +469,15 @@ async fn run_checks(
             throttled(clients, &ep.state_machine_arn).await,
         ));
     }
-    let t = Instant::now();
-    report.add(check(
-        "logs",
-        "copy function log has START, END and REPORT lines",
-        t,
-        function_log(clients, ep, deadline).await,
-    ));
+    if planned.iter().any(|p| !matches!(p.expect, Expect::Absent { .. })) {
+        let t = Instant::now();
+        report.add(check(
+            "logs",
+            "copy function log has START, END and REPORT lines",
+            t,
+            function_log(clients, ep, deadline).await,
+        ));
+    }
 }
 
 /// One account's SFTP session: log in, create directories, upload, list, and try to leave the home.
@@ -475,17 +526,49 @@ async fn sftp_steps(
         let path = f.path.trim_start_matches('/');
         let content = content_of(f, i as u64 + 1);
         let parent = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        if let Some(cut) = f.interrupt_after {
+            // A separate connection, dropped mid-file like a partner's lost network.
+            let result = async {
+                client.mkdir_all(parent).await?;
+                let other = SftpClient::connect(
+                    &ep.sftp_host,
+                    ep.sftp_port,
+                    ep.host_key_fingerprint.clone(),
+                    name,
+                    &account.key,
+                )
+                .await?;
+                other.upload_and_drop(&format!("/{path}"), &content, cut).await
+            }
+            .await;
+            checks.push(check(
+                "sftp",
+                format!("{name} drops the connection {cut} bytes into /{path}"),
+                t,
+                result.map(|n| format!("{n} bytes sent, file never closed")).map_err(|e| e.to_string()),
+            ));
+            continue;
+        }
         let result = async {
             client.mkdir_all(parent).await?;
-            client.upload(&format!("/{path}"), &content).await
+            let n = client.upload(&format!("/{path}"), &content).await?;
+            if let Some(to) = &f.rename_to {
+                client.rename(&format!("/{path}"), &format!("/{}", to.trim_start_matches('/'))).await?;
+            }
+            Ok::<u64, crate::sftp_client::ClientError>(n)
         }
         .await;
         if result.is_ok() {
-            uploaded.push(path.to_string());
+            uploaded.push(f.rename_to.as_deref().map(|t| t.trim_start_matches('/')).unwrap_or(path).to_string());
         }
+        let renamed = f
+            .rename_to
+            .as_deref()
+            .map(|to| format!(" and renames it to /{}", to.trim_start_matches('/')))
+            .unwrap_or_default();
         checks.push(check(
             "sftp",
-            format!("{name} uploads /{path}"),
+            format!("{name} uploads /{path}{renamed}"),
             t,
             result.map(|n| format!("{n} bytes, sha256 {}", content.sha256())).map_err(|e| e.to_string()),
         ));
@@ -516,6 +599,59 @@ async fn sftp_steps(
     checks.push(check("sftp", format!("{name} cannot leave its home (/.., //, ../..)"), t, stays_home(&client).await));
     client.close().await;
     checks
+}
+
+/// One login attempt with the key the scenario names.
+async fn login_attempt(
+    ep: &Target,
+    accounts: &BTreeMap<String, Account>,
+    login: &scenario::Login,
+    index: usize,
+) -> Check {
+    let t = Instant::now();
+    let user = &accounts[&login.user].name;
+    let (key, which) = match &login.key {
+        scenario::LoginKey::Own => (accounts[&login.user].key.clone(), "its own key".to_string()),
+        scenario::LoginKey::Unknown => (generate_key(), "an unknown key".to_string()),
+        scenario::LoginKey::OtherUser(o) => (accounts[o].key.clone(), format!("{}'s key", accounts[o].name)),
+    };
+    let result = SftpClient::connect(&ep.sftp_host, ep.sftp_port, ep.host_key_fingerprint.clone(), user, &key).await;
+    let verdict = match (login.expect, result) {
+        (scenario::LoginOutcome::Accepted, Ok(c)) => {
+            c.close().await;
+            Ok("logged in".to_string())
+        }
+        (scenario::LoginOutcome::Refused, Err(crate::sftp_client::ClientError::AuthRefused { .. })) => {
+            Ok("the server refused the key".to_string())
+        }
+        (scenario::LoginOutcome::Accepted, Err(e)) => Err(e.to_string()),
+        (scenario::LoginOutcome::Refused, Ok(c)) => {
+            c.close().await;
+            Err("the server let it in".to_string())
+        }
+        (scenario::LoginOutcome::Refused, Err(e)) => Err(format!("failed otherwise than by refusing the key: {e}")),
+    };
+    let expect = if login.expect == scenario::LoginOutcome::Accepted { "logs in" } else { "is refused" };
+    check("sftp", format!("login {index}: {user} with {which} {expect}"), t, verdict)
+}
+
+async fn auth_failures(clients: &Clients, ep: &Target, user: &str, deadline: Instant) -> Result<String, String> {
+    let found = wait_for(deadline, || async {
+        let out = clients
+            .logs
+            .filter_log_events()
+            .log_group_name(&ep.sftp_log_group)
+            .filter_pattern(format!("{{ $.activity-type = \"AUTH_FAILURE\" && $.user = \"{user}\" }}"))
+            .send()
+            .await
+            .ok()?;
+        let events = out.events();
+        (!events.is_empty()).then(|| events.len())
+    })
+    .await;
+    found
+        .map(|n| format!("{n} AUTH_FAILURE line(s) in {}", ep.sftp_log_group))
+        .ok_or_else(|| format!("no AUTH_FAILURE for {user} in {}", ep.sftp_log_group))
 }
 
 /// Every way up resolves to the home itself, and lists the same entries as `/`.
@@ -606,6 +742,9 @@ async fn executions_for(clients: &Clients, machine: &str, key: &str) -> Option<V
 
 /// Checks one key's journey; `deliveries` is how many executions each of its events starts.
 async fn check_file(clients: &Clients, ep: &Target, f: &Planned, deliveries: usize, deadline: Instant) -> Vec<Check> {
+    if let Expect::Absent { why } = f.expect {
+        return vec![check_absent(clients, ep, f, why).await];
+    }
     let mut checks = Vec::new();
     let want = f.status();
 
@@ -733,6 +872,40 @@ async fn check_file(clients: &Clients, ep: &Target, f: &Planned, deliveries: usi
         ),
     });
     checks
+}
+
+/// Nothing exists for a key that must not: no source object, no open multipart upload, no
+/// record, no copy.
+async fn check_absent(clients: &Clients, ep: &Target, f: &Planned, why: &str) -> Check {
+    let t = Instant::now();
+    // Give a wrongly triggered pipeline time to show itself before declaring absence.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut found = Vec::new();
+    if clients.s3.head_object().bucket(&ep.source_bucket).key(&f.key).send().await.is_ok() {
+        found.push(format!("s3://{}/{}", ep.source_bucket, f.key));
+    }
+    if clients.s3.head_object().bucket(&ep.destination_bucket).key(&f.key).send().await.is_ok() {
+        found.push(format!("s3://{}/{}", ep.destination_bucket, f.key));
+    }
+    if let Ok(up) = clients.s3.list_multipart_uploads().bucket(&ep.source_bucket).prefix(&f.key).send().await {
+        if !up.uploads().is_empty() {
+            found.push(format!("{} open multipart upload(s)", up.uploads().len()));
+        }
+    }
+    let records = records_for(clients, &ep.table, &f.key).await;
+    if !records.is_empty() {
+        found.push(format!("{} record(s)", records.len()));
+    }
+    check(
+        "s3",
+        format!("nothing exists for {} ({why})", f.key),
+        t,
+        if found.is_empty() {
+            Ok("no object, no parts, no record, no copy".into())
+        } else {
+            Err(format!("found {}", found.join(", ")))
+        },
+    )
 }
 
 async fn throttled(clients: &Clients, machine: &str) -> Result<String, String> {

@@ -82,6 +82,9 @@ pub struct Scenario {
     /// Directories to create (each becomes a zero-byte `dir/` folder marker).
     #[serde(default)]
     pub directories: Vec<Directory>,
+    /// Login attempts with chosen keys.
+    #[serde(default)]
+    pub logins: Vec<Login>,
     /// Simulator settings for this run.
     #[serde(default)]
     pub sim: SimSettings,
@@ -162,6 +165,46 @@ pub struct Upload {
     /// Text the record's `error_type` must contain.
     #[serde(default)]
     pub error_type: Option<String>,
+    /// After the upload, rename the file to this path (as WinSCP does with `.filepart`).
+    #[serde(default)]
+    pub rename_to: Option<String>,
+    /// Drop the connection after this many bytes, without closing the file.
+    #[serde(default)]
+    pub interrupt_after: Option<u64>,
+}
+
+/// Which key a login attempt offers.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoginKey {
+    /// The user's own key.
+    Own,
+    /// A key the server has never seen.
+    Unknown,
+    /// Another scenario user's key.
+    OtherUser(String),
+}
+
+/// Whether a login must succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LoginOutcome {
+    /// It logs in.
+    Accepted,
+    /// The server refuses the key.
+    Refused,
+}
+
+/// A login attempt, on its own connection.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    /// The user name offered.
+    pub user: String,
+    /// The key offered.
+    pub key: LoginKey,
+    /// What must happen.
+    pub expect: LoginOutcome,
 }
 
 /// Simulator settings a scenario may change.
@@ -316,7 +359,25 @@ impl Scenario {
                 )));
             }
         }
-        if s.uploads.is_empty() && s.directories.is_empty() {
+        for (i, l) in s.logins.iter().enumerate() {
+            let known = |n: &str| s.users.iter().any(|x| x.name == n);
+            if !known(&l.user) {
+                return Err(invalid(format!(
+                    "line {}: logins[{i}].user: {:?} is not listed under [[users]]",
+                    line_of(text, "logins", i, "user"),
+                    l.user
+                )));
+            }
+            if let LoginKey::OtherUser(o) = &l.key {
+                if !known(o) {
+                    return Err(invalid(format!(
+                        "line {}: logins[{i}].key: other-user {o:?} is not listed under [[users]]",
+                        line_of(text, "logins", i, "key")
+                    )));
+                }
+            }
+        }
+        if s.uploads.is_empty() && s.directories.is_empty() && s.logins.is_empty() {
             return Err(invalid("give at least one [[uploads]] or [[directories]] entry".into()));
         }
         Ok(s)

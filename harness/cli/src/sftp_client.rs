@@ -162,6 +162,32 @@ impl SftpClient {
         .await
     }
 
+    /// Renames a file.
+    pub async fn rename(&self, from: &str, to: &str) -> Result<(), ClientError> {
+        self.sftp.rename(from, to).await.map_err(|e| sftp_err("rename", from, e))?;
+        Ok(())
+    }
+
+    /// Writes the first `cut` bytes of `content` to `path`, then drops the connection without
+    /// closing the file, as a lost network would.
+    pub async fn upload_and_drop(self, path: &str, content: &Content, cut: u64) -> Result<u64, ClientError> {
+        let flags = OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE;
+        let handle =
+            self.sftp.open(path, flags, FileAttributes::default()).await.map_err(|e| sftp_err("open", path, e))?.handle;
+        let total = cut.min(content.len());
+        let mut offset = 0;
+        while offset < total {
+            let n = (total - offset).min(WRITE_SIZE as u64) as usize;
+            let mut buf = vec![0u8; n];
+            content.fill(offset, &mut buf);
+            self.sftp.write(handle.as_str(), offset, buf).await.map_err(|e| sftp_err("write", path, e))?;
+            offset += n as u64;
+        }
+        // No CLOSE, no SSH disconnect: the TCP connection just goes away.
+        drop(self);
+        Ok(total)
+    }
+
     /// Names in a directory (without `.` and `..`), sorted.
     pub async fn list(&self, dir: &str) -> Result<Vec<String>, ClientError> {
         let handle = self.sftp.opendir(dir).await.map_err(|e| sftp_err("opendir", dir, e))?.handle;
