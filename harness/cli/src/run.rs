@@ -61,6 +61,22 @@ impl Planned {
     }
 }
 
+/// A client path as a LOGICAL home resolves it: `.`, `..` and repeated slashes folded, never
+/// above the home.
+fn resolve(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => out.push(s),
+        }
+    }
+    out.join("/")
+}
+
 fn content_of(u: &scenario::Upload, seed: u64) -> Content {
     match (&u.content, u.size) {
         (Some(text), _) => Content::Literal(text.clone().into_bytes()),
@@ -341,7 +357,7 @@ async fn run_checks(
         });
     }
     for (i, u) in scenario.uploads.iter().enumerate() {
-        let uploaded_key = format!("{}/{}", home(&u.user), u.path.trim_start_matches('/'));
+        let uploaded_key = format!("{}/{}", home(&u.user), resolve(&u.path));
         let absent = |why| Planned {
             user: home(&u.user),
             key: uploaded_key.clone(),
@@ -358,8 +374,12 @@ async fn run_checks(
         let key = match &u.rename_to {
             Some(to) => {
                 planned.retain(|p| p.key != uploaded_key);
-                planned.push(absent("renamed away; temporary names are not transferred"));
-                format!("{}/{}", home(&u.user), to.trim_start_matches('/'))
+                // A `.filepart` never reaches the pipeline. Any other name was a complete object
+                // for a moment, so whether it was copied before the rename depends on timing.
+                if uploaded_key.ends_with(".filepart") {
+                    planned.push(absent("renamed away; .filepart names are not transferred"));
+                }
+                format!("{}/{}", home(&u.user), resolve(to))
             }
             None => uploaded_key.clone(),
         };
@@ -377,6 +397,17 @@ async fn run_checks(
             lambda_invocations: u.lambda_invocations,
             attempts: u.attempts,
             error_type: u.error_type.clone(),
+        });
+    }
+
+    for key in &scenario.absent_keys {
+        planned.push(Planned {
+            user: String::new(),
+            key: key.trim_start_matches('/').to_string(),
+            expect: Expect::Absent { why: "outside the uploading user's home" },
+            lambda_invocations: None,
+            attempts: None,
+            error_type: None,
         });
     }
 

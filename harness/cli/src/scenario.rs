@@ -91,6 +91,10 @@ pub struct Scenario {
     /// Seconds to wait for the asynchronous stages.
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
+    /// Keys of the source bucket (other users' folders, the bucket root) that must not exist
+    /// after the run, whatever path tricks the uploads tried.
+    #[serde(default)]
+    pub absent_keys: Vec<String>,
     /// At least one invocation must have been throttled (`Lambda.TooManyRequestsException`).
     #[serde(default)]
     pub expect_throttling: bool,
