@@ -2,45 +2,17 @@
 //! moto holds S3 and DynamoDB; the simulator supplies SFTP, EventBridge, Step Functions, Lambda
 //! and Logs. The test then reads moto directly to show where the data went.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_moto() -> Option<(Moto, u16)> {
-    let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
-    let child = Command::new("python3")
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let moto = Moto(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some((moto, port));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
-}
+use std::process::Command;
 
 #[tokio::test]
 async fn smoke_runs_against_moto_with_the_simulator_filling_in() {
-    let Some((_moto, port)) = start_moto() else {
+    let Some(moto) = common::start_moto() else {
         eprintln!("SKIPPED: moto server could not start (pip install 'moto[server]==5.2.5'; .ci/run does)");
         return;
     };
-    let endpoint = format!("http://127.0.0.1:{port}");
+    let endpoint = moto.endpoint();
     for scenario in ["smoke", "multi-user"] {
         let out = Command::new(env!("CARGO_BIN_EXE_harness"))
             .args(["scenario", scenario, "--target", "endpoint", "--endpoint-url", &endpoint, "--provision"])

@@ -2,10 +2,9 @@
 //! third-party emulator, started here; skipped with a message where it cannot start) and the
 //! embedded simulator. The same cases must hold on both.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
@@ -197,50 +196,13 @@ async fn exercise(b: &Backend) {
     assert!(err.to_string().contains("NoSuchBucket") && err.to_string().contains("s3://hb-nowhere/"), "{name}: {err}");
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_moto() -> Option<(Moto, u16)> {
-    let port = free_port();
-    let child = Command::new("python3")
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let moto = Moto(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some((moto, port));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
-}
-
 #[tokio::test]
 async fn handler_against_moto_server() {
-    let Some((_moto, port)) = start_moto() else {
+    let Some(moto) = common::start_moto() else {
         eprintln!("SKIPPED: moto server could not start (pip install 'moto[server]==5.2.5'; .ci/run does)");
         return;
     };
-    let b = Backend {
-        name: "moto",
-        endpoint: format!("http://127.0.0.1:{port}"),
-        access: "testing".into(),
-        secret: "testing".into(),
-    };
+    let b = Backend { name: "moto", endpoint: moto.endpoint(), access: "testing".into(), secret: "testing".into() };
     exercise(&b).await;
 }
 

@@ -3,7 +3,10 @@
 //! `internal-sftp` (started here on a loopback port), proving the scripts themselves are right
 //! where the two servers should agree. Each part skips with a message where its client is missing.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::have;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -16,8 +19,7 @@ struct Server {
     key: PathBuf,
     known_hosts: PathBuf,
     host_fingerprint_b64: String,
-    _child: ChildGuard,
-    _dir: tempfile::TempDir,
+    _keep: Box<dyn std::any::Any>,
 }
 
 struct ChildGuard(Child);
@@ -29,32 +31,17 @@ impl Drop for ChildGuard {
     }
 }
 
-fn have(tool: &str, arg: &str) -> bool {
-    Command::new(tool).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
-}
-
 fn start_sim() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(["sim", "--json", "--sftp-port", "0", "--port", "0", "--dynamodb-port", "0", "--key-dir"])
-        .arg(dir.path())
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let i: serde_json::Value = serde_json::from_str(&line).unwrap();
-    let addr: std::net::SocketAddr = i["sftp"].as_str().unwrap().parse().unwrap();
+    let sim = common::start_sim();
+    let addr = sim.sftp();
     Server {
         host: addr.ip().to_string(),
         port: addr.port(),
-        user: i["user"].as_str().unwrap().into(),
-        key: i["private_key"].as_str().unwrap().into(),
-        known_hosts: i["known_hosts"].as_str().unwrap().into(),
-        host_fingerprint_b64: i["host_key_fingerprint"].as_str().unwrap().trim_start_matches("SHA256:").into(),
-        _child: ChildGuard(child),
-        _dir: dir,
+        user: sim.get("user").into(),
+        key: sim.get("private_key").into(),
+        known_hosts: sim.get("known_hosts").into(),
+        host_fingerprint_b64: sim.get("host_key_fingerprint").trim_start_matches("SHA256:").into(),
+        _keep: Box::new(sim),
     }
 }
 
@@ -110,8 +97,7 @@ fn start_sshd() -> Option<Server> {
         key: d.join("user"),
         known_hosts: d.join("known_hosts"),
         host_fingerprint_b64: fp,
-        _child: guard,
-        _dir: dir,
+        _keep: Box::new((guard, dir)),
     })
 }
 

@@ -2,39 +2,14 @@
 //! SFTP key gets the SFTP checks and sees the backend checks skipped; with credentials and
 //! `AWS_ENDPOINT_URL` every check runs through the same code path as against AWS.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
 
-struct Sim {
-    child: Child,
-    info: serde_json::Value,
-    dir: tempfile::TempDir,
-}
+use common::{SimProcess, start_sim};
 
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_sim() -> Sim {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(["sim", "--json", "--sftp-port", "0", "--port", "0", "--dynamodb-port", "0", "--key-dir"])
-        .arg(dir.path())
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let info: serde_json::Value = serde_json::from_str(&line).unwrap();
-    Sim { child, info, dir }
-}
+use std::process::Command;
 
 /// The outputs document an operator would hand over, describing `harness sim`.
-fn outputs(sim: &Sim) -> std::path::PathBuf {
+fn outputs(sim: &SimProcess) -> std::path::PathBuf {
     let i = &sim.info;
     let addr: std::net::SocketAddr = i["sftp"].as_str().unwrap().parse().unwrap();
     let doc = serde_json::json!({"harness": {"sensitive": false, "value": {
@@ -54,7 +29,7 @@ fn outputs(sim: &Sim) -> std::path::PathBuf {
     path
 }
 
-fn harness_aws(sim: &Sim, stack: &std::path::Path, credentials: bool) -> (i32, String) {
+fn harness_aws(sim: &SimProcess, stack: &std::path::Path, credentials: bool) -> (i32, String) {
     let i = &sim.info;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_harness"));
     cmd.args(["scenario", "smoke", "--target", "aws", "--stack"])

@@ -1,45 +1,14 @@
 //! `harness sim` used the way a person would: OpenSSH's `sftp -b` uploads with the key it
 //! wrote, and the `aws` CLI reads the destination bucket and the DynamoDB record.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::{SimProcess, have, start_sim};
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Sim {
-    child: Child,
-    info: serde_json::Value,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_sim() -> Sim {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(["sim", "--json", "--sftp-port", "0", "--port", "0", "--dynamodb-port", "0", "--key-dir"])
-        .arg(dir.path())
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("harness sim starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let info: serde_json::Value =
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad --json line {line:?}: {e}"));
-    Sim { child, info, _dir: dir }
-}
-
-fn have(tool: &str) -> bool {
-    Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
-        || Command::new(tool).arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
-}
-
-fn aws(sim: &Sim, args: &[&str]) -> (bool, String) {
+fn aws(sim: &SimProcess, args: &[&str]) -> (bool, String) {
     let i = &sim.info;
     let out = Command::new("aws")
         .arg("--endpoint-url")
@@ -58,7 +27,7 @@ fn aws(sim: &Sim, args: &[&str]) -> (bool, String) {
 
 #[test]
 fn openssh_sftp_uploads_and_aws_cli_sees_the_result() {
-    if !have("sftp") || !have("aws") {
+    if !have("sftp", "-h") || !have("aws", "--version") {
         eprintln!("SKIPPED: needs OpenSSH's sftp and the aws CLI on PATH (.ci/run installs them)");
         return;
     }
@@ -136,7 +105,7 @@ fn openssh_sftp_uploads_and_aws_cli_sees_the_result() {
 
 #[test]
 fn openssh_sftp_is_refused_with_an_unknown_key() {
-    if !have("sftp") || !have("ssh-keygen") {
+    if !have("sftp", "-h") || !have("ssh-keygen", "-?") {
         eprintln!("SKIPPED: needs OpenSSH's sftp and ssh-keygen on PATH");
         return;
     }

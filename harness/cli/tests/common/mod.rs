@@ -1,0 +1,98 @@
+//! Helpers shared by the end-to-end tests: `harness sim` as a child process, and moto's server.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `harness sim --json` on free ports, killed on drop.
+pub struct SimProcess {
+    child: Child,
+    /// The `--json` line: endpoints, user, key paths, credentials.
+    pub info: serde_json::Value,
+    /// Where it wrote the user's key and known_hosts.
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SimProcess {
+    /// The SFTP address.
+    pub fn sftp(&self) -> std::net::SocketAddr {
+        self.info["sftp"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// A string field of the `--json` line.
+    pub fn get(&self, field: &str) -> &str {
+        self.info[field].as_str().unwrap_or_else(|| panic!("no {field} in {}", self.info))
+    }
+}
+
+/// Starts `harness sim` and waits for its `--json` line (printed once everything listens).
+pub fn start_sim() -> SimProcess {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["sim", "--json", "--sftp-port", "0", "--port", "0", "--dynamodb-port", "0", "--key-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("harness sim starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let info: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad --json line {line:?}: {e}"));
+    SimProcess { child, info, dir }
+}
+
+/// moto's server on a free loopback port, killed on drop.
+pub struct Moto {
+    child: Child,
+    /// Its port.
+    pub port: u16,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// Starts `python3 -m moto.server`, or `None` where moto is not installed.
+pub fn start_moto() -> Option<Moto> {
+    let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let child = Command::new("python3")
+        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let moto = Moto { child, port };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(moto);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+/// Whether a tool runs here.
+pub fn have(tool: &str, arg: &str) -> bool {
+    Command::new(tool).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+}
