@@ -25,6 +25,12 @@ pub struct SimArgs {
     /// Directory to write the user's private key to.
     #[arg(long)]
     key_dir: Option<PathBuf>,
+    /// Transfer Family security policy of the SFTP server.
+    #[arg(long, default_value = "TransferSecurityPolicy-2024-01")]
+    security_policy: String,
+    /// Ignore SETSTAT (Transfer Family's ENABLE_NO_OP) instead of refusing it.
+    #[arg(long)]
+    setstat_no_op: bool,
     /// Print the connection details as one JSON object on one line.
     #[arg(long)]
     json: bool,
@@ -51,6 +57,8 @@ pub async fn run(args: SimArgs, infra: PathBuf, function_command: Vec<String>) -
     config.sftp_port = args.sftp_port;
     config.gateway_port = args.port;
     config.dynamodb_port = args.dynamodb_port;
+    config.security_policy = args.security_policy.clone();
+    config.setstat_no_op = args.setstat_no_op;
     let simulator = sim::Simulator::start(config).await.context("starting the simulator")?;
     let ep = &simulator.endpoints;
     let known_hosts = dir.join("known_hosts");

@@ -32,7 +32,11 @@ impl Drop for ChildGuard {
 }
 
 fn start_sim() -> Server {
-    let sim = common::start_sim();
+    start_sim_with(&[])
+}
+
+fn start_sim_with(extra: &[&str]) -> Server {
+    let sim = common::start_sim_with(extra);
     let addr = sim.sftp();
     Server {
         host: addr.ip().to_string(),
@@ -102,6 +106,10 @@ fn start_sshd() -> Option<Server> {
 }
 
 fn sftp_batch(server: &Server, script: &str) -> Output {
+    sftp_batch_with(server, script, &[])
+}
+
+fn sftp_batch_with(server: &Server, script: &str, options: &[&str]) -> Output {
     let dir = tempfile::tempdir().unwrap();
     let batch = dir.path().join("batch");
     std::fs::write(&batch, script).unwrap();
@@ -122,6 +130,7 @@ fn sftp_batch(server: &Server, script: &str) -> Output {
         ])
         .arg("-o")
         .arg(format!("UserKnownHostsFile={}", server.known_hosts.display()))
+        .args(options.iter().flat_map(|o| ["-o", o]))
         .arg(format!("{}@{}", server.user, server.host))
         .output()
         .unwrap()
@@ -224,7 +233,15 @@ fn curl_uploads_over_sftp() {
     }
     let dir = tempfile::tempdir().unwrap();
     let local = local_file(dir.path(), "curl.csv", "id\n7\n");
-    let sim = start_sim();
+    // Debian 12's curl uses libssh2 1.10, which has no -etm MACs and no AES-GCM: like Transfer
+    // Family itself, the default TransferSecurityPolicy-2024-01 cannot agree with it...
+    let strict = start_sim();
+    let refused = curl_upload(&strict, &local, "inbound/curl.csv");
+    if !refused.status.success() {
+        assert!(text(&refused).contains("Unable to exchange encryption keys"), "{}", text(&refused));
+    }
+    // ...and the older TransferSecurityPolicy-2018-11 does.
+    let sim = start_sim_with(&["--security-policy", "TransferSecurityPolicy-2018-11"]);
     let out = curl_upload(&sim, &local, "inbound/curl.csv");
     assert!(out.status.success(), "curl against the simulator: {}", text(&out));
     if have("sftp", "-h") {
@@ -297,4 +314,20 @@ fn paramiko_uploads_and_sees_the_refusals() {
         let t = paramiko(&sshd, "sshd").unwrap();
         assert!(t.contains("paramiko.csv"), "{t}");
     }
+}
+
+#[test]
+fn the_default_security_policy_refuses_weaker_algorithms() {
+    if !have("sftp", "-h") {
+        eprintln!("SKIPPED: OpenSSH's sftp is not installed");
+        return;
+    }
+    let server = start_sim();
+    let ok = sftp_batch_with(&server, "ls\n", &["Ciphers=aes256-gcm@openssh.com", "KexAlgorithms=curve25519-sha256"]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    // TransferSecurityPolicy-2024-01 offers no chacha20-poly1305 (Terrapin) and no SHA-1 MACs.
+    let chacha = sftp_batch_with(&server, "ls\n", &["Ciphers=chacha20-poly1305@openssh.com"]);
+    assert!(!chacha.status.success() && text(&chacha).contains("no matching cipher"), "{}", text(&chacha));
+    let sha1 = sftp_batch_with(&server, "ls\n", &["Ciphers=aes128-ctr", "MACs=hmac-sha1"]);
+    assert!(!sha1.status.success() && text(&sha1).contains("no matching MAC"), "{}", text(&sha1));
 }

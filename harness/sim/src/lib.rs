@@ -143,6 +143,8 @@ pub struct SimConfig {
     pub host_key: Option<ssh_key::PrivateKey>,
     /// SETSTAT behaviour.
     pub setstat_no_op: bool,
+    /// Transfer Family security policy of the SFTP server.
+    pub security_policy: String,
     /// Loopback address for every listener.
     pub host: String,
     /// SFTP port (0: ephemeral).
@@ -181,6 +183,7 @@ impl SimConfig {
             users: Vec::new(),
             host_key: None,
             setstat_no_op: false,
+            security_policy: sftp::DEFAULT_POLICY.to_string(),
             host: "127.0.0.1".into(),
             sftp_port: 0,
             gateway_port: 0,
@@ -415,12 +418,16 @@ impl Simulator {
             idle_timeout: std::time::Duration::from_secs(1800),
             // An external S3 sends us no events: the SFTP server announces what it writes.
             announce: config.external.as_ref().map(|_| announce_tx.clone()),
+            security_policy: config.security_policy.clone(),
         };
         let s3_client = match &config.external {
             Some(x) => s3_client_with(&x.endpoint, &x.access_key_id, &x.secret_access_key),
             None => s3_client(&gateway_url),
         };
-        let sftp = Arc::new(sftp::SftpServer::new(sftp_config, s3_client, logs.clone()));
+        let sftp = Arc::new(
+            sftp::SftpServer::new(sftp_config, s3_client, logs.clone())
+                .map_err(|e| StartError::Setup(e.to_string()))?,
+        );
         let sstop = stop.clone();
         tokio::spawn(async move {
             tokio::select! {

@@ -36,10 +36,16 @@ impl SimProcess {
 
 /// Starts `harness sim` and waits for its `--json` line (printed once everything listens).
 pub fn start_sim() -> SimProcess {
+    start_sim_with(&[])
+}
+
+/// Starts `harness sim` with extra arguments.
+pub fn start_sim_with(extra: &[&str]) -> SimProcess {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
         .args(["sim", "--json", "--sftp-port", "0", "--port", "0", "--dynamodb-port", "0", "--key-dir"])
         .arg(dir.path())
+        .args(extra)
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .spawn()

@@ -2,6 +2,7 @@
 //! users, LOGICAL home directories, and structured session logs.
 
 mod fs;
+mod security_policy;
 mod session_log;
 mod vpath;
 
@@ -16,6 +17,7 @@ use tokio::net::TcpListener;
 use tracing::{Instrument, info, info_span, warn};
 
 pub use fs::UploadSettings;
+pub use security_policy::{DEFAULT_POLICY, UnknownPolicy, preferred as security_policy};
 pub use session_log::SessionLog;
 
 use crate::logs::LogStore;
@@ -57,6 +59,8 @@ pub struct SftpConfig {
     pub upload: UploadSettings,
     /// Idle connections are closed after this long.
     pub idle_timeout: Duration,
+    /// Transfer Family security policy name (algorithms offered).
+    pub security_policy: String,
     /// Where to announce objects this server creates, when its S3 cannot (an external endpoint
     /// that sends no events).
     pub announce: Option<tokio::sync::mpsc::UnboundedSender<crate::s3::ObjectCreated>>,
@@ -72,8 +76,10 @@ pub struct SftpServer {
 
 impl SftpServer {
     /// A server writing through `s3` and logging to `logs`.
-    pub fn new(config: SftpConfig, s3: aws_sdk_s3::Client, logs: Arc<LogStore>) -> Self {
+    pub fn new(config: SftpConfig, s3: aws_sdk_s3::Client, logs: Arc<LogStore>) -> Result<Self, UnknownPolicy> {
+        let preferred = security_policy::preferred(&config.security_policy)?;
         let ssh = russh::server::Config {
+            preferred,
             server_id: russh::SshId::Standard("SSH-2.0-AWS_SFTP_1.1".into()),
             keys: vec![config.host_key.clone()],
             auth_rejection_time: Duration::from_millis(200),
@@ -83,7 +89,7 @@ impl SftpServer {
             ..Default::default()
         };
         logs.ensure_group(&Self::log_group_of(&config.server_id));
-        Self { config: Arc::new(config), ssh: Arc::new(ssh), s3, logs }
+        Ok(Self { config: Arc::new(config), ssh: Arc::new(ssh), s3, logs })
     }
 
     /// The log group Transfer Family writes session logs to.
