@@ -31,6 +31,10 @@ pub struct SimArgs {
     /// Ignore SETSTAT (Transfer Family's ENABLE_NO_OP) instead of refusing it.
     #[arg(long)]
     setstat_no_op: bool,
+    /// Another public key file (OpenSSH format) the user may log in with; repeatable. Every
+    /// Transfer Family key type works: ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521.
+    #[arg(long = "authorized-key", value_name = "PUBKEY_FILE")]
+    authorized_keys: Vec<PathBuf>,
     /// Print the connection details as one JSON object on one line.
     #[arg(long)]
     json: bool,
@@ -53,7 +57,14 @@ pub async fn run(args: SimArgs, infra: PathBuf, function_command: Vec<String>) -
         std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
     }
     let mut config = sim::SimConfig::new(infra, function_command);
-    config.users = vec![sim::UserConfig { name: args.user.clone(), keys: vec![key.public_key().clone()] }];
+    let mut keys = vec![key.public_key().clone()];
+    for path in &args.authorized_keys {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let public = russh::keys::ssh_key::PublicKey::from_openssh(text.trim())
+            .with_context(|| format!("{}: not an OpenSSH public key", path.display()))?;
+        keys.push(public);
+    }
+    config.users = vec![sim::UserConfig { name: args.user.clone(), keys }];
     config.sftp_port = args.sftp_port;
     config.gateway_port = args.port;
     config.dynamodb_port = args.dynamodb_port;

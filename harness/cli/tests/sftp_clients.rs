@@ -331,3 +331,42 @@ fn the_default_security_policy_refuses_weaker_algorithms() {
     let sha1 = sftp_batch_with(&server, "ls\n", &["Ciphers=aes128-ctr", "MACs=hmac-sha1"]);
     assert!(!sha1.status.success() && text(&sha1).contains("no matching MAC"), "{}", text(&sha1));
 }
+
+#[test]
+fn every_transfer_family_key_type_logs_in() {
+    if !have("sftp", "-h") || !have("ssh-keygen", "-?") {
+        eprintln!("SKIPPED: OpenSSH's sftp and ssh-keygen are needed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let types: [(&str, &[&str]); 5] = [
+        ("ed25519", &["-t", "ed25519"]),
+        ("rsa", &["-t", "rsa", "-b", "3072"]),
+        ("ecdsa256", &["-t", "ecdsa", "-b", "256"]),
+        ("ecdsa384", &["-t", "ecdsa", "-b", "384"]),
+        ("ecdsa521", &["-t", "ecdsa", "-b", "521"]),
+    ];
+    let mut args: Vec<String> = Vec::new();
+    for (name, opts) in types {
+        let key = dir.path().join(name);
+        assert!(
+            Command::new("ssh-keygen")
+                .args(["-q", "-N", ""])
+                .args(opts)
+                .arg("-f")
+                .arg(&key)
+                .status()
+                .unwrap()
+                .success()
+        );
+        args.push("--authorized-key".into());
+        args.push(format!("{}.pub", key.display()));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut server = start_sim_with(&args);
+    for (name, _) in types {
+        server.key = dir.path().join(name);
+        let out = sftp_batch(&server, "ls\n");
+        assert!(out.status.success(), "{name} key refused: {}", text(&out));
+    }
+}
