@@ -171,6 +171,16 @@ fn openssh_sftp_against_the_simulator() {
     assert!(out.status.success(), "{t}");
     assert!(t.contains("renamed.csv"), "{t}");
     assert!(t.contains("Permission denied"), "chmod must be refused: {t}");
+    // An empty directory renames; one with contents is refused.
+    let script = format!(
+        "mkdir empty\nrename empty moved\nls\nmkdir full\nput {} full/x.csv\n-rename full other\nls\n",
+        local.display()
+    );
+    let out = sftp_batch(&server, &script);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("moved") && !t.contains("other"), "{t}");
+    assert!(t.contains("remote rename \"/full\" to \"/other\": Failure"), "renaming a full directory must fail: {t}");
     // Reading is refused by this write-only server, with its message.
     let out = sftp_batch(
         &server,

@@ -266,6 +266,49 @@ impl S3Filesystem {
     }
 }
 
+impl S3Filesystem {
+    /// An empty directory (just its `dir/` marker) moves; a directory with contents would be
+    /// one copy and delete per object, which S3-backed Transfer Family refuses.
+    async fn rename_dir(&self, id: u32, from: &str, to: &str) -> Result<Status, SftpError> {
+        let bucket = self.user.home_bucket.clone();
+        let out = self
+            .s3
+            .list_objects_v2()
+            .bucket(&bucket)
+            .prefix(format!("{from}/"))
+            .max_keys(2)
+            .send()
+            .await
+            .map_err(|e| s3_err(&e))?;
+        let marker = format!("{from}/");
+        if out.contents().iter().any(|o| o.key() != Some(marker.as_str())) {
+            let msg = "Cannot rename a directory that is not empty";
+            self.log.error("RENAME", &self.log_path(from), msg);
+            return Err(err(StatusCode::Failure, msg));
+        }
+        if self.attrs_of_key(to).await {
+            return Err(err(StatusCode::Failure, "File already exists"));
+        }
+        let new_marker = format!("{to}/");
+        self.s3
+            .put_object()
+            .bucket(&bucket)
+            .key(&new_marker)
+            .body(ByteStream::from_static(b""))
+            .send()
+            .await
+            .map_err(|e| s3_err(&e))?;
+        self.s3.delete_object().bucket(&bucket).key(&marker).send().await.map_err(|e| s3_err(&e))?;
+        self.announce(&new_marker, 0, None, "PutObject");
+        self.log.rename(&self.log_path(from), &self.log_path(to));
+        Ok(ok(id))
+    }
+
+    async fn attrs_of_key(&self, key: &str) -> bool {
+        self.head(key).await.is_some() || self.is_dir(key).await
+    }
+}
+
 impl Drop for S3Filesystem {
     fn drop(&mut self) {
         // A channel gone with files still open: abort their multipart uploads so no parts and
@@ -544,7 +587,7 @@ impl russh_sftp::server::Handler for S3Filesystem {
         }
         if self.head(&from).await.is_none() {
             if self.is_dir(&from).await {
-                return Err(err(StatusCode::OpUnsupported, "Renaming directories is not supported"));
+                return self.rename_dir(id, &from, &to).await;
             }
             return Err(err(StatusCode::NoSuchFile, "No such file"));
         }
