@@ -335,10 +335,10 @@ impl Copier {
             dest.checksum_crc64_nvme(),
             dest.checksum_sha1(),
         );
-        if let (Some(a), Some(b)) = (&source.checksum, &dest_checksum) {
-            if a.split(':').next() == b.split(':').next() {
-                return if a == b { Ok(Ok(a.clone())) } else { mismatch(format!("checksum {b}, source has {a}")) };
-            }
+        if let (Some(a), Some(b)) = (&source.checksum, &dest_checksum)
+            && a.split(':').next() == b.split(':').next()
+        {
+            return if a == b { Ok(Ok(a.clone())) } else { mismatch(format!("checksum {b}, source has {a}")) };
         }
         let single_part_source = !source.etag.contains('-');
         if copied.method == "CopyObject" && single_part_source && !matches!(self.config.encryption, Encryption::Kms(_))

@@ -677,7 +677,7 @@ async fn auth_failures(clients: &Clients, ep: &Target, user: &str, deadline: Ins
             .await
             .ok()?;
         let events = out.events();
-        (!events.is_empty()).then(|| events.len())
+        (!events.is_empty()).then_some(events.len())
     })
     .await;
     found
@@ -918,10 +918,10 @@ async fn check_absent(clients: &Clients, ep: &Target, f: &Planned, why: &str) ->
     if clients.s3.head_object().bucket(&ep.destination_bucket).key(&f.key).send().await.is_ok() {
         found.push(format!("s3://{}/{}", ep.destination_bucket, f.key));
     }
-    if let Ok(up) = clients.s3.list_multipart_uploads().bucket(&ep.source_bucket).prefix(&f.key).send().await {
-        if !up.uploads().is_empty() {
-            found.push(format!("{} open multipart upload(s)", up.uploads().len()));
-        }
+    if let Ok(up) = clients.s3.list_multipart_uploads().bucket(&ep.source_bucket).prefix(&f.key).send().await
+        && !up.uploads().is_empty()
+    {
+        found.push(format!("{} open multipart upload(s)", up.uploads().len()));
     }
     let records = records_for(clients, &ep.table, &f.key).await;
     if !records.is_empty() {

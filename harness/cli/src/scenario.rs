@@ -372,13 +372,13 @@ impl Scenario {
                     l.user
                 )));
             }
-            if let LoginKey::OtherUser(o) = &l.key {
-                if !known(o) {
-                    return Err(invalid(format!(
-                        "line {}: logins[{i}].key: other-user {o:?} is not listed under [[users]]",
-                        line_of(text, "logins", i, "key")
-                    )));
-                }
+            if let LoginKey::OtherUser(o) = &l.key
+                && !known(o)
+            {
+                return Err(invalid(format!(
+                    "line {}: logins[{i}].key: other-user {o:?} is not listed under [[users]]",
+                    line_of(text, "logins", i, "key")
+                )));
             }
         }
         if s.uploads.is_empty() && s.directories.is_empty() && s.logins.is_empty() {

@@ -264,14 +264,15 @@ fn match_value(m: &Matcher, v: &Value) -> bool {
             // EventBridge compares with six digits after the decimal point.
             let micro = |x: f64| (x * 1e6).round();
             let n = micro(n);
-            ranges.iter().all(|(op, bound)| match (op.as_str(), micro(*bound)) {
-                (op, bound) => match op {
+            ranges.iter().all(|(op, bound)| {
+                let bound = micro(*bound);
+                match op.as_str() {
                     "<" => n < bound,
                     "<=" => n <= bound,
                     "=" => n == bound,
                     ">" => n > bound,
                     _ => n >= bound,
-                },
+                }
             })
         }),
         Matcher::Exists(e) => *e,

@@ -183,13 +183,16 @@ impl russh::server::Handler for Connection {
             return Ok(reject());
         }
         let u = self.find_user(user).cloned().expect("checked");
-        self.log.connected(&u, &self.server.config);
         self.user = Some(u);
         Ok(Auth::Accept)
     }
 
     async fn auth_succeeded(&mut self, session: &mut Session) -> Result<(), Self::Error> {
+        // Logged here rather than at key verification so the entry carries the client's version.
         self.log.set_client(&String::from_utf8_lossy(session.remote_sshid()));
+        if let Some(u) = &self.user {
+            self.log.connected(u, &self.server.config);
+        }
         Ok(())
     }
 

@@ -222,10 +222,10 @@ impl Definition {
                     None => return Err(bad(at("ItemProcessor"), "a Map state needs an ItemProcessor (or Iterator)")),
                 }
             }
-            if let (Some(h), Some(t)) = (s.heartbeat_seconds, s.timeout_seconds) {
-                if h >= t {
-                    return Err(bad(at("HeartbeatSeconds"), "HeartbeatSeconds must be smaller than TimeoutSeconds"));
-                }
+            if let (Some(h), Some(t)) = (s.heartbeat_seconds, s.timeout_seconds)
+                && h >= t
+            {
+                return Err(bad(at("HeartbeatSeconds"), "HeartbeatSeconds must be smaller than TimeoutSeconds"));
             }
             if s.kind == "Wait" {
                 let given =
