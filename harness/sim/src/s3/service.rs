@@ -140,11 +140,26 @@ impl S3 for S3Frontend {
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         self.faults.apply("GetObject", &req.input.key).await?;
         let meta = self.store.head(&req.input.bucket, &req.input.key)?;
-        let file = tokio::fs::File::open(&meta.path).await.map_err(StoreError::from)?;
-        let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+        let mut file = tokio::fs::File::open(&meta.path).await.map_err(StoreError::from)?;
+        let (range, content_range) = match &req.input.range {
+            None => (0..meta.size, None),
+            Some(r) => {
+                let range = r.check(meta.size).map_err(|_| {
+                    S3Error::with_message(S3ErrorCode::InvalidRange, "The requested range is not satisfiable")
+                })?;
+                let header = format!("bytes {}-{}/{}", range.start, range.end - 1, meta.size);
+                (range, Some(header))
+            }
+        };
+        tokio::io::AsyncSeekExt::seek(&mut file, std::io::SeekFrom::Start(range.start))
+            .await
+            .map_err(StoreError::from)?;
+        let limited = tokio::io::AsyncReadExt::take(file, range.end - range.start);
+        let stream = tokio_util::io::ReaderStream::with_capacity(limited, 256 * 1024);
         Ok(S3Response::new(GetObjectOutput {
             body: Some(StreamingBlob::wrap(stream)),
-            content_length: Some(meta.size as i64),
+            content_length: Some((range.end - range.start) as i64),
+            content_range,
             content_type: meta.attrs.content_type,
             e_tag: Some(quoted(&meta.etag)),
             last_modified: Some(Timestamp::from(meta.last_modified)),

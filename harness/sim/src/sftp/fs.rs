@@ -67,6 +67,7 @@ struct Upload {
 
 enum OpenHandle {
     Write(Upload),
+    Read { key: String, path: String, size: u64, sent: u64 },
     Dir { entries: Vec<File>, sent: bool },
 }
 
@@ -363,6 +364,16 @@ impl russh_sftp::server::Handler for S3Filesystem {
         if segs.is_empty() {
             return Err(err(StatusCode::Failure, "Cannot open a directory"));
         }
+        let read_only = pflags.contains(OpenFlags::READ) && !pflags.contains(OpenFlags::WRITE);
+        if read_only && !pflags.contains(OpenFlags::APPEND) {
+            // Downloads: each READ becomes a ranged GetObject.
+            let Some((size, _)) = self.head(&key).await else {
+                return Err(err(StatusCode::NoSuchFile, "No such file"));
+            };
+            self.log.open(&path, &mode);
+            let handle = self.new_handle(OpenHandle::Read { key, path, size, sent: 0 });
+            return Ok(Handle { id, handle });
+        }
         if pflags.contains(OpenFlags::READ) || pflags.contains(OpenFlags::APPEND) || !pflags.contains(OpenFlags::WRITE)
         {
             let msg = format!("Cannot open file in mode: {mode}");
@@ -425,6 +436,10 @@ impl russh_sftp::server::Handler for S3Filesystem {
                         Err(e)
                     }
                 }
+            }
+            Some(OpenHandle::Read { path, sent, .. }) => {
+                self.log.close_read(&path, sent);
+                Ok(ok(id))
             }
             Some(OpenHandle::Dir { .. }) => Ok(ok(id)),
             None => Err(err(StatusCode::Failure, "invalid handle")),
@@ -494,6 +509,7 @@ impl russh_sftp::server::Handler for S3Filesystem {
     async fn fstat(&mut self, id: u32, handle: String) -> Result<Attrs, Self::Error> {
         match self.handles.get(&handle) {
             Some(OpenHandle::Write(up)) => Ok(Attrs { id, attrs: file_attrs(up.written, None) }),
+            Some(OpenHandle::Read { size, .. }) => Ok(Attrs { id, attrs: file_attrs(*size, None) }),
             Some(OpenHandle::Dir { .. }) => Ok(Attrs { id, attrs: dir_attrs() }),
             None => Err(err(StatusCode::Failure, "invalid handle")),
         }
@@ -610,8 +626,28 @@ impl russh_sftp::server::Handler for S3Filesystem {
         Err(err(StatusCode::OpUnsupported, "Symbolic links are not supported"))
     }
 
-    async fn read(&mut self, _id: u32, _handle: String, _offset: u64, _len: u32) -> Result<Data, Self::Error> {
-        Err(err(StatusCode::OpUnsupported, "Cannot read a file opened for writing"))
+    async fn read(&mut self, id: u32, handle: String, offset: u64, len: u32) -> Result<Data, Self::Error> {
+        let Some(OpenHandle::Read { key, size, .. }) = self.handles.get(&handle) else {
+            return Err(err(StatusCode::OpUnsupported, "Cannot read a file opened for writing"));
+        };
+        if offset >= *size || len == 0 {
+            return Err(err(StatusCode::Eof, "End of file"));
+        }
+        let last = (offset + len as u64).min(*size) - 1;
+        let out = self
+            .s3
+            .get_object()
+            .bucket(&self.user.home_bucket)
+            .key(key.as_str())
+            .range(format!("bytes={offset}-{last}"))
+            .send()
+            .await
+            .map_err(|e| s3_err(&e))?;
+        let data = out.body.collect().await.map_err(|e| err(StatusCode::Failure, e.to_string()))?.into_bytes().to_vec();
+        if let Some(OpenHandle::Read { sent, .. }) = self.handles.get_mut(&handle) {
+            *sent += data.len() as u64;
+        }
+        Ok(Data { id, data })
     }
 }
 

@@ -120,6 +120,11 @@ impl SessionLog {
         self.activity("CLOSE", json!({"path": path, "bytes-in": bytes_in.to_string()}));
     }
 
+    /// A file read and closed after `bytes_out` bytes were sent.
+    pub fn close_read(&self, path: &str, bytes_out: u64) {
+        self.activity("CLOSE", json!({"path": path, "bytes-out": bytes_out.to_string()}));
+    }
+
     /// Any other path activity (MKDIR, DELETE, RMDIR, SETSTAT).
     pub fn path_activity(&self, activity: &str, path: &str) {
         self.activity(activity, json!({"path": path}));
