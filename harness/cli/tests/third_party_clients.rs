@@ -93,9 +93,22 @@ fn openssh_sftp_uploads_and_aws_cli_sees_the_result() {
     );
     assert!(ok && executions.contains("SUCCEEDED"), "{executions}");
     let listed: serde_json::Value = serde_json::from_str(&executions).unwrap();
-    let arn = listed["executions"][0]["executionArn"].as_str().unwrap().to_string();
-    let (ok, described) = aws(&sim, &["stepfunctions", "describe-execution", "--execution-arn", &arn]);
-    assert!(ok && described.contains("\"status\": \"SUCCEEDED\"") && described.contains("report"), "{described}");
+    // The upload's execution (the mkdir's folder marker has one too), found by its input.
+    let arns: Vec<String> = listed["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["executionArn"].as_str().unwrap().to_string())
+        .collect();
+    let mut found = None;
+    for arn in &arns {
+        let (ok, described) = aws(&sim, &["stepfunctions", "describe-execution", "--execution-arn", arn]);
+        if ok && described.contains("report") {
+            found = Some((arn.clone(), described));
+        }
+    }
+    let (arn, described) = found.unwrap_or_else(|| panic!("no execution for the upload among {arns:?}"));
+    assert!(described.contains("\"status\": \"SUCCEEDED\""), "{described}");
     let (ok, history) = aws(&sim, &["stepfunctions", "get-execution-history", "--execution-arn", &arn]);
     let history: serde_json::Value = serde_json::from_str(&history).unwrap_or_else(|e| panic!("{ok} {e}: {history}"));
     let kinds: Vec<&str> = history["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
