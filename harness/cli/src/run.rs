@@ -909,29 +909,36 @@ async fn check_file(clients: &Clients, ep: &Target, f: &Planned, deliveries: usi
 /// record, no copy.
 async fn check_absent(clients: &Clients, ep: &Target, f: &Planned, why: &str) -> Check {
     let t = Instant::now();
-    // Give a wrongly triggered pipeline time to show itself before declaring absence.
+    let leftovers = || async {
+        let mut found = Vec::new();
+        if clients.s3.head_object().bucket(&ep.source_bucket).key(&f.key).send().await.is_ok() {
+            found.push(format!("s3://{}/{}", ep.source_bucket, f.key));
+        }
+        if clients.s3.head_object().bucket(&ep.destination_bucket).key(&f.key).send().await.is_ok() {
+            found.push(format!("s3://{}/{}", ep.destination_bucket, f.key));
+        }
+        if let Ok(up) = clients.s3.list_multipart_uploads().bucket(&ep.source_bucket).prefix(&f.key).send().await
+            && !up.uploads().is_empty()
+        {
+            found.push(format!("{} open multipart upload(s)", up.uploads().len()));
+        }
+        let records = records_for(clients, &ep.table, &f.key).await;
+        if !records.is_empty() {
+            found.push(format!("{} record(s)", records.len()));
+        }
+        found
+    };
+    // A dropped connection's parts are aborted asynchronously: wait for them to go, then make
+    // sure nothing comes back (a wrongly triggered pipeline would show up within a moment).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let gone = wait_for(deadline, || async { leftovers().await.is_empty().then_some(()) }).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut found = Vec::new();
-    if clients.s3.head_object().bucket(&ep.source_bucket).key(&f.key).send().await.is_ok() {
-        found.push(format!("s3://{}/{}", ep.source_bucket, f.key));
-    }
-    if clients.s3.head_object().bucket(&ep.destination_bucket).key(&f.key).send().await.is_ok() {
-        found.push(format!("s3://{}/{}", ep.destination_bucket, f.key));
-    }
-    if let Ok(up) = clients.s3.list_multipart_uploads().bucket(&ep.source_bucket).prefix(&f.key).send().await
-        && !up.uploads().is_empty()
-    {
-        found.push(format!("{} open multipart upload(s)", up.uploads().len()));
-    }
-    let records = records_for(clients, &ep.table, &f.key).await;
-    if !records.is_empty() {
-        found.push(format!("{} record(s)", records.len()));
-    }
+    let found = leftovers().await;
     check(
         "s3",
         format!("nothing exists for {} ({why})", f.key),
         t,
-        if found.is_empty() {
+        if gone.is_some() && found.is_empty() {
             Ok("no object, no parts, no record, no copy".into())
         } else {
             Err(format!("found {}", found.join(", ")))
