@@ -83,9 +83,10 @@ module "sftp" {
   host_key             = var.host_key
   users                = var.users
   source_bucket        = module.storage.source_bucket
-  source_bucket_arn    = module.storage.source_bucket_arn
-  session_policy       = file("${path.module}/definitions/session-policy.json")
-  kms_key_arn          = var.kms_key_arn
-  log_retention_days   = var.log_retention_days
-  tags                 = local.tags
+  # ${source_bucket} is ours to fill; ${transfer:UserName} is left for Transfer Family.
+  session_policy     = replace(file("${path.module}/definitions/session-policy.json"), "$${source_bucket}", module.storage.source_bucket)
+  access_role_policy = replace(file("${path.module}/definitions/access-role-policy.json"), "$${source_bucket}", module.storage.source_bucket)
+  kms_key_arn        = var.kms_key_arn
+  log_retention_days = var.log_retention_days
+  tags               = local.tags
 }

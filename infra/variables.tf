@@ -75,14 +75,29 @@ variable "host_key" {
 }
 
 variable "users" {
-  description = "SFTP users: each gets a LOGICAL home /<source bucket>/<user> and may hold several SSH public keys."
+  description = "SFTP users (see examples/complete/users.auto.tfvars.json, which the simulator reads too): several SSH public keys each; a LOGICAL home chrooted to /<source bucket>/<user> unless home_directory_type, home_directory or home_directory_mappings say otherwise ($${source_bucket} and $${transfer:UserName} are filled in)."
   type = map(object({
-    ssh_public_keys = list(string)
+    ssh_public_keys         = list(string)
+    home_directory_type     = optional(string, "LOGICAL")
+    home_directory          = optional(string)
+    home_directory_mappings = optional(list(object({ entry = string, target = string })))
   }))
 
   validation {
     condition     = alltrue([for name, u in var.users : can(regex("^[a-zA-Z0-9_][a-zA-Z0-9_@.-]{2,99}$", name)) && length(u.ssh_public_keys) > 0])
     error_message = "User names are 3-100 characters of letters, digits, _ @ . - and every user needs at least one SSH public key."
+  }
+
+  validation {
+    condition     = alltrue([for name, u in var.users : contains(["LOGICAL", "PATH"], u.home_directory_type)])
+    error_message = "home_directory_type is LOGICAL or PATH."
+  }
+
+  validation {
+    condition = alltrue(flatten([for name, u in var.users : [
+      for m in coalesce(u.home_directory_mappings, []) : startswith(m.entry, "/") && startswith(m.target, "/")
+    ]]))
+    error_message = "Every home_directory_mappings entry and target is an absolute path (/entry, /bucket/prefix)."
   }
 }
 

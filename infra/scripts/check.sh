@@ -31,7 +31,7 @@ for dir in . examples/complete; do
   (cd "$dir" && rm -rf .terraform .terraform.lock.hcl && terraform init "${init_args[@]}" >/dev/null && terraform validate -no-color)
 done
 echo "== terraform test"
-terraform test -no-color -var-file=examples/complete/terraform.tfvars
+terraform test -no-color -var-file=examples/complete/terraform.tfvars -var-file=examples/complete/users.auto.tfvars.json
 
 echo "== checkov"
 venv="${XDG_CACHE_HOME:-$HOME/.cache}/partner-intake/checkov-venv"

@@ -78,21 +78,33 @@ run "sftp_endpoint" {
     condition     = length(module.sftp.settings.ingress_ports) == 1 && module.sftp.settings.ingress_ports[0] == 22 && toset(module.sftp.settings.ingress_cidrs) == toset(var.allowed_cidrs)
     error_message = "Only port 22 from the allowed CIDRs."
   }
+  # Homes as users.auto.tfvars.json declares them, placeholders filled in per user.
   assert {
-    condition     = alltrue([for name, u in module.sftp.settings.users : u.home_directory_type == "LOGICAL"])
-    error_message = "Every user has a LOGICAL home."
+    condition = (module.sftp.settings.users["acme"].home_directory_type == "LOGICAL"
+      && length(module.sftp.settings.users["acme"].mappings) == 1
+      && module.sftp.settings.users["acme"].mappings[0].entry == "/"
+    && module.sftp.settings.users["acme"].mappings[0].target == "/partner-intake-source-123456789012/acme")
+    error_message = "A user without mappings is chrooted to /<source bucket>/<user>."
+  }
+  assert {
+    condition = (module.sftp.settings.users["globex"].home_directory == "/inbound"
+      && join(",", [for m in module.sftp.settings.users["globex"].mappings : "${m.entry}=${m.target}"])
+    == "/inbound=/partner-intake-source-123456789012/globex/inbound,/outbound=/partner-intake-source-123456789012/globex/outbound")
+    error_message = "Several mappings keep their entries; $${source_bucket} and $${transfer:UserName} are filled in."
+  }
+  assert {
+    condition = (module.sftp.settings.users["initech"].home_directory_type == "PATH"
+      && module.sftp.settings.users["initech"].home_directory == "/partner-intake-source-123456789012/initech"
+    && length(module.sftp.settings.users["initech"].mappings) == 0)
+    error_message = "A PATH user lands in /<source bucket>/<user> and has no mappings."
   }
   assert {
     condition = alltrue([for name, u in module.sftp.settings.users :
-    length(u.mappings) == 1 && u.mappings[0].entry == "/" && u.mappings[0].target == "/partner-intake-source-123456789012/${name}"])
-    error_message = "Every user is chrooted to /<source bucket>/<user>."
+    u.session_policy == replace(file("definitions/session-policy.json"), "$${source_bucket}", "partner-intake-source-123456789012")])
+    error_message = "Every user gets the shared session policy file, with the source bucket filled in."
   }
   assert {
-    condition     = alltrue([for name, u in module.sftp.settings.users : u.session_policy == file("definitions/session-policy.json")])
-    error_message = "Every user gets the shared session policy file."
-  }
-  assert {
-    condition     = module.sftp.settings.users["acme"].keys == 2 && module.sftp.settings.users["globex"].keys == 1
+    condition     = module.sftp.settings.users["acme"].keys == 2 && module.sftp.settings.users["globex"].keys == 1 && module.sftp.settings.users["initech"].keys == 1
     error_message = "Every SSH key of every user is registered."
   }
   assert {
@@ -228,7 +240,7 @@ run "outputs_document" {
     error_message = "The outputs document has its version, region and port."
   }
   assert {
-    condition     = output.harness.log_groups.sftp == "/aws/transfer/partner-intake" && join(",", output.harness.sftp.users) == "acme,globex"
+    condition     = output.harness.log_groups.sftp == "/aws/transfer/partner-intake" && join(",", output.harness.sftp.users) == "acme,globex,initech"
     error_message = "The outputs document names the session log group and users."
   }
 }

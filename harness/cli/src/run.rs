@@ -319,7 +319,7 @@ async fn start_simulator(
     config.external = external;
     config.users = accounts
         .values()
-        .map(|a| sim::UserConfig { name: a.name.clone(), keys: vec![a.key.public_key().clone()] })
+        .map(|a| sim::UserConfig::new(&a.name, vec![a.key.public_key().clone()]))
         .collect();
     config.create_destination_bucket = scenario.sim.create_destination_bucket;
     config.function_env = scenario.sim.function_env.clone();

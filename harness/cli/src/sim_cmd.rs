@@ -64,7 +64,7 @@ pub async fn run(args: SimArgs, infra: PathBuf, function_command: Vec<String>) -
             .with_context(|| format!("{}: not an OpenSSH public key", path.display()))?;
         keys.push(public);
     }
-    config.users = vec![sim::UserConfig { name: args.user.clone(), keys }];
+    config.users = vec![sim::UserConfig::new(&args.user, keys)];
     config.sftp_port = args.sftp_port;
     config.gateway_port = args.port;
     config.dynamodb_port = args.dynamodb_port;

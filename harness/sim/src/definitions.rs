@@ -35,6 +35,8 @@ pub const EVENT_PATTERN: &str = "event-pattern.json";
 pub const INPUT_TRANSFORMER: &str = "input-transformer.json";
 /// The Transfer Family session (scope-down) policy.
 pub const SESSION_POLICY: &str = "session-policy.json";
+/// The SFTP access role's policy.
+pub const ACCESS_ROLE_POLICY: &str = "access-role-policy.json";
 /// The copy function's settings.
 pub const FUNCTION_SETTINGS: &str = "copy-function.json";
 

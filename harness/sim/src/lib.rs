@@ -86,6 +86,14 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// A user's home or policies cannot be used.
+    #[error("SFTP user {user:?}: {message}")]
+    User {
+        /// The user.
+        user: String,
+        /// Why.
+        message: String,
+    },
     /// Setting up a service failed.
     #[error("{0}")]
     Setup(String),
@@ -98,6 +106,31 @@ pub struct UserConfig {
     pub name: String,
     /// Authorized public keys.
     pub keys: Vec<ssh_key::PublicKey>,
+    /// Home directory (default: chrooted to `/<source bucket>/<name>`).
+    pub home: sftp::users::HomeSpec,
+    /// Replaces the shared session policy file for this user (`Some("")`: no session policy).
+    pub session_policy: Option<String>,
+}
+
+impl UserConfig {
+    /// A user chrooted to `/<source bucket>/<name>` with the shared session policy.
+    pub fn new(name: &str, keys: Vec<ssh_key::PublicKey>) -> Self {
+        Self { name: name.to_string(), keys, home: Default::default(), session_policy: None }
+    }
+
+    /// The users of a `.tfvars.json` file shared with Terraform.
+    pub fn from_file(path: &std::path::Path) -> Result<Vec<Self>, sftp::users::UsersFileError> {
+        let entries = sftp::users::load(path)?;
+        Ok(entries
+            .into_iter()
+            .map(|(name, e)| Self {
+                keys: e.public_keys().unwrap_or_default(),
+                home: e.spec(),
+                name,
+                session_policy: None,
+            })
+            .collect())
+    }
 }
 
 /// An AWS-compatible endpoint (LocalStack, moto) that holds S3 and DynamoDB instead of the
@@ -399,20 +432,30 @@ impl Simulator {
         let host_public_key = host_key.public_key().to_openssh().unwrap_or_default();
         let host_key_fingerprint = host_key.public_key().fingerprint(ssh_key::HashAlg::Sha256).to_string();
         let id = server_id();
+        let role_arn = format!("arn:aws:iam::{ACCOUNT_ID}:role/partner-intake-sftp-access");
+        let role_policy = definitions::load(infra, definitions::ACCESS_ROLE_POLICY, &values)?;
+        let session_policy = definitions::load(infra, definitions::SESSION_POLICY, &values)?;
+        let users = config
+            .users
+            .iter()
+            .map(|u| {
+                let bad = |message: String| StartError::User { user: u.name.clone(), message };
+                let home = u.home.home(&u.name, &config.source_bucket).map_err(|e| bad(e.to_string()))?;
+                let session = match u.session_policy.as_deref() {
+                    None => Some(session_policy.as_str()),
+                    Some("") => None,
+                    Some(own) => Some(own),
+                };
+                let access = sftp::Access::new(&role_arn, Some(&role_policy), session, &home.policy_variables(&u.name))
+                    .map_err(|e| bad(e.to_string()))?;
+                Ok(sftp::SftpUser { name: u.name.clone(), keys: u.keys.clone(), home, access })
+            })
+            .collect::<Result<Vec<_>, StartError>>()?;
         let sftp_config = sftp::SftpConfig {
             server_id: id.clone(),
-            users: config
-                .users
-                .iter()
-                .map(|u| sftp::SftpUser {
-                    name: u.name.clone(),
-                    keys: u.keys.clone(),
-                    home_bucket: config.source_bucket.clone(),
-                    home_prefix: u.name.clone(),
-                })
-                .collect(),
+            users,
             host_key,
-            role_arn: format!("arn:aws:iam::{ACCOUNT_ID}:role/partner-intake-sftp-access"),
+            role_arn,
             setstat_no_op: config.setstat_no_op,
             upload: config.upload,
             idle_timeout: std::time::Duration::from_secs(1800),

@@ -7,19 +7,7 @@ internet_facing = true
 lambda_zip_path = "../../../target/lambda/copy-lambda/bootstrap.zip"
 kms_key_arn     = null
 
-users = {
-  acme = {
-    ssh_public_keys = [
-      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl acme-laptop",
-      "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WZ2YB/++Tpockg= acme-ci",
-    ]
-  }
-  globex = {
-    ssh_public_keys = [
-      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHAnlWDmE8gKqPpJcXH7H2mW6w3Y2p0gS0mQz2d0mJ1a globex-sftp",
-    ]
-  }
-}
+# Users are in users.auto.tfvars.json, which `harness sim --users` reads too.
 
 tags = {
   Owner      = "platform-team"

@@ -32,7 +32,10 @@ variable "internet_facing" {
 variable "users" {
   description = "SFTP users and their SSH public keys."
   type = map(object({
-    ssh_public_keys = list(string)
+    ssh_public_keys         = list(string)
+    home_directory_type     = optional(string, "LOGICAL")
+    home_directory          = optional(string)
+    home_directory_mappings = optional(list(object({ entry = string, target = string })))
   }))
 }
 

@@ -3,6 +3,20 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
+  default_home = "/$${source_bucket}/$${transfer:UserName}"
+  # Placeholders filled in per user: the source bucket and the user name (any case, as AWS reads it).
+  homes = {
+    for user, u in var.users : user => {
+      path = replace(replace(coalesce(u.home_directory, local.default_home), "$${source_bucket}", var.source_bucket), "/(?i)\\$\\{transfer:username\\}/", user)
+      mappings = [
+        for m in(u.home_directory_mappings == null ? [{ entry = "/", target = local.default_home }] : u.home_directory_mappings) : {
+          entry  = m.entry
+          target = replace(replace(m.target, "$${source_bucket}", var.source_bucket), "/(?i)\\$\\{transfer:username\\}/", user)
+        }
+      ]
+    }
+  }
+
   # One entry per (user, key).
   user_keys = merge([
     for user, u in var.users : {
@@ -120,20 +134,7 @@ resource "aws_iam_role_policy" "access" {
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = concat(
-      [
-        {
-          Sid      = "ListSourceBucket"
-          Effect   = "Allow"
-          Action   = ["s3:ListBucket", "s3:GetBucketLocation"]
-          Resource = [var.source_bucket_arn]
-        },
-        {
-          Sid      = "ObjectsInSourceBucket"
-          Effect   = "Allow"
-          Action   = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:GetObjectVersion", "s3:DeleteObjectVersion", "s3:GetObjectACL", "s3:PutObjectACL"]
-          Resource = ["${var.source_bucket_arn}/*"]
-        },
-      ],
+      jsondecode(var.access_role_policy).Statement,
       var.kms_key_arn == null ? [] : [{
         Sid      = "Encryption"
         Effect   = "Allow"
@@ -144,6 +145,8 @@ resource "aws_iam_role_policy" "access" {
   })
 }
 
+# Homes are declared as in users.auto.tfvars.json (shared with the simulator): $${source_bucket} is
+# this stack's source bucket; $${transfer:UserName} is the user's name.
 resource "aws_transfer_user" "this" {
   for_each = var.users
 
@@ -151,11 +154,18 @@ resource "aws_transfer_user" "this" {
   user_name           = each.key
   role                = aws_iam_role.access.arn
   policy              = var.session_policy
-  home_directory_type = "LOGICAL"
+  home_directory_type = each.value.home_directory_type
+  home_directory = (
+    each.value.home_directory_type == "PATH" ? local.homes[each.key].path :
+    each.value.home_directory
+  )
 
-  home_directory_mappings {
-    entry  = "/"
-    target = "/${var.source_bucket}/${each.key}"
+  dynamic "home_directory_mappings" {
+    for_each = each.value.home_directory_type == "LOGICAL" ? local.homes[each.key].mappings : []
+    content {
+      entry  = home_directory_mappings.value.entry
+      target = home_directory_mappings.value.target
+    }
   }
 
   tags = var.tags

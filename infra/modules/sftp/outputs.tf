@@ -44,6 +44,7 @@ output "settings" {
     users = {
       for name, u in aws_transfer_user.this : name => {
         home_directory_type = u.home_directory_type
+        home_directory      = u.home_directory
         mappings            = [for m in u.home_directory_mappings : { entry = m.entry, target = m.target }]
         session_policy      = u.policy
         keys                = length([for k in aws_transfer_ssh_key.this : k if k.user_name == name])

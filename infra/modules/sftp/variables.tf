@@ -43,7 +43,10 @@ variable "host_key" {
 variable "users" {
   description = "Users and their SSH public keys."
   type = map(object({
-    ssh_public_keys = list(string)
+    ssh_public_keys         = list(string)
+    home_directory_type     = optional(string, "LOGICAL")
+    home_directory          = optional(string)
+    home_directory_mappings = optional(list(object({ entry = string, target = string })))
   }))
 }
 
@@ -52,13 +55,13 @@ variable "source_bucket" {
   type        = string
 }
 
-variable "source_bucket_arn" {
-  description = "Source bucket ARN."
+variable "session_policy" {
+  description = "The session (scope-down) policy document, with $${transfer:*} variables left for Transfer Family."
   type        = string
 }
 
-variable "session_policy" {
-  description = "The session (scope-down) policy document."
+variable "access_role_policy" {
+  description = "The access role's policy document (S3 permissions on the source bucket)."
   type        = string
 }
 

@@ -1,4 +1,5 @@
-//! The SFTP request handler of one channel: an S3 bucket seen through a LOGICAL home.
+//! The SFTP request handler of one channel: S3 seen through the user's home directory, every
+//! S3 call first allowed by the session's policies.
 //!
 //! Writes stream into S3: up to one part in memory, then a multipart upload whose parts go out
 //! while the client keeps writing; the object appears only when the file is closed.
@@ -14,6 +15,8 @@ use russh_sftp::protocol::{Attrs, Data, File, FileAttributes, Handle, Name, Open
 use russh_sftp::server::StatusReply;
 use tokio::task::JoinHandle;
 
+use super::access::S3Action;
+use super::home::Resolved;
 use super::session_log::SessionLog;
 use super::vpath;
 use super::{SftpConfig, SftpUser};
@@ -47,18 +50,26 @@ fn err(code: StatusCode, msg: impl Into<String>) -> SftpError {
     SftpError(code, msg.into())
 }
 
+/// What Transfer Family answers when IAM refuses the S3 call behind an operation.
+fn denied() -> SftpError {
+    err(StatusCode::PermissionDenied, ACCESS_DENIED)
+}
+
+const ACCESS_DENIED: &str = "Access denied";
+
 fn s3_err<E: ProvideErrorMetadata>(e: &aws_sdk_s3::error::SdkError<E>) -> SftpError {
     let code = e.code().unwrap_or("");
     match code {
         "NoSuchKey" | "NotFound" | "NoSuchBucket" => err(StatusCode::NoSuchFile, "No such file"),
-        "AccessDenied" => err(StatusCode::PermissionDenied, "Access denied"),
+        "AccessDenied" => denied(),
         _ => err(StatusCode::Failure, format!("S3 error: {code} {}", e.message().unwrap_or(""))),
     }
 }
 
 struct Upload {
-    path: String,
+    bucket: String,
     key: String,
+    path: String,
     written: u64,
     buffer: BytesMut,
     multipart: Option<String>,
@@ -67,8 +78,37 @@ struct Upload {
 
 enum OpenHandle {
     Write(Upload),
-    Read { key: String, path: String, size: u64, sent: u64 },
+    Read { bucket: String, key: String, path: String, size: u64, sent: u64 },
     Dir { entries: Vec<File>, sent: bool },
+}
+
+/// An object or directory in S3 that a client path names.
+#[derive(Debug, Clone)]
+struct Place {
+    bucket: String,
+    /// The key of a file, or a directory's prefix without its slash (empty: the bucket root).
+    key: String,
+    /// A mapping entry or the home itself: always a directory, never removed or renamed.
+    root: bool,
+}
+
+impl Place {
+    /// The listing prefix of this place as a directory.
+    fn dir_prefix(&self) -> String {
+        if self.key.is_empty() { String::new() } else { format!("{}/", self.key) }
+    }
+
+    /// `/bucket/key`, as session logs write paths.
+    fn log_path(&self) -> String {
+        if self.key.is_empty() { format!("/{}", self.bucket) } else { format!("/{}/{}", self.bucket, self.key) }
+    }
+}
+
+/// What a client path names, for this user.
+enum Target {
+    S3(Place),
+    Virtual(Vec<String>),
+    Outside,
 }
 
 /// The handler for one SFTP channel.
@@ -91,6 +131,10 @@ fn dir_attrs() -> FileAttributes {
 
 fn file_attrs(size: u64, mtime: Option<u32>) -> FileAttributes {
     FileAttributes { permissions: Some(0o100644), size: Some(size), mtime, atime: mtime, ..Default::default() }
+}
+
+fn no_such_file() -> SftpError {
+    err(StatusCode::NoSuchFile, "No such file")
 }
 
 fn mode_string(flags: OpenFlags) -> String {
@@ -116,19 +160,54 @@ impl S3Filesystem {
         Self { user, s3, log, config, handles: HashMap::new(), next_handle: 0 }
     }
 
-    /// The S3 key under the home for a client path (`None` for the home itself).
-    fn key_of(&self, path: &str) -> (Vec<String>, String) {
-        let segs = vpath::resolve(path);
-        let key = if segs.is_empty() {
-            self.user.home_prefix.clone()
+    /// The segments of a client path: relative paths start at the landing directory, and `..`
+    /// never climbs above `/`.
+    fn segments(&self, path: &str) -> Vec<String> {
+        if path.starts_with('/') {
+            vpath::resolve(path)
         } else {
-            format!("{}/{}", self.user.home_prefix, segs.join("/"))
-        };
-        (segs, key)
+            vpath::resolve(&format!("{}/{path}", self.user.home.landing()))
+        }
     }
 
-    fn log_path(&self, key: &str) -> String {
-        format!("/{}/{key}", self.user.home_bucket)
+    fn target(&self, path: &str) -> Target {
+        let segs = self.segments(path);
+        match self.user.home.resolve(&segs) {
+            Resolved::S3 { bucket, key } => {
+                let root = self.user.home.is_root(&segs);
+                Target::S3(Place { bucket, key, root })
+            }
+            Resolved::Virtual(children) => Target::Virtual(children),
+            Resolved::Outside => Target::Outside,
+        }
+    }
+
+    /// The S3 place of a path that must name one; virtual directories are refused like
+    /// Transfer Family refuses changes to them.
+    fn place(&self, path: &str) -> Result<Place, SftpError> {
+        match self.target(path) {
+            Target::S3(p) => Ok(p),
+            Target::Virtual(_) => Err(denied()),
+            Target::Outside => Err(no_such_file()),
+        }
+    }
+
+    /// Allows `action` on `place` (its key, or its listing prefix for `ListBucket`) or logs the
+    /// refusal as Transfer Family does and answers `Access denied`.
+    fn authorize(&self, operation: &str, action: S3Action, place: &Place, key: &str) -> Result<(), SftpError> {
+        if self.may(action, place, key) {
+            return Ok(());
+        }
+        let path = if key.is_empty() { format!("/{}", place.bucket) } else { format!("/{}/{key}", place.bucket) };
+        self.log.error(operation, &path, ACCESS_DENIED);
+        Err(denied())
+    }
+
+    fn may(&self, action: S3Action, place: &Place, key: &str) -> bool {
+        match action {
+            S3Action::ListBucket => self.user.access.allows(action, &place.bucket, None, Some(key)),
+            _ => self.user.access.allows(action, &place.bucket, Some(key), None),
+        }
     }
 
     fn new_handle(&mut self, h: OpenHandle) -> String {
@@ -138,37 +217,56 @@ impl S3Filesystem {
         name
     }
 
-    async fn head(&self, key: &str) -> Option<(u64, Option<u32>)> {
-        let out = self.s3.head_object().bucket(&self.user.home_bucket).key(key).send().await.ok()?;
+    async fn head(&self, bucket: &str, key: &str) -> Option<(u64, Option<u32>)> {
+        let out = self.s3.head_object().bucket(bucket).key(key).send().await.ok()?;
         let mtime = out.last_modified().map(|t| t.secs() as u32);
         Some((out.content_length().unwrap_or(0) as u64, mtime))
     }
 
-    async fn is_dir(&self, key: &str) -> bool {
-        let out =
-            self.s3.list_objects_v2().bucket(&self.user.home_bucket).prefix(format!("{key}/")).max_keys(1).send().await;
-        out.is_ok_and(|o| o.key_count().unwrap_or(0) > 0)
+    /// Up to `max` keys below a directory prefix.
+    async fn children(&self, place: &Place, max: i32) -> Result<Vec<String>, SftpError> {
+        let out = self
+            .s3
+            .list_objects_v2()
+            .bucket(&place.bucket)
+            .prefix(place.dir_prefix())
+            .max_keys(max)
+            .send()
+            .await
+            .map_err(|e| s3_err(&e))?;
+        Ok(out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect())
     }
 
-    async fn attrs_of(&self, path: &str) -> Result<FileAttributes, SftpError> {
-        let (segs, key) = self.key_of(path);
-        if segs.is_empty() {
+    /// Attributes of a place: HeadObject when GetObject is allowed, then a listing when
+    /// ListBucket is; neither allowed is `Access denied`.
+    async fn attrs_of(&self, operation: &str, place: &Place) -> Result<FileAttributes, SftpError> {
+        if place.root || place.key.is_empty() {
             return Ok(dir_attrs());
         }
-        if let Some((size, mtime)) = self.head(&key).await {
+        let may_get = self.may(S3Action::GetObject, place, &place.key);
+        let may_list = self.may(S3Action::ListBucket, place, &place.dir_prefix());
+        if !may_get && !may_list {
+            self.log.error(operation, &place.log_path(), ACCESS_DENIED);
+            return Err(denied());
+        }
+        if may_get && let Some((size, mtime)) = self.head(&place.bucket, &place.key).await {
             return Ok(file_attrs(size, mtime));
         }
-        if self.is_dir(&key).await {
+        if may_list && !self.children(place, 1).await?.is_empty() {
             return Ok(dir_attrs());
         }
-        Err(err(StatusCode::NoSuchFile, "No such file"))
+        Err(no_such_file())
+    }
+
+    async fn exists(&self, place: &Place) -> bool {
+        self.attrs_of("STAT", place).await.is_ok()
     }
 
     async fn flush_part(&mut self, handle: &str, last: bool) -> Result<(), SftpError> {
         let s3 = self.s3.clone();
-        let bucket = self.user.home_bucket.clone();
         let settings = self.config.upload;
         let Some(OpenHandle::Write(up)) = self.handles.get_mut(handle) else { return Ok(()) };
+        let bucket = up.bucket.clone();
         if up.multipart.is_none() {
             let out = s3.create_multipart_upload().bucket(&bucket).key(&up.key).send().await.map_err(|e| s3_err(&e))?;
             up.multipart = out.upload_id().map(str::to_string);
@@ -202,12 +300,12 @@ impl S3Filesystem {
     }
 
     /// Tells the event bus about an object this server created, when S3 will not.
-    fn announce(&self, key: &str, size: u64, etag: Option<&str>, reason: &'static str) {
+    fn announce(&self, bucket: &str, key: &str, size: u64, etag: Option<&str>, reason: &'static str) {
         static SEQUENCER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let Some(tx) = &self.config.announce else { return };
         let n = SEQUENCER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let _ = tx.send(crate::s3::ObjectCreated {
-            bucket: self.user.home_bucket.clone(),
+            bucket: bucket.to_string(),
             key: key.to_string(),
             size,
             etag: etag.unwrap_or_default().trim_matches('"').to_string(),
@@ -221,7 +319,7 @@ impl S3Filesystem {
     }
 
     async fn finish_upload(&self, up: Upload) -> Result<u64, SftpError> {
-        let bucket = &self.user.home_bucket;
+        let bucket = &up.bucket;
         match up.multipart {
             None => {
                 let size = up.buffer.len() as u64;
@@ -234,7 +332,7 @@ impl S3Filesystem {
                     .send()
                     .await
                     .map_err(|e| s3_err(&e))?;
-                self.announce(&up.key, size, out.e_tag(), "PutObject");
+                self.announce(bucket, &up.key, size, out.e_tag(), "PutObject");
             }
             Some(id) => {
                 let mut parts = Vec::with_capacity(up.parts.len());
@@ -260,72 +358,62 @@ impl S3Filesystem {
                     .send()
                     .await
                     .map_err(|e| s3_err(&e))?;
-                self.announce(&up.key, up.written, out.e_tag(), "CompleteMultipartUpload");
+                self.announce(bucket, &up.key, up.written, out.e_tag(), "CompleteMultipartUpload");
             }
         }
         Ok(up.written)
     }
-}
 
-impl S3Filesystem {
     /// An empty directory (just its `dir/` marker) moves; a directory with contents would be
     /// one copy and delete per object, which S3-backed Transfer Family refuses.
-    async fn rename_dir(&self, id: u32, from: &str, to: &str) -> Result<Status, SftpError> {
-        let bucket = self.user.home_bucket.clone();
-        let out = self
-            .s3
-            .list_objects_v2()
-            .bucket(&bucket)
-            .prefix(format!("{from}/"))
-            .max_keys(2)
-            .send()
-            .await
-            .map_err(|e| s3_err(&e))?;
-        let marker = format!("{from}/");
-        if out.contents().iter().any(|o| o.key() != Some(marker.as_str())) {
+    async fn rename_dir(&self, id: u32, from: &Place, to: &Place) -> Result<Status, SftpError> {
+        let marker = from.dir_prefix();
+        if self.children(from, 2).await?.iter().any(|k| *k != marker) {
             let msg = "Cannot rename a directory that is not empty";
-            self.log.error("RENAME", &self.log_path(from), msg);
+            self.log.error("RENAME", &from.log_path(), msg);
             return Err(err(StatusCode::Failure, msg));
         }
-        if self.attrs_of_key(to).await {
+        let new_marker = to.dir_prefix();
+        self.authorize("RENAME", S3Action::PutObject, to, &new_marker)?;
+        self.authorize("RENAME", S3Action::DeleteObject, from, &marker)?;
+        if self.exists(to).await {
             return Err(err(StatusCode::Failure, "File already exists"));
         }
-        let new_marker = format!("{to}/");
         self.s3
             .put_object()
-            .bucket(&bucket)
+            .bucket(&to.bucket)
             .key(&new_marker)
             .body(ByteStream::from_static(b""))
             .send()
             .await
             .map_err(|e| s3_err(&e))?;
-        self.s3.delete_object().bucket(&bucket).key(&marker).send().await.map_err(|e| s3_err(&e))?;
-        self.announce(&new_marker, 0, None, "PutObject");
-        self.log.rename(&self.log_path(from), &self.log_path(to));
+        self.s3.delete_object().bucket(&from.bucket).key(&marker).send().await.map_err(|e| s3_err(&e))?;
+        self.announce(&to.bucket, &new_marker, 0, None, "PutObject");
+        self.log.rename(&from.log_path(), &to.log_path());
         Ok(ok(id))
-    }
-
-    async fn attrs_of_key(&self, key: &str) -> bool {
-        self.head(key).await.is_some() || self.is_dir(key).await
     }
 }
 
 impl Drop for S3Filesystem {
     fn drop(&mut self) {
         // A channel gone with files still open: abort their multipart uploads so no parts and
-        // no object remain, as Transfer Family does for an interrupted upload.
+        // no object remain, as Transfer Family does for an interrupted upload (when its role
+        // may abort them; otherwise the parts wait for the bucket's lifecycle rule).
         for (_, h) in self.handles.drain() {
             if let OpenHandle::Write(up) = h
                 && let Some(id) = up.multipart
             {
+                if !self.user.access.allows(S3Action::AbortMultipartUpload, &up.bucket, Some(&up.key), None) {
+                    self.log.error("CLOSE", &up.path, ACCESS_DENIED);
+                    continue;
+                }
                 let s3 = self.s3.clone();
-                let bucket = self.user.home_bucket.clone();
                 let parts = up.parts;
                 tokio::spawn(async move {
                     for p in parts {
                         let _ = p.await;
                     }
-                    let _ = s3.abort_multipart_upload().bucket(bucket).key(up.key).upload_id(id).send().await;
+                    let _ = s3.abort_multipart_upload().bucket(up.bucket).key(up.key).upload_id(id).send().await;
                 });
             }
         }
@@ -347,7 +435,7 @@ impl russh_sftp::server::Handler for S3Filesystem {
     }
 
     async fn realpath(&mut self, id: u32, path: String) -> Result<Name, Self::Error> {
-        let p = vpath::display(&vpath::resolve(&path));
+        let p = vpath::display(&self.segments(&path));
         Ok(Name { id, files: vec![File::dummy(p)] })
     }
 
@@ -358,20 +446,22 @@ impl russh_sftp::server::Handler for S3Filesystem {
         pflags: OpenFlags,
         _attrs: FileAttributes,
     ) -> Result<Handle, Self::Error> {
-        let (segs, key) = self.key_of(&filename);
+        let place = self.place(&filename)?;
         let mode = mode_string(pflags);
-        let path = self.log_path(&key);
-        if segs.is_empty() {
+        let path = place.log_path();
+        if place.root || place.key.is_empty() {
             return Err(err(StatusCode::Failure, "Cannot open a directory"));
         }
         let read_only = pflags.contains(OpenFlags::READ) && !pflags.contains(OpenFlags::WRITE);
         if read_only && !pflags.contains(OpenFlags::APPEND) {
             // Downloads: each READ becomes a ranged GetObject.
-            let Some((size, _)) = self.head(&key).await else {
-                return Err(err(StatusCode::NoSuchFile, "No such file"));
+            self.authorize("OPEN", S3Action::GetObject, &place, &place.key)?;
+            let Some((size, _)) = self.head(&place.bucket, &place.key).await else {
+                return Err(no_such_file());
             };
             self.log.open(&path, &mode);
-            let handle = self.new_handle(OpenHandle::Read { key, path, size, sent: 0 });
+            let Place { bucket, key, .. } = place;
+            let handle = self.new_handle(OpenHandle::Read { bucket, key, path, size, sent: 0 });
             return Ok(Handle { id, handle });
         }
         if pflags.contains(OpenFlags::READ) || pflags.contains(OpenFlags::APPEND) || !pflags.contains(OpenFlags::WRITE)
@@ -380,10 +470,13 @@ impl russh_sftp::server::Handler for S3Filesystem {
             self.log.error("OPEN", &path, &msg);
             return Err(err(StatusCode::OpUnsupported, msg));
         }
+        self.authorize("OPEN", S3Action::PutObject, &place, &place.key)?;
         self.log.open(&path, &mode);
+        let Place { bucket, key, .. } = place;
         let handle = self.new_handle(OpenHandle::Write(Upload {
-            path,
+            bucket,
             key,
+            path,
             written: 0,
             buffer: BytesMut::new(),
             multipart: None,
@@ -447,18 +540,28 @@ impl russh_sftp::server::Handler for S3Filesystem {
     }
 
     async fn opendir(&mut self, id: u32, path: String) -> Result<Handle, Self::Error> {
-        let (segs, key) = self.key_of(&path);
-        if !segs.is_empty() && !matches!(self.attrs_of(&path).await, Ok(a) if a.is_dir()) {
-            return Err(err(StatusCode::NoSuchFile, "No such file"));
-        }
-        let prefix = format!("{key}/");
         let mut entries = vec![File::new(".", dir_attrs()), File::new("..", dir_attrs())];
+        let place = match self.target(&path) {
+            Target::Outside => return Err(no_such_file()),
+            Target::Virtual(children) => {
+                entries.extend(children.into_iter().map(|name| File::new(name, dir_attrs())));
+                let handle = self.new_handle(OpenHandle::Dir { entries, sent: false });
+                return Ok(Handle { id, handle });
+            }
+            Target::S3(place) => place,
+        };
+        let prefix = place.dir_prefix();
+        self.authorize("OPENDIR", S3Action::ListBucket, &place, &prefix)?;
+        if !place.root && !place.key.is_empty() && !matches!(self.attrs_of("OPENDIR", &place).await, Ok(a) if a.is_dir())
+        {
+            return Err(no_such_file());
+        }
         let mut token = None;
         loop {
             let out = self
                 .s3
                 .list_objects_v2()
-                .bucket(&self.user.home_bucket)
+                .bucket(&place.bucket)
                 .prefix(&prefix)
                 .delimiter("/")
                 .set_continuation_token(token)
@@ -499,11 +602,16 @@ impl russh_sftp::server::Handler for S3Filesystem {
     }
 
     async fn stat(&mut self, id: u32, path: String) -> Result<Attrs, Self::Error> {
-        Ok(Attrs { id, attrs: self.attrs_of(&path).await? })
+        let attrs = match self.target(&path) {
+            Target::S3(place) => self.attrs_of("STAT", &place).await?,
+            Target::Virtual(_) => dir_attrs(),
+            Target::Outside => return Err(no_such_file()),
+        };
+        Ok(Attrs { id, attrs })
     }
 
     async fn lstat(&mut self, id: u32, path: String) -> Result<Attrs, Self::Error> {
-        Ok(Attrs { id, attrs: self.attrs_of(&path).await? })
+        self.stat(id, path).await
     }
 
     async fn fstat(&mut self, id: u32, handle: String) -> Result<Attrs, Self::Error> {
@@ -516,8 +624,10 @@ impl russh_sftp::server::Handler for S3Filesystem {
     }
 
     async fn setstat(&mut self, id: u32, path: String, _attrs: FileAttributes) -> Result<Status, Self::Error> {
-        let (_, key) = self.key_of(&path);
-        let p = self.log_path(&key);
+        let p = match self.target(&path) {
+            Target::S3(place) => place.log_path(),
+            _ => vpath::display(&self.segments(&path)),
+        };
         if self.config.setstat_no_op {
             self.log.path_activity("SETSTAT", &p);
             return Ok(ok(id));
@@ -534,87 +644,95 @@ impl russh_sftp::server::Handler for S3Filesystem {
     }
 
     async fn mkdir(&mut self, id: u32, path: String, _attrs: FileAttributes) -> Result<Status, Self::Error> {
-        let (segs, key) = self.key_of(&path);
-        if segs.is_empty() || self.attrs_of(&path).await.is_ok() {
+        let place = match self.target(&path) {
+            Target::S3(place) if !place.root && !place.key.is_empty() => place,
+            Target::Outside => return Err(no_such_file()),
+            _ => return Err(err(StatusCode::Failure, "File already exists")),
+        };
+        let marker = place.dir_prefix();
+        self.authorize("MKDIR", S3Action::PutObject, &place, &marker)?;
+        if self.exists(&place).await {
             return Err(err(StatusCode::Failure, "File already exists"));
         }
-        let marker = format!("{key}/");
         let out = self
             .s3
             .put_object()
-            .bucket(&self.user.home_bucket)
+            .bucket(&place.bucket)
             .key(&marker)
             .body(ByteStream::from_static(b""))
             .send()
             .await
             .map_err(|e| s3_err(&e))?;
-        self.announce(&marker, 0, out.e_tag(), "PutObject");
-        self.log.path_activity("MKDIR", &self.log_path(&key));
+        self.announce(&place.bucket, &marker, 0, out.e_tag(), "PutObject");
+        self.log.path_activity("MKDIR", &place.log_path());
         Ok(ok(id))
     }
 
     async fn rmdir(&mut self, id: u32, path: String) -> Result<Status, Self::Error> {
-        let (segs, key) = self.key_of(&path);
-        if segs.is_empty() {
+        let place = self.place(&path)?;
+        if place.root || place.key.is_empty() {
             return Err(err(StatusCode::PermissionDenied, "Permission denied"));
         }
-        let out = self
-            .s3
-            .list_objects_v2()
-            .bucket(&self.user.home_bucket)
-            .prefix(format!("{key}/"))
-            .max_keys(2)
-            .send()
-            .await
-            .map_err(|e| s3_err(&e))?;
-        let children = out.contents().iter().filter(|o| o.key() != Some(&format!("{key}/"))).count();
-        if out.key_count().unwrap_or(0) == 0 {
-            return Err(err(StatusCode::NoSuchFile, "No such file"));
+        let marker = place.dir_prefix();
+        self.authorize("RMDIR", S3Action::ListBucket, &place, &marker)?;
+        self.authorize("RMDIR", S3Action::DeleteObject, &place, &marker)?;
+        let children = self.children(&place, 2).await?;
+        if children.is_empty() {
+            return Err(no_such_file());
         }
-        if children > 0 {
+        if children.iter().any(|k| *k != marker) {
             return Err(err(StatusCode::Failure, "Directory not empty"));
         }
-        self.s3
-            .delete_object()
-            .bucket(&self.user.home_bucket)
-            .key(format!("{key}/"))
-            .send()
-            .await
-            .map_err(|e| s3_err(&e))?;
-        self.log.path_activity("RMDIR", &self.log_path(&key));
+        self.s3.delete_object().bucket(&place.bucket).key(&marker).send().await.map_err(|e| s3_err(&e))?;
+        self.log.path_activity("RMDIR", &place.log_path());
         Ok(ok(id))
     }
 
     async fn remove(&mut self, id: u32, filename: String) -> Result<Status, Self::Error> {
-        let (_, key) = self.key_of(&filename);
-        if self.head(&key).await.is_none() {
-            return Err(err(StatusCode::NoSuchFile, "No such file"));
+        let place = self.place(&filename)?;
+        if place.root || place.key.is_empty() {
+            return Err(err(StatusCode::Failure, "Cannot remove a directory"));
         }
-        self.s3.delete_object().bucket(&self.user.home_bucket).key(&key).send().await.map_err(|e| s3_err(&e))?;
-        self.log.path_activity("DELETE", &self.log_path(&key));
+        self.authorize("DELETE", S3Action::DeleteObject, &place, &place.key)?;
+        if self.may(S3Action::GetObject, &place, &place.key) && self.head(&place.bucket, &place.key).await.is_none() {
+            return Err(no_such_file());
+        }
+        self.s3.delete_object().bucket(&place.bucket).key(&place.key).send().await.map_err(|e| s3_err(&e))?;
+        self.log.path_activity("DELETE", &place.log_path());
         Ok(ok(id))
     }
 
     async fn rename(&mut self, id: u32, oldpath: String, newpath: String) -> Result<Status, Self::Error> {
-        let (_, from) = self.key_of(&oldpath);
-        let (to_segs, to) = self.key_of(&newpath);
-        if to_segs.is_empty() {
-            return Err(err(StatusCode::Failure, "Cannot rename onto the home directory"));
+        let from = self.place(&oldpath)?;
+        let to = self.place(&newpath)?;
+        if from.root || from.key.is_empty() || to.root || to.key.is_empty() {
+            return Err(err(StatusCode::Failure, "Cannot rename a home or mapped directory"));
         }
-        if self.head(&from).await.is_none() {
-            if self.is_dir(&from).await {
+        // The copy reads the source, writes the target, and deletes the source.
+        self.authorize("RENAME", S3Action::GetObject, &from, &from.key)?;
+        if self.head(&from.bucket, &from.key).await.is_none() {
+            self.authorize("RENAME", S3Action::ListBucket, &from, &from.dir_prefix())?;
+            if !self.children(&from, 1).await?.is_empty() {
                 return self.rename_dir(id, &from, &to).await;
             }
-            return Err(err(StatusCode::NoSuchFile, "No such file"));
+            return Err(no_such_file());
         }
-        let bucket = self.user.home_bucket.clone();
-        let source = copy_lambda_style_source(&bucket, &from);
-        let copied =
-            self.s3.copy_object().bucket(&bucket).key(&to).copy_source(source).send().await.map_err(|e| s3_err(&e))?;
-        let size = self.head(&to).await.map(|(n, _)| n).unwrap_or(0);
-        self.announce(&to, size, copied.copy_object_result().and_then(|r| r.e_tag()), "CopyObject");
-        self.s3.delete_object().bucket(&bucket).key(&from).send().await.map_err(|e| s3_err(&e))?;
-        self.log.rename(&self.log_path(&from), &self.log_path(&to));
+        self.authorize("RENAME", S3Action::PutObject, &to, &to.key)?;
+        self.authorize("RENAME", S3Action::DeleteObject, &from, &from.key)?;
+        let source = copy_source(&from.bucket, &from.key);
+        let copied = self
+            .s3
+            .copy_object()
+            .bucket(&to.bucket)
+            .key(&to.key)
+            .copy_source(source)
+            .send()
+            .await
+            .map_err(|e| s3_err(&e))?;
+        let size = self.head(&to.bucket, &to.key).await.map(|(n, _)| n).unwrap_or(0);
+        self.announce(&to.bucket, &to.key, size, copied.copy_object_result().and_then(|r| r.e_tag()), "CopyObject");
+        self.s3.delete_object().bucket(&from.bucket).key(&from.key).send().await.map_err(|e| s3_err(&e))?;
+        self.log.rename(&from.log_path(), &to.log_path());
         Ok(ok(id))
     }
 
@@ -627,7 +745,7 @@ impl russh_sftp::server::Handler for S3Filesystem {
     }
 
     async fn read(&mut self, id: u32, handle: String, offset: u64, len: u32) -> Result<Data, Self::Error> {
-        let Some(OpenHandle::Read { key, size, .. }) = self.handles.get(&handle) else {
+        let Some(OpenHandle::Read { bucket, key, size, .. }) = self.handles.get(&handle) else {
             return Err(err(StatusCode::OpUnsupported, "Cannot read a file opened for writing"));
         };
         if offset >= *size || len == 0 {
@@ -637,7 +755,7 @@ impl russh_sftp::server::Handler for S3Filesystem {
         let out = self
             .s3
             .get_object()
-            .bucket(&self.user.home_bucket)
+            .bucket(bucket.as_str())
             .key(key.as_str())
             .range(format!("bytes={offset}-{last}"))
             .send()
@@ -652,7 +770,7 @@ impl russh_sftp::server::Handler for S3Filesystem {
 }
 
 /// `bucket/key` percent-encoded for `x-amz-copy-source` (the SDK sends it as given).
-fn copy_lambda_style_source(bucket: &str, key: &str) -> String {
+fn copy_source(bucket: &str, key: &str) -> String {
     use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
     const SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
     format!("{bucket}/{}", utf8_percent_encode(key, SET))

@@ -1,9 +1,12 @@
 //! The SFTP endpoint: Transfer Family's behaviour on an S3-backed server with service-managed
-//! users, LOGICAL home directories, and structured session logs.
+//! users, PATH and LOGICAL home directories, IAM-checked S3 access, and structured session logs.
 
+mod access;
 mod fs;
+mod home;
 mod security_policy;
 mod session_log;
+pub mod users;
 mod vpath;
 
 use std::collections::HashMap;
@@ -16,7 +19,9 @@ use russh::{Channel, ChannelId};
 use tokio::net::TcpListener;
 use tracing::{Instrument, info, info_span, warn};
 
+pub use access::{Access, PolicyError, S3Action};
 pub use fs::UploadSettings;
+pub use home::{HomeDirectory, HomeError, Mapping, Resolved};
 pub use security_policy::{DEFAULT_POLICY, UnknownPolicy, preferred as security_policy};
 pub use session_log::SessionLog;
 
@@ -29,16 +34,16 @@ pub struct SftpUser {
     pub name: String,
     /// Authorized SSH public keys.
     pub keys: Vec<PublicKey>,
-    /// Bucket of the LOGICAL home mapping's target.
-    pub home_bucket: String,
-    /// Key prefix (no slashes at either end) the user's `/` maps to.
-    pub home_prefix: String,
+    /// Home directory.
+    pub home: HomeDirectory,
+    /// What the user's sessions may do in S3.
+    pub access: Access,
 }
 
 impl SftpUser {
     /// `/bucket/prefix`, as Transfer Family logs the home directory.
     pub fn home_dir(&self) -> String {
-        format!("/{}/{}", self.home_bucket, self.home_prefix)
+        self.home.home_dir()
     }
 }
 
