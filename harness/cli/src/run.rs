@@ -317,10 +317,7 @@ async fn start_simulator(
 ) -> anyhow::Result<sim::Simulator> {
     let mut config = sim::SimConfig::new(paths.infra.clone(), paths.function_command.clone());
     config.external = external;
-    config.users = accounts
-        .values()
-        .map(|a| sim::UserConfig::new(&a.name, vec![a.key.public_key().clone()]))
-        .collect();
+    config.users = accounts.values().map(|a| sim::UserConfig::new(&a.name, vec![a.key.public_key().clone()])).collect();
     config.create_destination_bucket = scenario.sim.create_destination_bucket;
     config.function_env = scenario.sim.function_env.clone();
     config.delivery.duplicates = scenario.sim.duplicate_deliveries;

@@ -19,9 +19,17 @@ pub struct SimArgs {
     /// DynamoDB's own port (also reachable through the gateway).
     #[arg(long, default_value_t = 4569)]
     dynamodb_port: u16,
-    /// SFTP user to create.
+    /// SFTP user to create, with a generated key (added to the user's keys when `--users`
+    /// declares the same name).
     #[arg(long, default_value = "partner")]
     user: String,
+    /// Users from a `.tfvars.json` file shared with Terraform (the `users` variable: keys,
+    /// PATH or LOGICAL homes, mappings), e.g. infra/examples/complete/users.auto.tfvars.json.
+    #[arg(long, value_name = "TFVARS_JSON")]
+    users: Option<PathBuf>,
+    /// Close SFTP connections idle for this many seconds (Transfer Family: 1800).
+    #[arg(long, default_value_t = 1800)]
+    idle_timeout: u64,
     /// Directory to write the user's private key to.
     #[arg(long)]
     key_dir: Option<PathBuf>,
@@ -64,7 +72,15 @@ pub async fn run(args: SimArgs, infra: PathBuf, function_command: Vec<String>) -
             .with_context(|| format!("{}: not an OpenSSH public key", path.display()))?;
         keys.push(public);
     }
-    config.users = vec![sim::UserConfig::new(&args.user, keys)];
+    config.users = match &args.users {
+        Some(path) => sim::UserConfig::from_file(path)?,
+        None => Vec::new(),
+    };
+    match config.users.iter_mut().find(|u| u.name == args.user) {
+        Some(u) => u.keys.extend(keys),
+        None => config.users.push(sim::UserConfig::new(&args.user, keys)),
+    }
+    config.idle_timeout = std::time::Duration::from_secs(args.idle_timeout);
     config.sftp_port = args.sftp_port;
     config.gateway_port = args.port;
     config.dynamodb_port = args.dynamodb_port;

@@ -3,27 +3,10 @@
 
 mod common;
 
-use common::{SimProcess, have, start_sim};
+use common::{aws, have, start_sim};
 
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn aws(sim: &SimProcess, args: &[&str]) -> (bool, String) {
-    let i = &sim.info;
-    let out = Command::new("aws")
-        .arg("--endpoint-url")
-        .arg(i["aws"].as_str().unwrap())
-        .args(["--output", "json"])
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", i["access_key_id"].as_str().unwrap())
-        .env("AWS_SECRET_ACCESS_KEY", i["secret_access_key"].as_str().unwrap())
-        .env("AWS_DEFAULT_REGION", i["region"].as_str().unwrap())
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .output()
-        .expect("aws runs");
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
-}
 
 #[test]
 fn openssh_sftp_uploads_and_aws_cli_sees_the_result() {

@@ -176,6 +176,8 @@ pub struct SimConfig {
     pub host_key: Option<ssh_key::PrivateKey>,
     /// SETSTAT behaviour.
     pub setstat_no_op: bool,
+    /// SFTP connections idle this long are closed (Transfer Family: 30 minutes).
+    pub idle_timeout: std::time::Duration,
     /// Transfer Family security policy of the SFTP server.
     pub security_policy: String,
     /// Loopback address for every listener.
@@ -216,6 +218,7 @@ impl SimConfig {
             users: Vec::new(),
             host_key: None,
             setstat_no_op: false,
+            idle_timeout: std::time::Duration::from_secs(1800),
             security_policy: sftp::DEFAULT_POLICY.to_string(),
             host: "127.0.0.1".into(),
             sftp_port: 0,
@@ -458,7 +461,7 @@ impl Simulator {
             role_arn,
             setstat_no_op: config.setstat_no_op,
             upload: config.upload,
-            idle_timeout: std::time::Duration::from_secs(1800),
+            idle_timeout: config.idle_timeout,
             // An external S3 sends us no events: the SFTP server announces what it writes.
             announce: config.external.as_ref().map(|_| announce_tx.clone()),
             security_policy: config.security_policy.clone(),

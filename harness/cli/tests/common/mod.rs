@@ -102,3 +102,21 @@ pub fn start_moto() -> Option<Moto> {
 pub fn have(tool: &str, arg: &str) -> bool {
     Command::new(tool).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
 }
+
+/// The `aws` CLI against a running `harness sim`, with its credentials: (succeeded, output).
+pub fn aws(sim: &SimProcess, args: &[&str]) -> (bool, String) {
+    let i = &sim.info;
+    let out = Command::new("aws")
+        .arg("--endpoint-url")
+        .arg(i["aws"].as_str().unwrap())
+        .args(["--output", "json"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", i["access_key_id"].as_str().unwrap())
+        .env("AWS_SECRET_ACCESS_KEY", i["secret_access_key"].as_str().unwrap())
+        .env("AWS_DEFAULT_REGION", i["region"].as_str().unwrap())
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .expect("aws runs");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}

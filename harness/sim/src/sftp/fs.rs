@@ -552,7 +552,9 @@ impl russh_sftp::server::Handler for S3Filesystem {
         };
         let prefix = place.dir_prefix();
         self.authorize("OPENDIR", S3Action::ListBucket, &place, &prefix)?;
-        if !place.root && !place.key.is_empty() && !matches!(self.attrs_of("OPENDIR", &place).await, Ok(a) if a.is_dir())
+        if !place.root
+            && !place.key.is_empty()
+            && !matches!(self.attrs_of("OPENDIR", &place).await, Ok(a) if a.is_dir())
         {
             return Err(no_such_file());
         }

@@ -197,6 +197,35 @@ mod tests {
     }
 
     #[test]
+    fn the_example_stack_users_resolve_as_terraform_resolves_them() {
+        // infra/tests/stack.tftest.hcl asserts the same homes for this file.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/examples/complete/users.auto.tfvars.json");
+        let users = load(&path).unwrap();
+        let bucket = "partner-intake-source-123456789012";
+        let homes: Vec<(String, &str, String)> = users
+            .iter()
+            .map(|(name, u)| {
+                let home = u.home(name, bucket).unwrap();
+                (name.clone(), home.kind(), home.home_dir())
+            })
+            .collect();
+        assert_eq!(
+            homes,
+            [
+                ("acme".to_string(), "LOGICAL", format!("/{bucket}/acme")),
+                ("globex".to_string(), "LOGICAL", format!("/{bucket}/globex/inbound")),
+                ("initech".to_string(), "PATH", format!("/{bucket}/initech")),
+            ]
+        );
+        assert_eq!(users["acme"].public_keys().unwrap().len(), 2);
+        let globex = users["globex"].home("globex", bucket).unwrap();
+        assert_eq!(
+            globex.resolve(&["outbound".to_string(), "r.csv".to_string()]),
+            super::super::home::Resolved::S3 { bucket: bucket.into(), key: "globex/outbound/r.csv".into() }
+        );
+    }
+
+    #[test]
     fn errors_name_the_file_the_user_and_the_field() {
         let f = write(r#"{"users": {"bob": {"ssh_public_keys": ["ssh-ed25519 nope"]}}}"#);
         let e = load(f.path()).unwrap_err().to_string();
