@@ -97,14 +97,20 @@ fn tools() -> bool {
     ok
 }
 
-#[test]
-fn logical_mappings_show_only_their_entries() {
+/// The stack and a small local file to upload, or `None` (with a message) without the tools.
+fn start_with_a_file() -> Option<(Stack, PathBuf)> {
     if !tools() {
-        return;
+        return None;
     }
     let stack = start(&[]);
     let local = stack.keys.path().join("a.csv");
     std::fs::write(&local, "id\n1\n").unwrap();
+    Some((stack, local))
+}
+
+#[test]
+fn logical_mappings_show_only_their_entries() {
+    let Some((stack, local)) = start_with_a_file() else { return };
     let l = local.display();
     let out = stack.sftp(
         "globex",
@@ -126,12 +132,7 @@ fn logical_mappings_show_only_their_entries() {
 
 #[test]
 fn a_path_home_is_kept_in_its_folder_by_the_session_policy() {
-    if !tools() {
-        return;
-    }
-    let stack = start(&[]);
-    let local = stack.keys.path().join("a.csv");
-    std::fs::write(&local, "id\n1\n").unwrap();
+    let Some((stack, local)) = start_with_a_file() else { return };
     let l = local.display();
     let out = stack.sftp("globex", &format!("put {l} mine.csv\n"));
     assert!(out.status.success(), "{}", text(&out));
