@@ -27,6 +27,10 @@ pub struct SimArgs {
     /// PATH or LOGICAL homes, mappings), e.g. infra/examples/complete/users.auto.tfvars.json.
     #[arg(long, value_name = "TFVARS_JSON")]
     users: Option<PathBuf>,
+    /// The SFTP server's host key: an OpenSSH private key file, as Transfer Family's `HostKey`
+    /// (generated when absent).
+    #[arg(long, value_name = "PRIVATE_KEY_FILE")]
+    host_key: Option<PathBuf>,
     /// Close SFTP connections idle for this many seconds (Transfer Family: 1800).
     #[arg(long, default_value_t = 1800)]
     idle_timeout: u64,
@@ -81,6 +85,13 @@ pub async fn run(args: SimArgs, infra: PathBuf, function_command: Vec<String>) -
         None => config.users.push(sim::UserConfig::new(&args.user, keys)),
     }
     config.idle_timeout = std::time::Duration::from_secs(args.idle_timeout);
+    if let Some(path) = &args.host_key {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let key = russh::keys::ssh_key::PrivateKey::from_openssh(&text).with_context(|| {
+            format!("{}: not an unencrypted OpenSSH private key (ssh-keygen -t ed25519 -N '' -f FILE)", path.display())
+        })?;
+        config.host_key = Some(key);
+    }
     config.sftp_port = args.sftp_port;
     config.gateway_port = args.port;
     config.dynamodb_port = args.dynamodb_port;

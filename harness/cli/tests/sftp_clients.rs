@@ -381,3 +381,62 @@ fn every_transfer_family_key_type_logs_in() {
         assert!(out.status.success(), "{name} key refused: {}", text(&out));
     }
 }
+
+const CHANNELS: &str = r#"
+import sys, paramiko
+host, port, user, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+t = paramiko.Transport((host, port))
+t.connect(username=user, pkey=paramiko.Ed25519Key.from_private_key_file(key))
+clients = []
+for i in range(11):
+    try:
+        c = t.open_sftp_client()
+        c.listdir("/")
+        clients.append(c)
+    except Exception as e:
+        print("channel", i + 1, "refused:", type(e).__name__, e)
+print("open channels", len(clients))
+clients[0].close()
+c = t.open_sftp_client()
+print("after closing one: listed", c.listdir("/") is not None)
+"#;
+
+#[test]
+fn ten_sftp_channels_per_connection() {
+    let sim = start_sim();
+    let out = Command::new("python3")
+        .args(["-c", CHANNELS, &sim.host, &sim.port.to_string(), &sim.user])
+        .arg(&sim.key)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    if t.contains("No module named 'paramiko'") {
+        eprintln!("SKIPPED: paramiko is not installed (pip install paramiko; .ci/run does)");
+        return;
+    }
+    assert!(t.contains("channel 11 refused") && t.contains("open channels 10"), "{t}");
+    assert!(t.contains("after closing one: listed True"), "a closed channel frees its place: {t}");
+}
+
+#[test]
+fn the_host_key_is_configurable() {
+    if !have("sftp", "-h") || !have("ssh-keygen", "-?") {
+        eprintln!("SKIPPED: OpenSSH's sftp and ssh-keygen are needed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let host = dir.path().join("host");
+    let ok = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&host).status();
+    assert!(ok.is_ok_and(|s| s.success()));
+    let mut server = start_sim_with(&["--host-key", host.to_str().unwrap()]);
+    let fp = Command::new("ssh-keygen").args(["-l", "-E", "sha256", "-f"]).arg(host.with_extension("pub")).output();
+    let fp = String::from_utf8(fp.unwrap().stdout).unwrap();
+    assert_eq!(format!("SHA256:{}", server.host_fingerprint_b64), fp.split_whitespace().nth(1).unwrap());
+    // OpenSSH trusts exactly that key, from our own known_hosts line.
+    let known = dir.path().join("known_hosts");
+    let public = std::fs::read_to_string(host.with_extension("pub")).unwrap();
+    std::fs::write(&known, format!("[{}]:{} {public}", server.host, server.port)).unwrap();
+    server.known_hosts = known;
+    let out = sftp_batch(&server, "ls\n");
+    assert!(out.status.success(), "{}", text(&out));
+}

@@ -9,7 +9,7 @@ mod session_log;
 pub mod users;
 mod vpath;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -123,7 +123,7 @@ impl SftpServer {
                         user: None,
                         log: log.clone(),
                         channels: HashMap::new(),
-                        sftp_channels: 0,
+                        sftp_channels: HashSet::new(),
                     };
                     match russh::server::run_stream(this.ssh.clone(), stream, handler).await {
                         Ok(session) => {
@@ -149,7 +149,8 @@ struct Connection {
     user: Option<SftpUser>,
     log: SessionLog,
     channels: HashMap<ChannelId, Channel<Msg>>,
-    sftp_channels: usize,
+    /// Open SFTP channels: Transfer Family allows 10 at once per connection.
+    sftp_channels: HashSet<ChannelId>,
 }
 
 impl Connection {
@@ -213,7 +214,15 @@ impl russh::server::Handler for Connection {
     }
 
     async fn channel_eof(&mut self, channel: ChannelId, session: &mut Session) -> Result<(), Self::Error> {
+        // Closed from our side: the client's CLOSE that follows no longer reaches channel_close.
+        self.sftp_channels.remove(&channel);
         session.close(channel)?;
+        Ok(())
+    }
+
+    async fn channel_close(&mut self, channel: ChannelId, _session: &mut Session) -> Result<(), Self::Error> {
+        self.channels.remove(&channel);
+        self.sftp_channels.remove(&channel);
         Ok(())
     }
 
@@ -227,11 +236,11 @@ impl russh::server::Handler for Connection {
             session.channel_failure(channel_id)?;
             return Ok(());
         };
-        if name != "sftp" || self.sftp_channels >= MAX_SFTP_CHANNELS {
+        if name != "sftp" || self.sftp_channels.len() >= MAX_SFTP_CHANNELS {
             session.channel_failure(channel_id)?;
             return Ok(());
         }
-        self.sftp_channels += 1;
+        self.sftp_channels.insert(channel_id);
         session.channel_success(channel_id)?;
         let handler = fs::S3Filesystem::new(user, self.server.s3.clone(), self.log.clone(), self.server.config.clone());
         tokio::spawn(russh_sftp::server::run(channel.into_stream(), handler).in_current_span());
