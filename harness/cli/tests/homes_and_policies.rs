@@ -199,17 +199,10 @@ fn idle_connections_are_closed() {
     }
     let stack = start(&["--idle-timeout", "2"]);
     let addr = stack.sim.sftp();
-    let out = Command::new("python3")
-        .args(["-c", IDLE, &addr.ip().to_string(), &addr.port().to_string(), "globex"])
-        .arg(stack.keys.path().join("globex"))
-        .output()
-        .unwrap();
-    let t = text(&out);
-    if t.contains("No module named 'paramiko'") {
-        eprintln!("SKIPPED: paramiko is not installed (pip install paramiko; .ci/run does)");
-        return;
-    }
-    assert!(out.status.success(), "{t}");
+    let (ip, port, key) = (addr.ip().to_string(), addr.port().to_string(), stack.keys.path().join("globex"));
+    let args = [ip.as_ref(), port.as_ref(), "globex".as_ref(), key.as_os_str()];
+    let Some((ok, t)) = common::run_paramiko(IDLE, &args) else { return };
+    assert!(ok, "{t}");
     assert!(
         t.contains("listed ['.', '..', 'inbound', 'outbound']") || t.contains("listed ['inbound', 'outbound']"),
         "{t}"

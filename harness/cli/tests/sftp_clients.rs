@@ -404,16 +404,9 @@ print("after closing one: listed", c.listdir("/") is not None)
 #[test]
 fn ten_sftp_channels_per_connection() {
     let sim = start_sim();
-    let out = Command::new("python3")
-        .args(["-c", CHANNELS, &sim.host, &sim.port.to_string(), &sim.user])
-        .arg(&sim.key)
-        .output()
-        .unwrap();
-    let t = text(&out);
-    if t.contains("No module named 'paramiko'") {
-        eprintln!("SKIPPED: paramiko is not installed (pip install paramiko; .ci/run does)");
-        return;
-    }
+    let port = sim.port.to_string();
+    let args = [sim.host.as_ref(), port.as_ref(), sim.user.as_ref(), sim.key.as_os_str()];
+    let Some((_, t)) = common::run_paramiko(CHANNELS, &args) else { return };
     assert!(t.contains("channel 11 refused") && t.contains("open channels 10"), "{t}");
     assert!(t.contains("after closing one: listed True"), "a closed channel frees its place: {t}");
 }

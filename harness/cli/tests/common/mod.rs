@@ -120,3 +120,15 @@ pub fn aws(sim: &SimProcess, args: &[&str]) -> (bool, String) {
         .expect("aws runs");
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
+
+/// Runs a Python script that uses paramiko with `args`: its output, or `None` (after saying so)
+/// where paramiko is not installed.
+pub fn run_paramiko(script: &str, args: &[&std::ffi::OsStr]) -> Option<(bool, String)> {
+    let out = Command::new("python3").args(["-c", script]).args(args).output().expect("python3 runs");
+    let t = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if t.contains("No module named 'paramiko'") {
+        eprintln!("SKIPPED: paramiko is not installed (pip install paramiko; .ci/run does)");
+        return None;
+    }
+    Some((out.status.success(), t))
+}
