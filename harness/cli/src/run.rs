@@ -61,22 +61,6 @@ impl Planned {
     }
 }
 
-/// A client path as a LOGICAL home resolves it: `.`, `..` and repeated slashes folded, never
-/// above the home.
-fn resolve(path: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for seg in path.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            s => out.push(s),
-        }
-    }
-    out.join("/")
-}
-
 fn content_of(u: &scenario::Upload, seed: u64) -> Content {
     match (&u.content, u.size) {
         (Some(text), _) => Content::Literal(text.clone().into_bytes()),
@@ -317,7 +301,14 @@ async fn start_simulator(
 ) -> anyhow::Result<sim::Simulator> {
     let mut config = sim::SimConfig::new(paths.infra.clone(), paths.function_command.clone());
     config.external = external;
-    config.users = accounts.values().map(|a| sim::UserConfig::new(&a.name, vec![a.key.public_key().clone()])).collect();
+    config.users = scenario
+        .users
+        .iter()
+        .map(|u| {
+            let a = &accounts[&u.name];
+            sim::UserConfig { home: u.home_spec(), ..sim::UserConfig::new(&a.name, vec![a.key.public_key().clone()]) }
+        })
+        .collect();
     config.create_destination_bucket = scenario.sim.create_destination_bucket;
     config.function_env = scenario.sim.function_env.clone();
     config.delivery.duplicates = scenario.sim.duplicate_deliveries;
@@ -339,11 +330,25 @@ async fn run_checks(
     clients: Option<&Clients>,
     report: &mut Report,
 ) {
-    // The last upload of a key decides what it must end as. Keys live under the account's home.
+    // The last upload of a key decides what it must end as. Keys are where the user's home
+    // directory puts a path in the source bucket.
     let home = |user: &str| accounts.get(user).map(|a| a.name.clone()).unwrap_or_else(|| user.to_string());
+    let homes: BTreeMap<&str, sim::sftp::HomeDirectory> = scenario
+        .users
+        .iter()
+        .filter_map(|u| Some((u.name.as_str(), u.home_spec().home(&home(&u.name), &ep.source_bucket).ok()?)))
+        .collect();
+    let key_for = |user: &str, path: &str| -> Option<String> {
+        let h = homes.get(user)?;
+        match h.resolve(&h.segments(path)) {
+            sim::sftp::Resolved::S3 { bucket, key } if bucket == ep.source_bucket && !key.is_empty() => Some(key),
+            _ => None,
+        }
+    };
     let mut planned: Vec<Planned> = Vec::new();
     for d in &scenario.directories {
-        let key = format!("{}/{}/", home(&d.user), d.path.trim_matches('/'));
+        let Some(key) = key_for(&d.user, &d.path) else { continue };
+        let key = format!("{key}/");
         planned.push(Planned {
             user: home(&d.user),
             key,
@@ -354,7 +359,8 @@ async fn run_checks(
         });
     }
     for (i, u) in scenario.uploads.iter().enumerate() {
-        let uploaded_key = format!("{}/{}", home(&u.user), resolve(&u.path));
+        // A path outside the source bucket or the mappings can only be refused, checked at upload.
+        let Some(uploaded_key) = key_for(&u.user, &u.path) else { continue };
         let absent = |why| Planned {
             user: home(&u.user),
             key: uploaded_key.clone(),
@@ -363,6 +369,11 @@ async fn run_checks(
             attempts: None,
             error_type: None,
         };
+        if u.expect == scenario::Outcome::Refused {
+            planned.retain(|p| p.key != uploaded_key);
+            planned.push(absent("the SFTP server refused the upload"));
+            continue;
+        }
         if u.interrupt_after.is_some() {
             planned.retain(|p| p.key != uploaded_key);
             planned.push(absent("the connection dropped before the file was closed"));
@@ -376,7 +387,8 @@ async fn run_checks(
                 if uploaded_key.ends_with(".filepart") {
                     planned.push(absent("renamed away; .filepart names are not transferred"));
                 }
-                format!("{}/{}", home(&u.user), resolve(to))
+                let Some(key) = key_for(&u.user, to) else { continue };
+                key
             }
             None => uploaded_key.clone(),
         };
@@ -384,7 +396,9 @@ async fn run_checks(
             scenario::Outcome::Transferred => {
                 Expect::Transferred { content: content_of(u, i as u64 + 1), copy_method: u.copy_method.clone() }
             }
-            scenario::Outcome::Failed => Expect::Failed { error_contains: u.error_contains.clone() },
+            scenario::Outcome::Failed | scenario::Outcome::Refused => {
+                Expect::Failed { error_contains: u.error_contains.clone() }
+            }
         };
         planned.retain(|p| p.key != key);
         planned.push(Planned {
@@ -415,7 +429,8 @@ async fn run_checks(
         let files: Vec<(usize, &scenario::Upload)> =
             scenario.uploads.iter().enumerate().filter(|(_, f)| f.user == u.name).collect();
         let ep = ep.clone();
-        async move { sftp_steps(&ep, &account, dirs, files).await }
+        let landing = homes.get(u.name.as_str()).map_or("/", |h| h.landing()).to_string();
+        async move { sftp_steps(&ep, &account, &landing, dirs, files).await }
     });
     for checks in futures::future::join_all(uploads).await {
         for c in checks {
@@ -447,6 +462,9 @@ async fn run_checks(
         }
     }
     let all_homes: BTreeSet<String> = scenario.users.iter().map(|u| home(&u.name)).collect();
+    // Keys some user's own upload accounts for, whichever user it was.
+    let accounted: BTreeSet<String> =
+        planned.iter().filter(|p| !matches!(p.expect, Expect::Absent { .. })).map(|p| p.key.clone()).collect();
     for u in &scenario.users {
         let name = home(&u.name);
         let expected: BTreeSet<String> = planned
@@ -459,7 +477,7 @@ async fn run_checks(
             "s3",
             format!("{name}'s files land under {name}/ only"),
             t,
-            own_prefix_only(clients, ep, &name, &expected, &all_homes).await,
+            own_prefix_only(clients, ep, &name, &expected, &all_homes, &accounted).await,
         ));
         let mut wanted = vec!["CONNECTED"];
         if scenario.uploads.iter().any(|x| x.user == u.name) {
@@ -508,10 +526,16 @@ async fn run_checks(
     }
 }
 
+/// A scenario path in the user's view: absolute as written, or from the landing directory.
+fn absolute(landing: &str, path: &str) -> String {
+    if path.starts_with('/') { path.to_string() } else { format!("{}/{path}", landing.trim_end_matches('/')) }
+}
+
 /// One account's SFTP session: log in, create directories, upload, list, and try to leave the home.
 async fn sftp_steps(
     ep: &Target,
     account: &Account,
+    landing: &str,
     dirs: Vec<&scenario::Directory>,
     files: Vec<(usize, &scenario::Upload)>,
 ) -> Vec<Check> {
@@ -539,11 +563,11 @@ async fn sftp_steps(
         };
     for d in dirs {
         let t = Instant::now();
-        let dir = d.path.trim_matches('/');
-        let result = client.mkdir_all(dir).await;
+        let dir = absolute(landing, d.path.trim_end_matches('/'));
+        let result = client.mkdir_all(&dir).await;
         checks.push(check(
             "sftp",
-            format!("{name} creates directory /{dir}"),
+            format!("{name} creates directory {dir}"),
             t,
             result.map(|_| String::new()).map_err(|e| e.to_string()),
         ));
@@ -551,7 +575,7 @@ async fn sftp_steps(
     let mut uploaded: Vec<String> = Vec::new();
     for (i, f) in files {
         let t = Instant::now();
-        let path = f.path.trim_start_matches('/');
+        let path = absolute(landing, &f.path);
         let content = content_of(f, i as u64 + 1);
         let parent = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
         if let Some(cut) = f.interrupt_after {
@@ -566,37 +590,48 @@ async fn sftp_steps(
                     &account.key,
                 )
                 .await?;
-                other.upload_and_drop(&format!("/{path}"), &content, cut).await
+                other.upload_and_drop(&path, &content, cut).await
             }
             .await;
             checks.push(check(
                 "sftp",
-                format!("{name} drops the connection {cut} bytes into /{path}"),
+                format!("{name} drops the connection {cut} bytes into {path}"),
                 t,
                 result.map(|n| format!("{n} bytes sent, file never closed")).map_err(|e| e.to_string()),
             ));
             continue;
         }
+        let renamed_to = f.rename_to.as_deref().map(|to| absolute(landing, to));
+        let refused = f.expect == scenario::Outcome::Refused;
         let result = async {
-            client.mkdir_all(parent).await?;
-            let n = client.upload(&format!("/{path}"), &content).await?;
-            if let Some(to) = &f.rename_to {
-                client.rename(&format!("/{path}"), &format!("/{}", to.trim_start_matches('/'))).await?;
+            // A refusal is about the write itself, not the directories on the way.
+            if !refused {
+                client.mkdir_all(parent).await?;
+            }
+            let n = client.upload(&path, &content).await?;
+            if let Some(to) = &renamed_to {
+                client.rename(&path, to).await?;
             }
             Ok::<u64, crate::sftp_client::ClientError>(n)
         }
         .await;
-        if result.is_ok() {
-            uploaded.push(f.rename_to.as_deref().map(|t| t.trim_start_matches('/')).unwrap_or(path).to_string());
+        if refused {
+            let wanted = f.error_contains.as_deref().unwrap_or("");
+            let outcome = match result {
+                Ok(n) => Err(format!("the server accepted {n} bytes; it must refuse this path")),
+                Err(e) if e.to_string().contains(wanted) => Ok(e.to_string()),
+                Err(e) => Err(format!("refused, but not with {wanted:?}: {e}")),
+            };
+            checks.push(check("sftp", format!("{name} is refused an upload to {path}"), t, outcome));
+            continue;
         }
-        let renamed = f
-            .rename_to
-            .as_deref()
-            .map(|to| format!(" and renames it to /{}", to.trim_start_matches('/')))
-            .unwrap_or_default();
+        if result.is_ok() {
+            uploaded.push(renamed_to.clone().unwrap_or_else(|| path.clone()));
+        }
+        let renamed = renamed_to.map(|to| format!(" and renames it to {to}")).unwrap_or_default();
         checks.push(check(
             "sftp",
-            format!("{name} uploads /{path}{renamed}"),
+            format!("{name} uploads {path}{renamed}"),
             t,
             result.map(|n| format!("{n} bytes, sha256 {}", content.sha256())).map_err(|e| e.to_string()),
         ));
@@ -606,7 +641,7 @@ async fn sftp_steps(
         let mut missing = Vec::new();
         for path in &uploaded {
             let (dir, file) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
-            match client.list(&format!("/{dir}")).await {
+            match client.list(if dir.is_empty() { "/" } else { dir }).await {
                 Ok(names) if names.iter().any(|n| n == file) => {}
                 Ok(_) => missing.push(path.clone()),
                 Err(e) => missing.push(format!("{path} ({e})")),
@@ -985,8 +1020,8 @@ async fn destination_sha256(clients: &Clients, bucket: &str, key: &str) -> Resul
     Ok((size, hex::encode(hasher.finalize())))
 }
 
-/// The user's uploads are under its prefix, and none of them under another user's (unless that
-/// user uploaded the same path). Checked key by key, so earlier runs on a persistent target
+/// The user's uploads are under its prefix, and none of them under another user's (unless an
+/// upload of the scenario accounts for it). Checked key by key, so earlier runs on a persistent target
 /// (a deployed stack, an endpoint) do not matter.
 async fn own_prefix_only(
     clients: &Clients,
@@ -994,6 +1029,7 @@ async fn own_prefix_only(
     user: &str,
     expected: &BTreeSet<String>,
     others: &BTreeSet<String>,
+    accounted: &BTreeSet<String>,
 ) -> Result<String, String> {
     let exists =
         |key: String| async move { clients.s3.head_object().bucket(&ep.source_bucket).key(key).send().await.is_ok() };
@@ -1010,7 +1046,7 @@ async fn own_prefix_only(
         let relative = key.strip_prefix(&format!("{user}/")).unwrap_or(key);
         for other in others.iter().filter(|o| o.as_str() != user) {
             let elsewhere = format!("{other}/{relative}");
-            if !expected.contains(&elsewhere) && exists(elsewhere.clone()).await {
+            if !accounted.contains(&elsewhere) && exists(elsewhere.clone()).await {
                 return Err(format!("{key} also appeared as {elsewhere}"));
             }
         }

@@ -114,6 +114,56 @@ fn default_timeout() -> u64 {
 pub struct User {
     /// User name; also their folder in the source bucket.
     pub name: String,
+    /// `LOGICAL` (default: chrooted to `/<source bucket>/<name>` unless mappings are given) or
+    /// `PATH`, as in the Terraform stack's `users` variable.
+    #[serde(default)]
+    pub home_directory_type: Option<HomeKind>,
+    /// PATH: the home (`/${source_bucket}/${transfer:UserName}` by default); LOGICAL: the
+    /// landing directory, one of the entries. Relative upload paths start here.
+    #[serde(default)]
+    pub home_directory: Option<String>,
+    /// LOGICAL: what the user sees (`entry`) and where it is in S3 (`target`, may use
+    /// `${source_bucket}` and `${transfer:UserName}`).
+    #[serde(default)]
+    pub home_directory_mappings: Option<Vec<HomeMapping>>,
+}
+
+/// `HomeDirectoryType`.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]
+pub enum HomeKind {
+    /// Only the mappings are visible.
+    #[serde(rename = "LOGICAL")]
+    Logical,
+    /// The bucket namespace is visible; IAM keeps the user in place.
+    #[serde(rename = "PATH")]
+    Path,
+}
+
+/// One `HomeDirectoryMappings` entry.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HomeMapping {
+    /// The path the user sees (`/inbound`).
+    pub entry: String,
+    /// The S3 location (`/${source_bucket}/${transfer:UserName}/inbound`).
+    pub target: String,
+}
+
+impl User {
+    /// The home as the simulator and the Terraform stack declare it.
+    pub fn home_spec(&self) -> sim::sftp::users::HomeSpec {
+        use sim::sftp::users::HomeType;
+        sim::sftp::users::HomeSpec {
+            home_directory_type: match self.home_directory_type {
+                Some(HomeKind::Path) => HomeType::Path,
+                _ => HomeType::Logical,
+            },
+            home_directory: self.home_directory.clone(),
+            home_directory_mappings: self.home_directory_mappings.as_ref().map(|ms| {
+                ms.iter().map(|m| sim::sftp::Mapping { entry: m.entry.clone(), target: m.target.clone() }).collect()
+            }),
+        }
+    }
 }
 
 /// A directory a user creates with SFTP `mkdir`.
@@ -135,6 +185,9 @@ pub enum Outcome {
     Transferred,
     /// Record `failed`; execution FAILED.
     Failed,
+    /// The SFTP server refuses the upload (outside the user's mappings, or denied by the access
+    /// role or session policy): nothing reaches S3.
+    Refused,
 }
 
 /// One file upload.
@@ -326,6 +379,11 @@ impl Scenario {
         if s.users.is_empty() {
             return Err(invalid("at least one [[users]] entry is required".into()));
         }
+        for (i, u) in s.users.iter().enumerate() {
+            if let Err(e) = u.home_spec().home(&u.name, "bucket") {
+                return Err(invalid(format!("line {}: users[{i}] ({}): {e}", line_of(text, "users", i, ""), u.name)));
+            }
+        }
         for (i, u) in s.uploads.iter().enumerate() {
             if !s.users.iter().any(|x| x.name == u.user) {
                 return Err(invalid(format!(
@@ -424,6 +482,12 @@ mod tests {
         let e = Scenario::parse("name='x'\n[[users]]\nname='a'\n[[uploads]]\nuser='a'\npath='f'\nsize=-1\n", p)
             .unwrap_err();
         assert!(e.to_string().contains("size"), "{e}");
+        let e = Scenario::parse(
+            "name='x'\n[[users]]\nname='a'\nhome_directory_mappings=[{entry='in',target='/b/x'}]\n[[uploads]]\nuser='a'\npath='f'\nsize=1\n",
+            p,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("line 2: users[0] (a): Entry \"in\" must be an absolute path"), "{e}");
     }
 
     #[test]

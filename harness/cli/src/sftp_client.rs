@@ -106,11 +106,14 @@ impl SftpClient {
         Ok(Self { _ssh: ssh, sftp, addr })
     }
 
-    /// Creates each missing directory on the way to `dir` (`a/b/c`).
+    /// Creates each missing directory on the way to `dir` (`/a/b/c`, or `a/b/c` from the home
+    /// directory).
     pub async fn mkdir_all(&self, dir: &str) -> Result<(), ClientError> {
         let mut path = String::new();
         for seg in dir.split('/').filter(|s| !s.is_empty()) {
-            path.push('/');
+            if dir.starts_with('/') || !path.is_empty() {
+                path.push('/');
+            }
             path.push_str(seg);
             if self.sftp.stat(path.clone()).await.is_ok() {
                 continue;

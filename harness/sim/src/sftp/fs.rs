@@ -163,11 +163,7 @@ impl S3Filesystem {
     /// The segments of a client path: relative paths start at the landing directory, and `..`
     /// never climbs above `/`.
     fn segments(&self, path: &str) -> Vec<String> {
-        if path.starts_with('/') {
-            vpath::resolve(path)
-        } else {
-            vpath::resolve(&format!("{}/{path}", self.user.home.landing()))
-        }
+        self.user.home.segments(path)
     }
 
     fn target(&self, path: &str) -> Target {

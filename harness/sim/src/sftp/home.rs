@@ -175,6 +175,12 @@ impl HomeDirectory {
         }
     }
 
+    /// The segments of a client path: relative paths start at the landing directory; `.`, `..`
+    /// and repeated slashes fold, and `..` never climbs above `/`.
+    pub fn segments(&self, path: &str) -> Vec<String> {
+        if path.starts_with('/') { vpath::resolve(path) } else { vpath::resolve(&format!("{}/{path}", self.landing())) }
+    }
+
     /// Whether a path is a mapping entry or the PATH home itself: a directory that always
     /// exists and cannot be removed or renamed.
     pub fn is_root(&self, segs: &[String]) -> bool {
