@@ -211,3 +211,41 @@ fn idle_connections_are_closed() {
     let log = stack.session_log(r#"{ $.activity-type = "DISCONNECTED" }"#);
     assert!(log.contains("globex"), "{log}");
 }
+
+const DENIALS: &str = r#"
+import sys, io, paramiko
+host, port, user, key, bucket = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+t = paramiko.Transport((host, port))
+t.connect(username=user, pkey=paramiko.Ed25519Key.from_private_key_file(key))
+sftp = paramiko.SFTPClient.from_transport(t)
+print("home", sftp.normalize("."))
+sftp.putfo(io.BytesIO(b"id\n1\n"), "own.csv")
+for what, call in [
+    ("list the bucket", lambda: sftp.listdir("/" + bucket)),
+    ("write another folder", lambda: sftp.putfo(io.BytesIO(b"x"), "/" + bucket + "/globex/inbound/p.csv")),
+    ("delete another folder's file", lambda: sftp.remove("/" + bucket + "/globex/inbound/mine.csv")),
+]:
+    try:
+        call()
+        print("refused", what, "NO")
+    except IOError as e:
+        print("refused", what, "yes:", e)
+t.close()
+"#;
+
+#[test]
+fn paramiko_sees_the_denials() {
+    let Some((stack, local)) = start_with_a_file() else { return };
+    let out = stack.sftp("globex", &format!("put {} mine.csv\n", local.display()));
+    assert!(out.status.success(), "{}", text(&out));
+    let addr = stack.sim.sftp();
+    let (ip, port, key) = (addr.ip().to_string(), addr.port().to_string(), stack.keys.path().join("initech"));
+    let args = [ip.as_ref(), port.as_ref(), "initech".as_ref(), key.as_os_str(), BUCKET.as_ref()];
+    let Some((ok, t)) = common::run_paramiko(DENIALS, &args) else { return };
+    assert!(ok, "{t}");
+    assert!(t.contains(&format!("home /{BUCKET}/initech")), "{t}");
+    for what in ["list the bucket", "write another folder", "delete another folder's file"] {
+        assert!(t.contains(&format!("refused {what} yes: [Errno 13] Access denied")), "{what}: {t}");
+    }
+    assert!(stack.exists("initech/own.csv") && stack.exists("globex/inbound/mine.csv"));
+}
