@@ -121,10 +121,21 @@ pub fn aws(sim: &SimProcess, args: &[&str]) -> (bool, String) {
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
+/// Defined for every paramiko script: `refused(what, call)` prints whether the server refused.
+const PARAMIKO_PRELUDE: &str = r#"
+def refused(what, call):
+    try:
+        call()
+        print("refused", what, "NO")
+    except IOError as e:
+        print("refused", what, "yes:", e)
+"#;
+
 /// Runs a Python script that uses paramiko with `args`: its output, or `None` (after saying so)
 /// where paramiko is not installed.
 pub fn run_paramiko(script: &str, args: &[&std::ffi::OsStr]) -> Option<(bool, String)> {
-    let out = Command::new("python3").args(["-c", script]).args(args).output().expect("python3 runs");
+    let program = format!("{PARAMIKO_PRELUDE}{script}");
+    let out = Command::new("python3").args(["-c", &program]).args(args).output().expect("python3 runs");
     let t = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     if t.contains("No module named 'paramiko'") {
         eprintln!("SKIPPED: paramiko is not installed (pip install paramiko; .ci/run does)");
