@@ -50,16 +50,18 @@ put() { # port user key
   printf 'put %s big.bin\n' "$work/big.bin" > "$work/batch"
   local start end
   start=$(date +%s.%N)
+  # A failed upload must not pass for a fast one.
   sftp -q -b "$work/batch" -P "$1" -i "$3" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-    -o Ciphers=aes128-gcm@openssh.com "$2@127.0.0.1" > /dev/null
+    -o Ciphers=aes128-gcm@openssh.com "$2@127.0.0.1" > /dev/null ||
+    { echo "upload to port $1 failed" >&2; exit 1; }
   end=$(date +%s.%N)
   python3 -c "print(round($size_mib / ($end - $start), 1))"
 }
 
 echo "one ${size_mib} MiB file, OpenSSH sftp client, cipher aes128-gcm@openssh.com, $harness"
 for r in $(seq "$rounds"); do
-  sim=$(put "$sim_port" "$sim_user" "$work/${sim_user}_ed25519")
-  ssh=$(put "$sshd_port" "$(id -un)" "$sshd_dir/user")
+  sim=$(put "$sim_port" "$sim_user" "$work/${sim_user}_ed25519") || exit 1
+  ssh=$(put "$sshd_port" "$(id -un)" "$sshd_dir/user") || exit 1
   echo "round $r: simulator $sim MiB/s, sshd $ssh MiB/s, ratio $(python3 -c "print(round($sim / $ssh, 2))")"
 done
 echo "simulator peak memory: $(grep VmHWM /proc/$sim_pid/status | awk '{print $2/1024 " MiB"}')"

@@ -73,7 +73,36 @@ struct Upload {
     written: u64,
     buffer: BytesMut,
     multipart: Option<String>,
-    parts: Vec<JoinHandle<Result<CompletedPart, SftpError>>>,
+    parts: Vec<Part>,
+}
+
+/// One part of a multipart upload: still uploading, or its result (a task's output can be
+/// taken only once, so a part waited for early keeps its result here).
+enum Part {
+    Uploading(JoinHandle<Result<CompletedPart, SftpError>>),
+    Done(Result<CompletedPart, SftpError>),
+}
+
+impl Part {
+    fn is_uploading(&self) -> bool {
+        matches!(self, Part::Uploading(h) if !h.is_finished())
+    }
+
+    /// Waits for the part (once) and keeps its result.
+    async fn settle(&mut self) {
+        if let Part::Uploading(h) = self {
+            let result = h.await.unwrap_or_else(|e| Err(err(StatusCode::Failure, format!("part upload: {e}"))));
+            *self = Part::Done(result);
+        }
+    }
+
+    async fn result(mut self) -> Result<CompletedPart, SftpError> {
+        self.settle().await;
+        match self {
+            Part::Done(r) => r,
+            Part::Uploading(_) => unreachable!("settled above"),
+        }
+    }
 }
 
 enum OpenHandle {
@@ -272,7 +301,7 @@ impl S3Filesystem {
         let body: Bytes = up.buffer.split_to(take).freeze();
         let number = up.parts.len() as i32 + 1;
         let key = up.key.clone();
-        up.parts.push(tokio::spawn(async move {
+        up.parts.push(Part::Uploading(tokio::spawn(async move {
             let out = s3
                 .upload_part()
                 .bucket(bucket)
@@ -284,13 +313,13 @@ impl S3Filesystem {
                 .await
                 .map_err(|e| s3_err(&e))?;
             Ok(CompletedPart::builder().part_number(number).set_e_tag(out.e_tag().map(str::to_string)).build())
-        }));
+        })));
         // Bound memory: wait for the oldest unfinished part when too many are in flight.
-        let in_flight = up.parts.iter().filter(|p| !p.is_finished()).count();
+        let in_flight = up.parts.iter().filter(|p| p.is_uploading()).count();
         if in_flight > settings.parts_in_flight
-            && let Some(oldest) = up.parts.iter_mut().find(|p| !p.is_finished())
+            && let Some(oldest) = up.parts.iter_mut().find(|p| p.is_uploading())
         {
-            let _ = oldest.await;
+            oldest.settle().await;
         }
         Ok(())
     }
@@ -334,10 +363,9 @@ impl S3Filesystem {
                 let mut parts = Vec::with_capacity(up.parts.len());
                 let mut failure = None;
                 for p in up.parts {
-                    match p.await {
-                        Ok(Ok(part)) => parts.push(part),
-                        Ok(Err(e)) => failure = Some(e),
-                        Err(e) => failure = Some(err(StatusCode::Failure, e.to_string())),
+                    match p.result().await {
+                        Ok(part) => parts.push(part),
+                        Err(e) => failure = Some(e),
                     }
                 }
                 if let Some(f) = failure {
@@ -406,8 +434,8 @@ impl Drop for S3Filesystem {
                 let s3 = self.s3.clone();
                 let parts = up.parts;
                 tokio::spawn(async move {
-                    for p in parts {
-                        let _ = p.await;
+                    for mut p in parts {
+                        p.settle().await;
                     }
                     let _ = s3.abort_multipart_upload().bucket(up.bucket).key(up.key).upload_id(id).send().await;
                 });
