@@ -80,7 +80,7 @@ struct Upload {
 /// taken only once, so a part waited for early keeps its result here).
 enum Part {
     Uploading(JoinHandle<Result<CompletedPart, SftpError>>),
-    Done(Result<CompletedPart, SftpError>),
+    Done(Box<Result<CompletedPart, SftpError>>),
 }
 
 impl Part {
@@ -92,14 +92,14 @@ impl Part {
     async fn settle(&mut self) {
         if let Part::Uploading(h) = self {
             let result = h.await.unwrap_or_else(|e| Err(err(StatusCode::Failure, format!("part upload: {e}"))));
-            *self = Part::Done(result);
+            *self = Part::Done(Box::new(result));
         }
     }
 
     async fn result(mut self) -> Result<CompletedPart, SftpError> {
         self.settle().await;
         match self {
-            Part::Done(r) => r,
+            Part::Done(r) => *r,
             Part::Uploading(_) => unreachable!("settled above"),
         }
     }
