@@ -144,7 +144,14 @@ pub async fn run(args: SimArgs, infra: PathBuf, function_command: Vec<String>) -
             ep.aws, ep.state_machine_arn
         );
     }
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    // SIGTERM (docker stop, CI cancelling a job, `kill`) ends it as cleanly as Ctrl-C: the stored
+    // objects live in a temporary directory that only a clean exit removes.
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("listening for SIGTERM")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
+        _ = terminate.recv() => {}
+    }
     simulator.shutdown();
     Ok(())
 }

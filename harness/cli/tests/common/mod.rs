@@ -17,6 +17,15 @@ pub struct SimProcess {
 
 impl Drop for SimProcess {
     fn drop(&mut self) {
+        // SIGTERM, so the simulator removes its stored objects; SIGKILL only if it hangs.
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
