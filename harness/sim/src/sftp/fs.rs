@@ -309,10 +309,6 @@ impl S3Filesystem {
                 .upload_id(upload_id)
                 .part_number(number)
                 .body(ByteStream::from(body))
-                .customize()
-                // The part's checksum still covers its bytes; signing them as well would hash
-                // every byte twice more (client and server) on the upload path.
-                .disable_payload_signing()
                 .send()
                 .await
                 .map_err(|e| s3_err(&e))?;
