@@ -425,3 +425,47 @@ fn the_host_key_is_configurable() {
     let out = sftp_batch(&server, "ls\n");
     assert!(out.status.success(), "{}", text(&out));
 }
+
+#[test]
+fn session_logs_name_the_negotiated_key_exchange_and_ciphers() {
+    if !have("sftp", "-h") || !have("aws", "--version") {
+        eprintln!("SKIPPED: OpenSSH's sftp and the aws CLI are needed");
+        return;
+    }
+    let sim = common::start_sim();
+    let addr = sim.sftp();
+    let server = Server {
+        host: addr.ip().to_string(),
+        port: addr.port(),
+        user: sim.get("user").into(),
+        key: sim.get("private_key").into(),
+        known_hosts: sim.get("known_hosts").into(),
+        host_fingerprint_b64: String::new(),
+        _keep: Box::new(()),
+    };
+    let out = sftp_batch_with(
+        &server,
+        "ls\n",
+        &[
+            "Ciphers=aes256-ctr,aes256-gcm@openssh.com",
+            "KexAlgorithms=ecdh-sha2-nistp384",
+            "MACs=hmac-sha2-512-etm@openssh.com",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let (ok, log) = common::aws(
+        &sim,
+        &[
+            "logs",
+            "filter-log-events",
+            "--log-group-name",
+            sim.get("sftp_log_group"),
+            "--filter-pattern",
+            r#"{ $.activity-type = "CONNECTED" }"#,
+        ],
+    );
+    assert!(ok, "{log}");
+    assert!(log.contains(r#"\"kex\":\"ecdh-sha2-nistp384\""#), "{log}");
+    assert!(log.contains(r#"\"ciphers\":\"aes256-ctr,aes256-ctr\""#), "{log}");
+    assert!(log.contains(r#"\"client\":\"SSH-2.0-OpenSSH_"#), "{log}");
+}

@@ -4,6 +4,7 @@
 mod access;
 mod fs;
 mod home;
+mod kexinit;
 mod security_policy;
 mod session_log;
 pub mod users;
@@ -113,6 +114,8 @@ impl SftpServer {
                 }
             };
             let _ = stream.set_nodelay(true);
+            let offer = Arc::new(std::sync::OnceLock::new());
+            let stream = kexinit::Recorder::new(stream, offer.clone());
             let this = self.clone();
             let log = SessionLog::new(self.logs.clone(), &self.config.server_id, peer);
             let span = info_span!("sftp_session", session = %log.session_id(), peer = %peer);
@@ -124,6 +127,7 @@ impl SftpServer {
                         log: log.clone(),
                         channels: HashMap::new(),
                         sftp_channels: HashSet::new(),
+                        offer,
                     };
                     match russh::server::run_stream(this.ssh.clone(), stream, handler).await {
                         Ok(session) => {
@@ -151,11 +155,26 @@ struct Connection {
     channels: HashMap<ChannelId, Channel<Msg>>,
     /// Open SFTP channels: Transfer Family allows 10 at once per connection.
     sftp_channels: HashSet<ChannelId>,
+    /// What the client offered in its KEXINIT, once read.
+    offer: Arc<std::sync::OnceLock<kexinit::ClientOffer>>,
 }
 
 impl Connection {
     fn find_user(&self, name: &str) -> Option<&SftpUser> {
         self.server.config.users.iter().find(|u| u.name == name)
+    }
+
+    /// The key exchange and the ciphers (client to server, server to client) in use, as
+    /// session logs name them.
+    fn negotiated(&self) -> (String, String) {
+        let preferred = &self.server.ssh.preferred;
+        let kex: Vec<&str> = preferred.kex.iter().map(|k| k.as_ref()).collect();
+        let ciphers: Vec<&str> = preferred.cipher.iter().map(|c| c.as_ref()).collect();
+        let Some(offer) = self.offer.get() else { return (String::new(), String::new()) };
+        let pick = |client: &[String], server: &[&str]| kexinit::negotiate(client, server).unwrap_or("").to_string();
+        let c2s = pick(&offer.ciphers_c2s, &ciphers);
+        let s2c = pick(&offer.ciphers_s2c, &ciphers);
+        (pick(&offer.kex, &kex), format!("{c2s},{s2c}"))
     }
 
     fn key_allowed(&self, name: &str, key: &PublicKey) -> bool {
@@ -197,7 +216,8 @@ impl russh::server::Handler for Connection {
         // Logged here rather than at key verification so the entry carries the client's version.
         self.log.set_client(&String::from_utf8_lossy(session.remote_sshid()));
         if let Some(u) = &self.user {
-            self.log.connected(u, &self.server.config);
+            let (kex, ciphers) = self.negotiated();
+            self.log.connected(u, &self.server.config, &kex, &ciphers);
         }
         Ok(())
     }

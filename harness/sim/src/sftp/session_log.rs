@@ -29,11 +29,6 @@ pub struct SessionLog {
     facts: Arc<Mutex<Facts>>,
 }
 
-/// Transfer Family's ciphers, MAC and key exchange for the default security policy, logged
-/// with each connection.
-const CIPHERS: &str = "aes256-gcm@openssh.com,aes256-gcm@openssh.com";
-const KEX: &str = "curve25519-sha256";
-
 impl SessionLog {
     /// A new session from `peer`.
     pub fn new(logs: Arc<LogStore>, server_id: &str, peer: SocketAddr) -> Self {
@@ -76,8 +71,8 @@ impl SessionLog {
         self.facts.lock().unwrap().client = client.trim().to_string();
     }
 
-    /// A successful login.
-    pub fn connected(&self, user: &SftpUser, config: &SftpConfig) {
+    /// A successful login, with the key exchange and ciphers (`c2s,s2c`) the connection uses.
+    pub fn connected(&self, user: &SftpUser, config: &SftpConfig, kex: &str, ciphers: &str) {
         let resource_arn =
             format!("arn:aws:transfer:{}:{}:user/{}/{}", crate::REGION, crate::ACCOUNT_ID, config.server_id, user.name);
         {
@@ -92,7 +87,7 @@ impl SessionLog {
         let extra = json!({
             "user": user.name, "role": f.role, "home-dir": f.home_dir, "source-ip": self.source_ip,
             "client": if f.client.is_empty() { "SSH-2.0-unknown" } else { f.client.as_str() },
-            "ciphers": CIPHERS, "kex": KEX,
+            "ciphers": ciphers, "kex": kex,
         });
         drop(f);
         self.activity("CONNECTED", extra);
