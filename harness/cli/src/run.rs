@@ -318,7 +318,7 @@ async fn start_simulator(
     if let Some(scale) = scenario.sim.clock_scale {
         config.clock = sim::states::Clock { scale };
     }
-    config.s3_faults = scenario.sim.s3_faults.iter().map(sim::s3::Fault::from).collect();
+    config.s3_faults = scenario.sim.s3_faults.clone();
     sim::Simulator::start(config).await.context("starting the embedded simulator")
 }
 

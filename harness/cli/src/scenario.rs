@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use sim::sftp::Mapping;
+use sim::sftp::users::HomeType;
 
 /// Why a scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -117,7 +119,7 @@ pub struct User {
     /// `LOGICAL` (default: chrooted to `/<source bucket>/<name>` unless mappings are given) or
     /// `PATH`, as in the Terraform stack's `users` variable.
     #[serde(default)]
-    pub home_directory_type: Option<HomeKind>,
+    pub home_directory_type: Option<HomeType>,
     /// PATH: the home (`/${source_bucket}/${transfer:UserName}` by default); LOGICAL: the
     /// landing directory, one of the entries. Relative upload paths start here.
     #[serde(default)]
@@ -125,43 +127,16 @@ pub struct User {
     /// LOGICAL: what the user sees (`entry`) and where it is in S3 (`target`, may use
     /// `${source_bucket}` and `${transfer:UserName}`).
     #[serde(default)]
-    pub home_directory_mappings: Option<Vec<HomeMapping>>,
-}
-
-/// `HomeDirectoryType`.
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]
-pub enum HomeKind {
-    /// Only the mappings are visible.
-    #[serde(rename = "LOGICAL")]
-    Logical,
-    /// The bucket namespace is visible; IAM keeps the user in place.
-    #[serde(rename = "PATH")]
-    Path,
-}
-
-/// One `HomeDirectoryMappings` entry.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HomeMapping {
-    /// The path the user sees (`/inbound`).
-    pub entry: String,
-    /// The S3 location (`/${source_bucket}/${transfer:UserName}/inbound`).
-    pub target: String,
+    pub home_directory_mappings: Option<Vec<Mapping>>,
 }
 
 impl User {
     /// The home as the simulator and the Terraform stack declare it.
     pub fn home_spec(&self) -> sim::sftp::users::HomeSpec {
-        use sim::sftp::users::HomeType;
         sim::sftp::users::HomeSpec {
-            home_directory_type: match self.home_directory_type {
-                Some(HomeKind::Path) => HomeType::Path,
-                _ => HomeType::Logical,
-            },
+            home_directory_type: self.home_directory_type.unwrap_or_default(),
             home_directory: self.home_directory.clone(),
-            home_directory_mappings: self.home_directory_mappings.as_ref().map(|ms| {
-                ms.iter().map(|m| sim::sftp::Mapping { entry: m.entry.clone(), target: m.target.clone() }).collect()
-            }),
+            home_directory_mappings: self.home_directory_mappings.clone(),
         }
     }
 }
@@ -291,39 +266,7 @@ pub struct SimSettings {
     pub clock_scale: Option<f64>,
     /// Faults the simulated S3 injects.
     #[serde(default)]
-    pub s3_faults: Vec<S3Fault>,
-}
-
-/// An S3 fault the embedded simulator injects.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct S3Fault {
-    /// S3 operation (`CopyObject`, `UploadPartCopy`, `HeadObject`, `PutObject`, ...).
-    pub operation: String,
-    /// Only keys containing this text.
-    #[serde(default)]
-    pub key_contains: Option<String>,
-    /// S3 error code to answer with (`SlowDown`, `InternalError`, `AccessDenied`, ...).
-    #[serde(default)]
-    pub error: Option<String>,
-    /// Delay before answering, in milliseconds.
-    #[serde(default)]
-    pub delay_ms: u64,
-    /// How many matching requests it affects (all when absent).
-    #[serde(default)]
-    pub times: Option<u32>,
-}
-
-impl From<&S3Fault> for sim::s3::Fault {
-    fn from(f: &S3Fault) -> Self {
-        sim::s3::Fault {
-            operation: f.operation.clone(),
-            key_contains: f.key_contains.clone(),
-            error: f.error.clone(),
-            delay_ms: f.delay_ms,
-            times: f.times,
-        }
-    }
+    pub s3_faults: Vec<sim::s3::Fault>,
 }
 
 fn yes() -> bool {

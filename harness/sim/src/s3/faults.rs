@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use s3s::{S3Error, S3ErrorCode};
 
-/// One fault.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+/// One fault (scenario files declare them as `[[sim.s3_faults]]`).
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "S3Fault")]
 pub struct Fault {
     /// S3 operation name (`CopyObject`, `UploadPartCopy`, `HeadObject`, `PutObject`, ...).
     pub operation: String,

@@ -9,12 +9,15 @@
 use super::vpath;
 
 /// One `HomeDirectoryMappings` entry.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "HomeMapping")]
 pub struct Mapping {
     /// The path the user sees (`/`, `/inbound`).
     #[serde(alias = "Entry")]
     pub entry: String,
-    /// The S3 location it shows (`/bucket/prefix`).
+    /// The S3 location it shows (`/bucket/prefix`; may use `${source_bucket}` and
+    /// `${transfer:UserName}`).
     #[serde(alias = "Target")]
     pub target: String,
 }

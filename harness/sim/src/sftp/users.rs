@@ -21,9 +21,10 @@ use super::home::{HomeDirectory, HomeError, Mapping};
 pub const DEFAULT_HOME: &str = "/${source_bucket}/${transfer:UserName}";
 
 /// `HomeDirectoryType`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "HomeKind")]
 pub enum HomeType {
-    /// The user sees `/bucket/key`.
+    /// The bucket namespace is visible (`/bucket/key`); IAM keeps the user in place.
     #[serde(rename = "PATH")]
     Path,
     /// The user sees only their mappings.
