@@ -46,16 +46,17 @@ impl S3Action {
     }
 }
 
-/// The policies of one session.
+/// The policies of one session, each ready to evaluate (built once, used for every S3 call).
 #[derive(Debug, Clone)]
 pub struct Access {
     principal: String,
-    role: Option<IAMPolicy>,
-    session: Option<IAMPolicy>,
+    role: Option<PolicyEvaluator>,
+    session: Option<PolicyEvaluator>,
 }
 
-fn parse(which: &'static str, text: &str) -> Result<IAMPolicy, PolicyError> {
-    IAMPolicy::from_json(text).map_err(|e| PolicyError { which, message: e.to_string() })
+fn parse(which: &'static str, text: &str) -> Result<PolicyEvaluator, PolicyError> {
+    let policy = IAMPolicy::from_json(text).map_err(|e| PolicyError { which, message: e.to_string() })?;
+    Ok(PolicyEvaluator::with_policies(vec![policy]))
 }
 
 /// Replaces `${transfer:Name}` (any case) with the given values; other variables stay for IAM.
@@ -120,11 +121,9 @@ impl Access {
             arn,
             context,
         );
-        let allowed = |policy: &Option<IAMPolicy>| match policy {
+        let allowed = |policy: &Option<PolicyEvaluator>| match policy {
             None => true,
-            Some(p) => PolicyEvaluator::with_policies(vec![p.clone()])
-                .evaluate(&request)
-                .is_ok_and(|r| r.decision == Decision::Allow),
+            Some(p) => p.evaluate(&request).is_ok_and(|r| r.decision == Decision::Allow),
         };
         allowed(&self.role) && allowed(&self.session)
     }
