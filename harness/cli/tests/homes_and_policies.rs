@@ -56,20 +56,11 @@ fn start(extra: &[&str]) -> Stack {
 
 impl Stack {
     fn sftp(&self, user: &str, script: &str) -> Output {
-        let batch = self.keys.path().join(format!("{user}.batch"));
-        std::fs::write(&batch, script).unwrap();
         let addr = self.sim.sftp();
-        Command::new("sftp")
-            .arg("-b")
-            .arg(&batch)
-            .args(["-P", &addr.port().to_string(), "-i"])
-            .arg(self.keys.path().join(user))
-            .args(["-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"])
-            .arg("-o")
-            .arg(format!("UserKnownHostsFile={}", self.sim.get("known_hosts")))
-            .arg(format!("{user}@{}", addr.ip()))
-            .output()
-            .unwrap()
+        let (host, key) = (addr.ip().to_string(), self.keys.path().join(user));
+        let known_hosts = std::path::PathBuf::from(self.sim.get("known_hosts"));
+        common::SftpLogin { host: &host, port: addr.port(), user, key: &key, known_hosts: &known_hosts }
+            .batch(script, &[])
     }
 
     fn exists(&self, key: &str) -> bool {

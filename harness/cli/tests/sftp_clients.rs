@@ -110,30 +110,14 @@ fn sftp_batch(server: &Server, script: &str) -> Output {
 }
 
 fn sftp_batch_with(server: &Server, script: &str, options: &[&str]) -> Output {
-    let dir = tempfile::tempdir().unwrap();
-    let batch = dir.path().join("batch");
-    std::fs::write(&batch, script).unwrap();
-    Command::new("sftp")
-        .arg("-b")
-        .arg(&batch)
-        .args(["-P", &server.port.to_string(), "-i"])
-        .arg(&server.key)
-        .args([
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            "ConnectTimeout=10",
-        ])
-        .arg("-o")
-        .arg(format!("UserKnownHostsFile={}", server.known_hosts.display()))
-        .args(options.iter().flat_map(|o| ["-o", o]))
-        .arg(format!("{}@{}", server.user, server.host))
-        .output()
-        .unwrap()
+    let login = common::SftpLogin {
+        host: &server.host,
+        port: server.port,
+        user: &server.user,
+        key: &server.key,
+        known_hosts: &server.known_hosts,
+    };
+    login.batch(script, options)
 }
 
 fn text(o: &Output) -> String {
@@ -433,19 +417,9 @@ fn session_logs_name_the_negotiated_key_exchange_and_ciphers() {
         return;
     }
     let sim = common::start_sim();
-    let addr = sim.sftp();
-    let server = Server {
-        host: addr.ip().to_string(),
-        port: addr.port(),
-        user: sim.get("user").into(),
-        key: sim.get("private_key").into(),
-        known_hosts: sim.get("known_hosts").into(),
-        host_fingerprint_b64: String::new(),
-        _keep: Box::new(()),
-    };
-    let out = sftp_batch_with(
-        &server,
+    let out = sim.sftp_batch(
         "ls\n",
+        None,
         &[
             "Ciphers=aes256-ctr,aes256-gcm@openssh.com",
             "KexAlgorithms=ecdh-sha2-nistp384",

@@ -19,24 +19,8 @@ fn openssh_sftp_uploads_and_aws_cli_sees_the_result() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("report 2026.csv");
     std::fs::write(&file, "id,amount\n1,10\n2,20\n").unwrap();
-    let batch = dir.path().join("batch");
-    std::fs::write(&batch, format!("mkdir inbound\ncd inbound\nput \"{}\"\nls -l\n", file.display())).unwrap();
-    let sftp_addr: std::net::SocketAddr = i["sftp"].as_str().unwrap().parse().unwrap();
-    let out = Command::new("sftp")
-        .args(["-b"])
-        .arg(&batch)
-        .args(["-P", &sftp_addr.port().to_string(), "-i", i["private_key"].as_str().unwrap()])
-        .args([
-            "-o",
-            &format!("UserKnownHostsFile={}", i["known_hosts"].as_str().unwrap()),
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            "BatchMode=yes",
-        ])
-        .arg(format!("{}@{}", i["user"].as_str().unwrap(), sftp_addr.ip()))
-        .output()
-        .unwrap();
+    let script = format!("mkdir inbound\ncd inbound\nput \"{}\"\nls -l\n", file.display());
+    let out = sim.sftp_batch(&script, None, &[]);
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "sftp failed:\n{text}");
     assert!(text.contains("report 2026.csv"), "ls does not show the upload:\n{text}");
@@ -112,25 +96,7 @@ fn openssh_sftp_is_refused_with_an_unknown_key() {
     assert!(
         Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().unwrap().success()
     );
-    let sftp_addr: std::net::SocketAddr = i["sftp"].as_str().unwrap().parse().unwrap();
-    let batch = dir.path().join("batch");
-    std::fs::write(&batch, "ls\n").unwrap();
-    let out = Command::new("sftp")
-        .arg("-b")
-        .arg(&batch)
-        .args(["-P", &sftp_addr.port().to_string(), "-i"])
-        .arg(&key)
-        .args([
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            &format!("UserKnownHostsFile={}", i["known_hosts"].as_str().unwrap()),
-            "-o",
-            "BatchMode=yes",
-        ])
-        .arg(format!("{}@{}", i["user"].as_str().unwrap(), sftp_addr.ip()))
-        .output()
-        .unwrap();
+    let out = sim.sftp_batch("ls\n", Some(&key), &[]);
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(text.contains("Permission denied"), "{text}");

@@ -152,3 +152,56 @@ pub fn run_paramiko(script: &str, args: &[&std::ffi::OsStr]) -> Option<(bool, St
     }
     Some((out.status.success(), t))
 }
+
+/// How OpenSSH's `sftp` logs in to a server under test.
+pub struct SftpLogin<'a> {
+    /// Server host.
+    pub host: &'a str,
+    /// Server port.
+    pub port: u16,
+    /// User name.
+    pub user: &'a str,
+    /// Private key file.
+    pub key: &'a std::path::Path,
+    /// known_hosts file holding the server's host key.
+    pub known_hosts: &'a std::path::Path,
+}
+
+impl SftpLogin<'_> {
+    /// `sftp -b` with `script`, the host key checked, no prompts; `options` are extra `-o` values.
+    pub fn batch(&self, script: &str, options: &[&str]) -> std::process::Output {
+        let dir = tempfile::tempdir().unwrap();
+        let batch = dir.path().join("batch");
+        std::fs::write(&batch, script).unwrap();
+        Command::new("sftp")
+            .arg("-b")
+            .arg(&batch)
+            .args(["-P", &self.port.to_string(), "-i"])
+            .arg(self.key)
+            .args(["-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"])
+            .args(["-o", "ConnectTimeout=10", "-o"])
+            .arg(format!("UserKnownHostsFile={}", self.known_hosts.display()))
+            .args(options.iter().flat_map(|o| ["-o", o]))
+            .arg(format!("{}@{}", self.user, self.host))
+            .output()
+            .expect("sftp runs")
+    }
+}
+
+impl SimProcess {
+    /// `sftp -b` as the simulator's user, with the key it wrote or `key`.
+    pub fn sftp_batch(&self, script: &str, key: Option<&std::path::Path>, options: &[&str]) -> std::process::Output {
+        let addr = self.sftp();
+        let host = addr.ip().to_string();
+        let own = std::path::PathBuf::from(self.get("private_key"));
+        let known_hosts = std::path::PathBuf::from(self.get("known_hosts"));
+        let login = SftpLogin {
+            host: &host,
+            port: addr.port(),
+            user: self.get("user"),
+            key: key.unwrap_or(&own),
+            known_hosts: &known_hosts,
+        };
+        login.batch(script, options)
+    }
+}

@@ -263,15 +263,14 @@ impl S3Filesystem {
     }
 
     /// Attributes of a place: HeadObject when GetObject is allowed, then a listing when
-    /// ListBucket is; neither allowed is `Access denied`.
-    async fn attrs_of(&self, operation: &str, place: &Place) -> Result<FileAttributes, SftpError> {
+    /// ListBucket is; neither allowed is `Access denied` (logged by the operation that asked).
+    async fn attrs_of(&self, place: &Place) -> Result<FileAttributes, SftpError> {
         if place.root || place.key.is_empty() {
             return Ok(dir_attrs());
         }
         let may_get = self.may(S3Action::GetObject, place, &place.key);
         let may_list = self.may(S3Action::ListBucket, place, &place.dir_prefix());
         if !may_get && !may_list {
-            self.log.error(operation, &place.log_path(), ACCESS_DENIED);
             return Err(denied());
         }
         if may_get && let Some((size, mtime)) = self.head(&place.bucket, &place.key).await {
@@ -284,7 +283,7 @@ impl S3Filesystem {
     }
 
     async fn exists(&self, place: &Place) -> bool {
-        self.attrs_of("STAT", place).await.is_ok()
+        self.attrs_of(place).await.is_ok()
     }
 
     async fn flush_part(&mut self, handle: &str, last: bool) -> Result<(), SftpError> {
@@ -576,10 +575,7 @@ impl russh_sftp::server::Handler for S3Filesystem {
         };
         let prefix = place.dir_prefix();
         self.authorize("OPENDIR", S3Action::ListBucket, &place, &prefix)?;
-        if !place.root
-            && !place.key.is_empty()
-            && !matches!(self.attrs_of("OPENDIR", &place).await, Ok(a) if a.is_dir())
-        {
+        if !place.root && !place.key.is_empty() && !matches!(self.attrs_of(&place).await, Ok(a) if a.is_dir()) {
             return Err(no_such_file());
         }
         let mut token = None;
@@ -629,7 +625,11 @@ impl russh_sftp::server::Handler for S3Filesystem {
 
     async fn stat(&mut self, id: u32, path: String) -> Result<Attrs, Self::Error> {
         let attrs = match self.target(&path) {
-            Target::S3(place) => self.attrs_of("STAT", &place).await?,
+            Target::S3(place) => self.attrs_of(&place).await.inspect_err(|e| {
+                if e.0 == StatusCode::PermissionDenied {
+                    self.log.error("STAT", &place.log_path(), ACCESS_DENIED);
+                }
+            })?,
             Target::Virtual(_) => dir_attrs(),
             Target::Outside => return Err(no_such_file()),
         };
