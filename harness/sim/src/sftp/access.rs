@@ -60,7 +60,7 @@ fn parse(which: &'static str, text: &str) -> Result<PolicyEvaluator, PolicyError
 }
 
 /// Replaces `${transfer:Name}` (any case) with the given values; other variables stay for IAM.
-fn substitute(text: &str, variables: &[(&str, String)]) -> String {
+pub(super) fn substitute(text: &str, variables: &[(&str, String)]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {

@@ -86,18 +86,9 @@ pub enum Resolved {
     Outside,
 }
 
-/// Replaces `${transfer:UserName}` (any case, as IAM variables are case-insensitive).
-pub fn substitute_user(text: &str, user: &str) -> String {
-    const VAR: &str = "${transfer:username}";
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.to_ascii_lowercase().find(VAR) {
-        out.push_str(&rest[..i]);
-        out.push_str(user);
-        rest = &rest[i + VAR.len()..];
-    }
-    out.push_str(rest);
-    out
+/// `text` with `${transfer:UserName}` (any case, as IAM reads variables) replaced by `user`.
+fn substitute_user(text: &str, user: &str) -> String {
+    super::access::substitute(text, &[("UserName", user.to_string())])
 }
 
 fn clean(what: &'static str, path: &str) -> Result<Vec<String>, HomeError> {
