@@ -3,6 +3,17 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
+  # Both roles (session logs, S3 access) are assumed by this account's Transfer Family only.
+  transfer_trust_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "transfer.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
+    }]
+  })
+
   default_home = "/$${source_bucket}/$${transfer:UserName}"
   # Placeholders filled in per user: the source bucket and the user name (any case, as AWS reads it).
   homes = {
@@ -59,17 +70,9 @@ resource "aws_cloudwatch_log_group" "sessions" {
 }
 
 resource "aws_iam_role" "logging" {
-  name = "${var.name}-transfer-logging"
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "transfer.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-      Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
-    }]
-  })
-  tags = var.tags
+  name               = "${var.name}-transfer-logging"
+  assume_role_policy = local.transfer_trust_policy
+  tags               = var.tags
 }
 
 resource "aws_iam_role_policy" "logging" {
@@ -115,17 +118,9 @@ resource "aws_transfer_server" "this" {
 
 # One access role for every user; the session policy narrows it to the user's own folder.
 resource "aws_iam_role" "access" {
-  name = "${var.name}-sftp-access"
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "transfer.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-      Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
-    }]
-  })
-  tags = var.tags
+  name               = "${var.name}-sftp-access"
+  assume_role_policy = local.transfer_trust_policy
+  tags               = var.tags
 }
 
 resource "aws_iam_role_policy" "access" {
