@@ -9,8 +9,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use copy_lambda::copy::Copier;
 
-use crate::aws::Clients;
 use crate::content::Content;
+use crate::targets::Clients;
 
 /// Options of `harness bench copy`.
 #[derive(clap::Args)]

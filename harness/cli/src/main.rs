@@ -1,22 +1,15 @@
 //! `harness`: run pipeline scenarios against the embedded simulator, or run the simulator for
 //! manual use.
 
-mod aws;
-mod bench;
-mod content;
-mod localstack;
-mod report;
-mod run;
-mod scenario;
-mod sftp_client;
-mod sim_cmd;
-mod target;
-
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use harness::report::console::Console;
+use harness::scenario::{self, commands};
+use harness::targets::{self, TargetSpec};
+use harness::{bench, sim_cmd};
 
 #[derive(Parser)]
 #[command(
@@ -63,7 +56,6 @@ enum Command {
     LambdaBootstrap,
 }
 
-/// `<workspace>/<name>` when run from a checkout, else `./<name>`.
 /// Options shared by every way of running scenarios.
 #[derive(clap::Args, Clone)]
 struct ScenarioOptions {
@@ -140,6 +132,7 @@ enum BenchCommand {
     Copy(bench::CopyBenchArgs),
 }
 
+/// `<workspace>/<name>` when run from a checkout, else `./<name>`.
 fn default_dir(name: &str) -> PathBuf {
     let from_checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(name);
     match from_checkout.canonicalize() {
@@ -188,143 +181,109 @@ fn main() -> ExitCode {
     }
 }
 
+impl ScenarioOptions {
+    /// The target these options name.
+    fn target(&self, infra: &Path) -> anyhow::Result<TargetSpec> {
+        let paths = || -> anyhow::Result<targets::Paths> {
+            Ok(targets::Paths { infra: infra.to_path_buf(), function_command: function_command()? })
+        };
+        Ok(match self.target {
+            TargetKind::Embedded => TargetSpec::Embedded(paths()?),
+            TargetKind::Aws => {
+                let stack = self
+                    .stack
+                    .clone()
+                    .context("--target aws needs --stack outputs.json (terraform output -json of infra/)")?;
+                let users = self
+                    .users
+                    .iter()
+                    .map(|u| {
+                        u.split_once('=')
+                            .map(|(n, k)| (n.to_string(), PathBuf::from(k)))
+                            .with_context(|| format!("--user {u:?}: expected NAME=PRIVATE_KEY_FILE"))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                TargetSpec::Aws { stack, users }
+            }
+            TargetKind::Endpoint => TargetSpec::Endpoint {
+                paths: paths()?,
+                endpoint: self
+                    .endpoint_url
+                    .clone()
+                    .context("--target endpoint needs --endpoint-url URL (or AWS_ENDPOINT_URL)")?,
+                provision: self.provision,
+            },
+            TargetKind::Localstack => {
+                TargetSpec::Endpoint { paths: paths()?, endpoint: targets::localstack::start()?, provision: true }
+            }
+        })
+    }
+
+    fn report_files(&self) -> commands::ReportFiles {
+        commands::ReportFiles { json: self.json.clone(), junit: self.junit.clone(), html: self.report.clone() }
+    }
+}
+
+/// `harness scenario ...`: returns the number of failed checks.
+async fn scenario_command(
+    infra: &Path,
+    action: Option<ScenarioAction>,
+    name: Option<String>,
+    file: Option<PathBuf>,
+    list: bool,
+    common: ScenarioOptions,
+) -> anyhow::Result<usize> {
+    let dir = &common.scenarios;
+    let selected = match action {
+        Some(ScenarioAction::Schema) => {
+            Console::print(&scenario::Scenario::json_schema());
+            return Ok(0);
+        }
+        Some(ScenarioAction::Validate { files }) => {
+            let files = if files.is_empty() {
+                scenario::Scenario::list(dir).into_iter().map(|(_, p)| p).collect()
+            } else {
+                files
+            };
+            let results = commands::validate(&files);
+            let bad = Console::validated(&results);
+            if bad > 0 {
+                bail!("{bad} invalid scenario file(s)");
+            }
+            return Ok(0);
+        }
+        Some(ScenarioAction::All { tag }) => commands::select(dir, &tag)?,
+        None if list => {
+            Console::listed(&commands::list(dir));
+            return Ok(0);
+        }
+        None => {
+            let path = match (name, file) {
+                (_, Some(f)) => f,
+                (Some(n), None) => dir.join(format!("{n}.toml")),
+                (None, None) => bail!("name a scenario (see `harness scenario --list`) or pass --file PATH"),
+            };
+            vec![scenario::Scenario::load(&path)?]
+        }
+    };
+    let spec = common.target(infra)?;
+    let mut console = Console::default();
+    let reports = commands::run(&selected, &spec, &common.report_files(), &mut console).await?;
+    console.totals(&reports);
+    Ok(reports.iter().map(harness::report::Report::failed).sum())
+}
+
 async fn dispatch(cli: Cli) -> anyhow::Result<usize> {
     let infra = cli.infra.clone().unwrap_or_else(|| default_dir("infra"));
     match cli.command {
         Command::Scenario { action, name, file, list, common } => {
-            let dir = common.scenarios.clone();
-            let make_target = || -> anyhow::Result<run::RunTarget> {
-                Ok(match common.target {
-                    TargetKind::Embedded => run::RunTarget::Embedded(run::Paths {
-                        infra: infra.clone(),
-                        function_command: function_command()?,
-                    }),
-                    TargetKind::Aws => {
-                        let stack = common
-                            .stack
-                            .clone()
-                            .context("--target aws needs --stack outputs.json (terraform output -json of infra/)")?;
-                        let users = common
-                            .users
-                            .iter()
-                            .map(|u| {
-                                u.split_once('=')
-                                    .map(|(n, k)| (n.to_string(), PathBuf::from(k)))
-                                    .with_context(|| format!("--user {u:?}: expected NAME=PRIVATE_KEY_FILE"))
-                            })
-                            .collect::<anyhow::Result<Vec<_>>>()?;
-                        run::RunTarget::Aws { stack, users }
-                    }
-                    TargetKind::Endpoint => run::RunTarget::Endpoint {
-                        paths: run::Paths { infra: infra.clone(), function_command: function_command()? },
-                        endpoint: common
-                            .endpoint_url
-                            .clone()
-                            .context("--target endpoint needs --endpoint-url URL (or AWS_ENDPOINT_URL)")?,
-                        provision: common.provision,
-                    },
-                    TargetKind::Localstack => run::RunTarget::Endpoint {
-                        paths: run::Paths { infra: infra.clone(), function_command: function_command()? },
-                        endpoint: localstack::start()?,
-                        provision: true,
-                    },
-                })
-            };
-            let selected: Vec<scenario::Scenario> = match action {
-                Some(ScenarioAction::Schema) => {
-                    print!("{}", scenario::Scenario::json_schema());
-                    return Ok(0);
-                }
-                Some(ScenarioAction::Validate { files }) => {
-                    let files = if files.is_empty() {
-                        scenario::Scenario::list(&dir).into_iter().map(|(_, p)| p).collect()
-                    } else {
-                        files
-                    };
-                    let mut bad = 0;
-                    for f in &files {
-                        match scenario::Scenario::load(f) {
-                            Ok(s) => println!("ok       {} ({})", f.display(), s.name),
-                            Err(e) => {
-                                bad += 1;
-                                println!("invalid  {e}");
-                            }
-                        }
-                    }
-                    println!("{} scenario file(s), {bad} invalid", files.len());
-                    if bad > 0 {
-                        bail!("{bad} invalid scenario file(s)");
-                    }
-                    return Ok(0);
-                }
-                Some(ScenarioAction::All { tag }) => {
-                    let mut all = Vec::new();
-                    for (_, p) in scenario::Scenario::list(&dir) {
-                        let s = scenario::Scenario::load(&p)?;
-                        if tag.is_empty() || tag.iter().any(|t| s.tags.contains(t)) {
-                            all.push(s);
-                        }
-                    }
-                    if all.is_empty() {
-                        bail!("no scenario in {} has the tag(s) {tag:?}", dir.display());
-                    }
-                    all
-                }
-                None if list => {
-                    for (name, path) in scenario::Scenario::list(&dir) {
-                        match scenario::Scenario::load(&path) {
-                            Ok(s) => println!("{name:<20} {:<28} {}", s.tags.join(","), s.description.trim()),
-                            Err(e) => println!("{name:<20} (invalid: {e})"),
-                        }
-                    }
-                    return Ok(0);
-                }
-                None => {
-                    let path = match (name, file) {
-                        (_, Some(f)) => f,
-                        (Some(n), None) => dir.join(format!("{n}.toml")),
-                        (None, None) => bail!("name a scenario (see `harness scenario --list`) or pass --file PATH"),
-                    };
-                    vec![scenario::Scenario::load(&path)?]
-                }
-            };
-            let target = make_target()?;
-            let mut reports = Vec::new();
-            for s in &selected {
-                reports.push(run::run_scenario(s, &target).await?);
-            }
-            let all = report::Reports(&reports);
-            for (path, text) in [(&common.json, all.json()), (&common.junit, all.junit()), (&common.report, all.html())]
-            {
-                if let Some(path) = path {
-                    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-                }
-            }
-            let failed: usize = reports.iter().map(report::Report::failed).sum();
-            if reports.len() > 1 {
-                let bad = reports.iter().filter(|r| r.failed() > 0).count();
-                println!("{} scenarios, {} passed, {bad} failed", reports.len(), reports.len() - bad);
-            }
-            Ok(failed)
+            scenario_command(&infra, action, name, file, list, common).await
         }
         Command::Sim(args) => sim_cmd::run(args, infra, function_command()?).await.map(|_| 0),
         Command::Bench(BenchCommand::Copy(args)) => bench::copy(args, infra).await.map(|_| 0),
         Command::Stack(StackCommand::Show { stack }) => {
-            let outputs = target::StackOutputs::load(&stack)?;
-            let t = target::Target::from_stack(&outputs);
-            println!("target aws ({})", stack.display());
-            println!(
-                "  sftp        {}:{}  host key {}",
-                t.sftp_host,
-                t.sftp_port,
-                t.host_key_fingerprint.as_deref().unwrap_or("(not pinned)")
-            );
-            println!("  users       {}", outputs.sftp.users.join(", "));
-            println!("  region      {}", t.region);
-            println!("  buckets     {} -> {}", t.source_bucket, t.destination_bucket);
-            println!("  table       {}", t.table);
-            println!("  machine     {}", t.state_machine_arn);
-            println!("  logs        {} (sessions), {} (function)", t.sftp_log_group, t.function_log_group);
+            let outputs = targets::StackOutputs::load(&stack)?;
+            Console::stack(&stack, &outputs, &targets::Target::from_stack(&outputs));
             Ok(0)
         }
         Command::LambdaBootstrap => unreachable!("handled before the runtime starts"),

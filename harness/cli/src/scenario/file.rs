@@ -7,6 +7,8 @@ use serde::Deserialize;
 use sim::sftp::Mapping;
 use sim::sftp::users::HomeType;
 
+use crate::targets::SimSettings;
+
 /// Why a scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -237,69 +239,6 @@ pub struct Login {
     pub key: LoginKey,
     /// What must happen.
     pub expect: LoginOutcome,
-}
-
-/// Simulator settings a scenario may change.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SimSettings {
-    /// Create the destination bucket (false breaks the copy stage).
-    #[serde(default = "yes")]
-    pub create_destination_bucket: bool,
-    /// Extra environment for the copy function (`COPY_MULTIPART_THRESHOLD = "8388608"`).
-    #[serde(default)]
-    pub function_env: std::collections::BTreeMap<String, String>,
-    /// Extra deliveries of every event (at-least-once made visible).
-    #[serde(default)]
-    pub duplicate_deliveries: u32,
-    /// Random extra delay per delivery, in milliseconds, so deliveries arrive out of order.
-    #[serde(default)]
-    pub delivery_jitter_ms: u64,
-    /// The copy function's timeout in seconds, instead of the settings file's.
-    #[serde(default)]
-    pub function_timeout_seconds: Option<u64>,
-    /// The copy function's reserved concurrency, instead of the settings file's.
-    #[serde(default)]
-    pub function_reserved_concurrency: Option<u32>,
-    /// How much faster than real time Step Functions waits and backoffs run.
-    #[serde(default)]
-    pub clock_scale: Option<f64>,
-    /// Faults the simulated S3 injects.
-    #[serde(default)]
-    pub s3_faults: Vec<sim::s3::Fault>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl SimSettings {
-    /// Whether nothing simulator-only is asked for (so the scenario can run against AWS).
-    pub fn is_default(&self) -> bool {
-        self.create_destination_bucket
-            && self.function_env.is_empty()
-            && self.duplicate_deliveries == 0
-            && self.delivery_jitter_ms == 0
-            && self.function_timeout_seconds.is_none()
-            && self.function_reserved_concurrency.is_none()
-            && self.clock_scale.is_none()
-            && self.s3_faults.is_empty()
-    }
-}
-
-impl Default for SimSettings {
-    fn default() -> Self {
-        Self {
-            create_destination_bucket: true,
-            function_env: Default::default(),
-            duplicate_deliveries: 0,
-            delivery_jitter_ms: 0,
-            function_timeout_seconds: None,
-            function_reserved_concurrency: None,
-            clock_scale: None,
-            s3_faults: Vec::new(),
-        }
-    }
 }
 
 impl Scenario {

@@ -1,6 +1,5 @@
-//! Targets: where a run's SFTP server and AWS APIs are, and what the stack's resources are
-//! called. The embedded target comes from the simulator; the `aws` target from the Terraform
-//! outputs document (`terraform output -json`, see infra/README.md).
+//! The `aws` target's source: the Terraform outputs document (`terraform output -json` of
+//! infra/, see infra/README.md), versioned and checked.
 
 use std::path::{Path, PathBuf};
 
@@ -94,46 +93,6 @@ pub struct LogGroups {
     pub state_machine: String,
 }
 
-/// Which kind of target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// The in-process simulator.
-    Embedded,
-    /// A deployed stack.
-    Aws,
-}
-
-/// Everything a run needs to reach the pipeline.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Target {
-    /// Kind.
-    pub kind: Kind,
-    /// SFTP host.
-    pub sftp_host: String,
-    /// SFTP port.
-    pub sftp_port: u16,
-    /// Host key fingerprint to pin.
-    pub host_key_fingerprint: Option<String>,
-    /// AWS region.
-    pub region: String,
-    /// Endpoint URL for every AWS API (None: AWS's own endpoints).
-    pub endpoint_url: Option<String>,
-    /// Where S3 and DynamoDB are when not at `endpoint_url` (an external endpoint).
-    pub data_endpoint_url: Option<String>,
-    /// Source bucket.
-    pub source_bucket: String,
-    /// Destination bucket.
-    pub destination_bucket: String,
-    /// Metadata table.
-    pub table: String,
-    /// State machine ARN.
-    pub state_machine_arn: String,
-    /// Session log group.
-    pub sftp_log_group: String,
-    /// Function log group.
-    pub function_log_group: String,
-}
-
 impl StackOutputs {
     /// Reads `terraform output -json` (the whole document, or just `harness.value`).
     pub fn load(path: &Path) -> Result<Self, TargetError> {
@@ -157,48 +116,9 @@ impl StackOutputs {
     }
 }
 
-impl Target {
-    /// The deployed stack described by its outputs document.
-    pub fn from_stack(o: &StackOutputs) -> Self {
-        Self {
-            kind: Kind::Aws,
-            sftp_host: o.sftp.host.clone(),
-            sftp_port: o.sftp.port,
-            host_key_fingerprint: Some(o.sftp.host_key_fingerprint.clone()).filter(|f| !f.is_empty()),
-            region: o.region.clone(),
-            endpoint_url: None,
-            data_endpoint_url: None,
-            source_bucket: o.buckets.source.clone(),
-            destination_bucket: o.buckets.destination.clone(),
-            table: o.table.clone(),
-            state_machine_arn: o.state_machine_arn.clone(),
-            sftp_log_group: o.log_groups.sftp.clone(),
-            function_log_group: o.log_groups.function.clone(),
-        }
-    }
-
-    /// The running embedded simulator.
-    pub fn from_sim(ep: &sim::Endpoints) -> Self {
-        Self {
-            kind: Kind::Embedded,
-            sftp_host: ep.sftp.ip().to_string(),
-            sftp_port: ep.sftp.port(),
-            host_key_fingerprint: Some(ep.host_key_fingerprint.clone()),
-            region: ep.region.clone(),
-            endpoint_url: Some(ep.aws.clone()),
-            data_endpoint_url: ep.external.then(|| ep.data_endpoint.clone()),
-            source_bucket: ep.source_bucket.clone(),
-            destination_bucket: ep.destination_bucket.clone(),
-            table: ep.table.clone(),
-            state_machine_arn: ep.state_machine_arn.clone(),
-            sftp_log_group: ep.sftp_log_group.clone(),
-            function_log_group: ep.function_log_group.clone(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::{Kind, Target};
     use super::*;
 
     #[test]

@@ -1,0 +1,58 @@
+//! DynamoDB: the metadata table's records for a key.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use copy_lambda::metadata::Status;
+
+use super::ProbeError;
+use crate::targets::Clients;
+
+/// One record of the metadata table, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Every attribute.
+    pub item: BTreeMap<String, AttributeValue>,
+}
+
+impl Record {
+    /// A string attribute.
+    pub fn s(&self, name: &str) -> Option<String> {
+        self.item.get(name).and_then(|v| v.as_s().ok()).cloned()
+    }
+
+    /// A number attribute.
+    pub fn n(&self, name: &str) -> Option<u64> {
+        self.item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())
+    }
+
+    /// The `status`, when it is one the function writes.
+    pub fn status(&self) -> Option<Status> {
+        self.s("status").and_then(|s| Status::parse(&s))
+    }
+}
+
+/// Every record whose decoded `key` is `key` (a consistent scan, all pages).
+pub async fn records_for_key(c: &Clients, table: &str, key: &str) -> Result<Vec<Record>, ProbeError> {
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let page = c
+            .dynamodb
+            .scan()
+            .table_name(table)
+            .filter_expression("#k = :k")
+            .expression_attribute_names("#k", "key")
+            .expression_attribute_values(":k", AttributeValue::S(key.into()))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| ProbeError::from_sdk("dynamodb", "Scan", table, &e))?;
+        out.extend(page.items().iter().map(|i| Record { item: i.clone().into_iter().collect() }));
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return Ok(out);
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Step Functions: the state machine's executions, their input and what their history shows.
+
+use super::ProbeError;
+use crate::targets::Clients;
+
+/// One execution, described and with its history read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Execution {
+    /// Its ARN.
+    pub arn: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`.
+    pub status: String,
+    /// The error it failed with.
+    pub error: Option<String>,
+    /// Its input document.
+    pub input: serde_json::Value,
+    /// Lambda tasks scheduled (each one an invocation of the function).
+    pub lambda_tasks: usize,
+    /// Tasks that failed with `Lambda.TooManyRequestsException` (throttled invocations).
+    pub throttled_tasks: usize,
+}
+
+/// Every execution ARN of the state machine (all pages).
+pub async fn execution_arns(c: &Clients, machine: &str) -> Result<Vec<String>, ProbeError> {
+    let mut arns = Vec::new();
+    let mut token = None;
+    loop {
+        let page = c
+            .sfn
+            .list_executions()
+            .state_machine_arn(machine)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| ProbeError::from_sdk("stepfunctions", "ListExecutions", machine, &e))?;
+        arns.extend(page.executions().iter().map(|e| e.execution_arn().to_string()));
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(arns);
+        }
+    }
+}
+
+/// Describes one execution and reads its history.
+pub async fn execution(c: &Clients, arn: &str) -> Result<Execution, ProbeError> {
+    let d = c
+        .sfn
+        .describe_execution()
+        .execution_arn(arn)
+        .send()
+        .await
+        .map_err(|e| ProbeError::from_sdk("stepfunctions", "DescribeExecution", arn, &e))?;
+    let input = serde_json::from_str(d.input().unwrap_or("{}")).unwrap_or(serde_json::Value::Null);
+    let (mut lambda_tasks, mut throttled_tasks) = (0, 0);
+    let mut token = None;
+    loop {
+        let page = c
+            .sfn
+            .get_execution_history()
+            .execution_arn(arn)
+            .max_results(1000)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| ProbeError::from_sdk("stepfunctions", "GetExecutionHistory", arn, &e))?;
+        for h in page.events() {
+            if h.task_scheduled_event_details().is_some_and(|t| t.resource_type() == "lambda") {
+                lambda_tasks += 1;
+            }
+            if h.task_failed_event_details().and_then(|d| d.error()) == Some("Lambda.TooManyRequestsException") {
+                throttled_tasks += 1;
+            }
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(Execution {
+        arn: d.execution_arn().to_string(),
+        status: d.status().as_str().to_string(),
+        error: d.error().map(str::to_string),
+        input,
+        lambda_tasks,
+        throttled_tasks,
+    })
+}
+
+/// Every execution whose input's `key`, decoded as the function decodes it, is `key`.
+pub async fn executions_for_key(c: &Clients, machine: &str, key: &str) -> Result<Vec<Execution>, ProbeError> {
+    let mut out = Vec::new();
+    for arn in execution_arns(c, machine).await? {
+        let e = execution(c, &arn).await?;
+        let raw = e.input.get("key").and_then(|k| k.as_str()).unwrap_or_default();
+        if copy_lambda::keys::decode_event_key(raw) == key {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+/// Every execution of the state machine.
+pub async fn executions(c: &Clients, machine: &str) -> Result<Vec<Execution>, ProbeError> {
+    let mut out = Vec::new();
+    for arn in execution_arns(c, machine).await? {
+        out.push(execution(c, &arn).await?);
+    }
+    Ok(out)
+}

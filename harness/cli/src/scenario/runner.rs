@@ -1,0 +1,155 @@
+//! Runs one scenario: open the target, upload over SFTP, then check every stage.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use super::checks::{self, judged};
+use super::file::{self, Scenario};
+use super::plan::{self, Homes};
+use super::steps;
+use crate::report::{Check, Progress, Recorder, Report, Stage};
+use crate::targets::{self, Session, TargetSpec};
+
+/// The users a scenario declares, as a target needs them.
+fn declared_users(scenario: &Scenario) -> Vec<targets::User> {
+    scenario.users.iter().map(|u| targets::User { name: u.name.clone(), home: u.home_spec() }).collect()
+}
+
+/// Runs one scenario against `spec` and reports every check to `progress` as it finishes.
+pub async fn run_scenario(
+    scenario: &Scenario,
+    spec: &TargetSpec,
+    progress: &mut dyn Progress,
+) -> anyhow::Result<Report> {
+    let started = Instant::now();
+    let users: Vec<String> = scenario.users.iter().map(|u| u.name.clone()).collect();
+    let mut rec = Recorder::start(Report::new(&scenario.name, &scenario.description, users), progress);
+    match spec.supports(&scenario.sim) {
+        Err(unsupported) => rec.add(Check::skipped(
+            Stage::Target,
+            format!("scenario {} needs {}", scenario.name, unsupported.needs),
+            unsupported.reason,
+        )),
+        Ok(()) => {
+            let session = targets::open(spec, &declared_users(scenario), &scenario.sim)
+                .await
+                .map_err(|e| e.context(format!("scenario {}", scenario.name)))?;
+            rec.target(session.description.clone());
+            run_checks(scenario, &session, &mut rec).await;
+            session.close();
+        }
+    }
+    Ok(rec.finish(started.elapsed()))
+}
+
+/// Uploads over SFTP, then checks every stage; backend checks are skipped without clients.
+async fn run_checks(scenario: &Scenario, session: &Session, rec: &mut Recorder<'_>) {
+    let ep = &session.target;
+    let accounts = &session.accounts;
+    let names: BTreeMap<&str, String> = scenario
+        .users
+        .iter()
+        .map(|u| (u.name.as_str(), accounts.get(&u.name).map_or_else(|| u.name.clone(), |a| a.name.clone())))
+        .collect();
+    let dirs = scenario
+        .users
+        .iter()
+        .filter_map(|u| Some((u.name.as_str(), u.home_spec().home(&names[u.name.as_str()], &ep.source_bucket).ok()?)))
+        .collect();
+    let homes = Homes { names, homes: dirs, source_bucket: &ep.source_bucket };
+    let planned = plan::plan(scenario, &homes);
+
+    // Upload: one SFTP session per user, users in parallel, each user's steps in order.
+    let uploads = scenario.users.iter().map(|u| {
+        let account = accounts[&u.name].clone();
+        let dirs: Vec<&file::Directory> = scenario.directories.iter().filter(|d| d.user == u.name).collect();
+        let files: Vec<(usize, &file::Upload)> =
+            scenario.uploads.iter().enumerate().filter(|(_, f)| f.user == u.name).collect();
+        let landing = homes.landing(&u.name);
+        async move { steps::sftp_steps(ep, &account, &landing, dirs, files).await }
+    });
+    for checks in futures::future::join_all(uploads).await {
+        rec.extend(checks);
+    }
+    for (i, login) in scenario.logins.iter().enumerate() {
+        rec.add(steps::login_attempt(ep, accounts, login, i).await);
+    }
+
+    let Some(clients) = &session.clients else {
+        for stage in [Stage::Dynamodb, Stage::Stepfunctions, Stage::S3, Stage::Logs] {
+            rec.add(Check::skipped(stage, format!("{stage} checks of the pipeline"), "no AWS credentials"));
+        }
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(scenario.timeout_seconds);
+    for f in &planned {
+        let deliveries = 1 + scenario.sim.duplicate_deliveries as usize;
+        rec.extend(checks::check_file(clients, ep, f, deliveries, deadline).await);
+    }
+    let all_homes: BTreeSet<String> = scenario.users.iter().map(|u| homes.name(&u.name)).collect();
+    // Keys some user's own upload accounts for, whichever user it was.
+    let accounted: BTreeSet<String> = planned.iter().filter(|p| !p.is_absent()).map(|p| p.key.clone()).collect();
+    for u in &scenario.users {
+        let name = homes.name(&u.name);
+        let expected: BTreeSet<String> = planned
+            .iter()
+            .filter(|p| p.user == name && !p.key.ends_with('/') && !p.is_absent())
+            .map(|p| p.key.clone())
+            .collect();
+        let t = Instant::now();
+        rec.add(judged(
+            Stage::S3,
+            format!("{name}'s files land under {name}/ only"),
+            t,
+            checks::own_prefix_only(clients, ep, &name, &expected, &all_homes, &accounted).await,
+        ));
+        let mut wanted = vec!["CONNECTED"];
+        if scenario.uploads.iter().any(|x| x.user == u.name) {
+            wanted.extend(["OPEN", "CLOSE"]);
+        }
+        if scenario.directories.iter().any(|x| x.user == u.name) {
+            wanted.push("MKDIR");
+        }
+        wanted.push("DISCONNECTED");
+        let t = Instant::now();
+        rec.add(judged(
+            Stage::Logs,
+            format!("{name}'s session log has {}", wanted.join(", ")),
+            t,
+            checks::session_log(clients, ep, &name, &wanted, deadline).await,
+        ));
+    }
+    let refused: BTreeSet<String> = scenario
+        .logins
+        .iter()
+        .filter(|l| l.expect == file::LoginOutcome::Refused)
+        .map(|l| homes.name(&l.user))
+        .collect();
+    for user in refused {
+        let t = Instant::now();
+        rec.add(judged(
+            Stage::Logs,
+            format!("refused logins as {user} are logged as AUTH_FAILURE"),
+            t,
+            checks::auth_failures(clients, ep, &user, deadline).await,
+        ));
+    }
+    if scenario.expect_throttling {
+        let t = Instant::now();
+        rec.add(judged(
+            Stage::Stepfunctions,
+            "some invocations were throttled and retried (Lambda.TooManyRequestsException)",
+            t,
+            checks::throttled(clients, &ep.state_machine_arn).await,
+        ));
+    }
+    if planned.iter().any(|p| !p.is_absent()) {
+        let t = Instant::now();
+        rec.add(judged(
+            Stage::Logs,
+            "copy function log has START, END and REPORT lines",
+            t,
+            checks::function_log(clients, ep, deadline).await,
+        ));
+    }
+}
