@@ -37,6 +37,8 @@ pub const INPUT_TRANSFORMER: &str = "input-transformer.json";
 pub const SESSION_POLICY: &str = "session-policy.json";
 /// The SFTP access role's policy.
 pub const ACCESS_ROLE_POLICY: &str = "access-role-policy.json";
+/// The buckets' versioning and EventBridge notifications.
+pub const BUCKETS: &str = "buckets.json";
 /// The copy function's settings.
 pub const FUNCTION_SETTINGS: &str = "copy-function.json";
 

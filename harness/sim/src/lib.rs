@@ -268,6 +268,29 @@ pub struct Endpoints {
     pub table: String,
 }
 
+/// `infra/definitions/buckets.json`: how the stack configures each bucket.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BucketsFile {
+    source: BucketFileEntry,
+    destination: BucketFileEntry,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BucketFileEntry {
+    /// `Enabled` or `Suspended`, as `aws_s3_bucket_versioning` takes it.
+    versioning: s3::Versioning,
+    /// Whether the bucket sends its events to EventBridge.
+    eventbridge: bool,
+}
+
+impl BucketFileEntry {
+    fn settings(&self) -> s3::BucketSettings {
+        s3::BucketSettings { versioning: self.versioning, eventbridge: self.eventbridge }
+    }
+}
+
 /// A running simulator; dropping it (or [`Simulator::shutdown`]) stops everything.
 pub struct Simulator {
     /// Where to reach it.
@@ -318,6 +341,9 @@ impl Simulator {
         let mut settings: lambda::FunctionSettings = serde_json::from_str(&settings_text).map_err(|e| {
             StartError::Settings { file: definitions::FUNCTION_SETTINGS.into(), message: e.to_string() }
         })?;
+        let buckets_text = definitions::load(infra, definitions::BUCKETS, &values)?;
+        let buckets: BucketsFile = serde_json::from_str(&buckets_text)
+            .map_err(|e| StartError::Settings { file: definitions::BUCKETS.into(), message: e.to_string() })?;
 
         // DynamoDB.
         let db = dynoxide::Database::memory().map_err(|e| StartError::Setup(format!("dynamodb: {e}")))?;
@@ -398,9 +424,13 @@ impl Simulator {
         let (event_tx, mut event_rx) = tokio::sync::mpsc::unbounded_channel();
         let announce_tx = event_tx.clone();
         let store = Arc::new(s3::S3Store::new(event_tx).map_err(|e| StartError::Setup(format!("s3 storage: {e}")))?);
-        store.create_bucket(&config.source_bucket).map_err(|e| StartError::Setup(e.to_string()))?;
+        store
+            .create_bucket_with(&config.source_bucket, buckets.source.settings())
+            .map_err(|e| StartError::Setup(e.to_string()))?;
         if config.create_destination_bucket {
-            store.create_bucket(&config.destination_bucket).map_err(|e| StartError::Setup(e.to_string()))?;
+            store
+                .create_bucket_with(&config.destination_bucket, buckets.destination.settings())
+                .map_err(|e| StartError::Setup(e.to_string()))?;
         }
         let estop = stop.clone();
         tokio::spawn(

@@ -1,5 +1,6 @@
-//! Injected S3 faults: an operation on matching keys fails with an S3 error, or answers late,
-//! a set number of times. They reach clients through the real protocol, as AWS's would.
+//! Injected S3 faults: an operation on matching keys fails with an S3 error, answers late, is
+//! held until the test releases it, or stores corrupted bytes, a set number of times. They reach
+//! clients through the real protocol, as AWS's would.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -25,12 +26,33 @@ pub struct Fault {
     /// How many matching requests it affects (all when absent).
     #[serde(default)]
     pub times: Option<u32>,
+    /// Store the body with one byte flipped (CopyObject, UploadPartCopy, PutObject, UploadPart),
+    /// as a faulty copy would: the object's checksum is of the corrupted bytes.
+    #[serde(default)]
+    pub corrupt: bool,
+    /// Hold matching requests until the run releases them (after checking what the pipeline
+    /// shows before the operation happens).
+    #[serde(default)]
+    pub hold: bool,
+}
+
+/// What a matching fault asks of the operation, once it may go on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Store corrupted bytes.
+    pub corrupt: bool,
 }
 
 /// The faults in force.
-#[derive(Default)]
 pub struct Faults {
     faults: Mutex<Vec<Fault>>,
+    released: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self::new(Vec::new())
+    }
 }
 
 fn status_of(code: &str) -> u16 {
@@ -46,11 +68,16 @@ fn status_of(code: &str) -> u16 {
 impl Faults {
     /// Faults from a list.
     pub fn new(faults: Vec<Fault>) -> Self {
-        Self { faults: Mutex::new(faults) }
+        Self { faults: Mutex::new(faults), released: tokio::sync::watch::channel(false).0 }
+    }
+
+    /// Lets every held request go on, now and from now on.
+    pub fn release(&self) {
+        self.released.send_replace(true);
     }
 
     /// Applies the first matching fault to `operation` on `key`, using up one of its times.
-    pub async fn apply(&self, operation: &str, key: &str) -> Result<(), S3Error> {
+    pub async fn apply(&self, operation: &str, key: &str) -> Result<Applied, S3Error> {
         let hit = {
             let mut faults = self.faults.lock().unwrap();
             let found = faults.iter_mut().find(|f| {
@@ -65,7 +92,11 @@ impl Faults {
                 f.clone()
             })
         };
-        let Some(fault) = hit else { return Ok(()) };
+        let Some(fault) = hit else { return Ok(Applied::default()) };
+        if fault.hold {
+            let mut released = self.released.subscribe();
+            let _ = released.wait_for(|r| *r).await;
+        }
         if fault.delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(fault.delay_ms)).await;
         }
@@ -80,7 +111,7 @@ impl Faults {
                 );
                 Err(err)
             }
-            None => Ok(()),
+            None => Ok(Applied { corrupt: fault.corrupt }),
         }
     }
 }

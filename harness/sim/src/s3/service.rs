@@ -1,13 +1,17 @@
-//! The `s3s::S3` implementation over [`S3Store`].
+//! The `s3s::S3` implementation over [`S3Store`]: requests in, the store's answers out, with
+//! S3's headers (versions, checksums, delete markers) and error codes.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use s3s::dto::*;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
+use super::checksum::{self, Algorithm, Checksum as ObjectChecksum, Kind};
 use super::faults::Faults;
-use super::store::{Caller, ObjectAttrs, S3Store, StoreError};
+use super::multipart::ListedPart;
+use super::store::{Caller, Conditions, ObjectAttrs, ObjectMeta, S3Store, StoreError, VersionEntry};
 
 /// The S3 endpoint's operations.
 #[derive(Clone)]
@@ -25,18 +29,53 @@ impl S3Frontend {
 
 impl From<StoreError> for S3Error {
     fn from(err: StoreError) -> Self {
+        let mut headers = http::HeaderMap::new();
+        let mut status = None;
         let code = match &err {
             StoreError::NoSuchBucket(_) => S3ErrorCode::NoSuchBucket,
-            StoreError::NoSuchKey(_) => S3ErrorCode::NoSuchKey,
+            StoreError::NoSuchKey { delete_marker, .. } => {
+                if let Some(version) = delete_marker {
+                    headers.insert("x-amz-delete-marker", http::HeaderValue::from_static("true"));
+                    if let Some(v) = version.as_deref().and_then(|v| http::HeaderValue::from_str(v).ok()) {
+                        headers.insert("x-amz-version-id", v);
+                    }
+                }
+                S3ErrorCode::NoSuchKey
+            }
+            StoreError::NoSuchVersion(_) => S3ErrorCode::NoSuchVersion,
+            StoreError::MethodNotAllowed { version_id } => {
+                headers.insert("x-amz-delete-marker", http::HeaderValue::from_static("true"));
+                headers.insert("allow", http::HeaderValue::from_static("DELETE"));
+                if let Some(v) = version_id.as_deref().and_then(|v| http::HeaderValue::from_str(v).ok()) {
+                    headers.insert("x-amz-version-id", v);
+                }
+                S3ErrorCode::MethodNotAllowed
+            }
             StoreError::NoSuchUpload(_) => S3ErrorCode::NoSuchUpload,
             StoreError::InvalidPart(_) => S3ErrorCode::InvalidPart,
+            StoreError::InvalidPartOrder => S3ErrorCode::InvalidPartOrder,
             StoreError::EntityTooSmall(_) => S3ErrorCode::EntityTooSmall,
+            StoreError::PreconditionFailed(_) => S3ErrorCode::PreconditionFailed,
+            StoreError::NotModified => {
+                status = Some(http::StatusCode::NOT_MODIFIED);
+                S3ErrorCode::NotModified
+            }
+            StoreError::BadDigest(_) => S3ErrorCode::BadDigest,
+            StoreError::InvalidRequest(_) => S3ErrorCode::InvalidRequest,
+            StoreError::InvalidArgument(_) => S3ErrorCode::InvalidArgument,
             StoreError::BucketAlreadyOwnedByYou(_) => S3ErrorCode::BucketAlreadyOwnedByYou,
             StoreError::BucketNotEmpty(_) => S3ErrorCode::BucketNotEmpty,
             StoreError::Body(_) => S3ErrorCode::IncompleteBody,
             StoreError::Io(_) => S3ErrorCode::InternalError,
         };
-        S3Error::with_message(code, err.to_string())
+        let mut e = S3Error::with_message(code, err.to_string());
+        if !headers.is_empty() {
+            e.set_headers(headers);
+        }
+        if let Some(s) = status {
+            e.set_status_code(s);
+        }
+        e
     }
 }
 
@@ -56,6 +95,24 @@ fn quoted(etag: &str) -> ETag {
     ETag::Strong(etag.to_string())
 }
 
+fn condition(c: &Option<ETagCondition>) -> Option<String> {
+    c.as_ref().map(|c| match c {
+        ETagCondition::Any => "*".to_string(),
+        ETagCondition::ETag(ETag::Strong(s) | ETag::Weak(s)) => s.clone(),
+    })
+}
+
+fn when(t: &Option<Timestamp>) -> Option<SystemTime> {
+    t.clone().map(|t| SystemTime::from(time::OffsetDateTime::from(t)))
+}
+
+/// The destination conditions of a CopyObject, which s3s does not model: raw `If-Match` and
+/// `If-None-Match` headers.
+fn header_conditions(headers: &http::HeaderMap) -> Conditions {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    Conditions { if_match: get("if-match"), if_none_match: get("if-none-match"), ..Default::default() }
+}
+
 /// Parses an `x-amz-tagging` value (`k1=v1&k2=v2`, URL-encoded).
 fn parse_tagging(t: Option<&str>) -> Vec<(String, String)> {
     let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
@@ -69,19 +126,165 @@ fn parse_tagging(t: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-fn attrs(content_type: Option<String>, metadata: Option<Metadata>, tagging: Option<&str>) -> ObjectAttrs {
-    ObjectAttrs { content_type, metadata: metadata_map(metadata), tags: parse_tagging(tagging) }
-}
-
 fn metadata_map(m: Option<Metadata>) -> BTreeMap<String, String> {
     m.map(|m| m.into_iter().collect()).unwrap_or_default()
 }
 
-fn source_of(copy_source: &CopySource) -> S3Result<(String, String)> {
+/// The headers every write may set on an object.
+struct Headers {
+    content_type: Option<String>,
+    content_encoding: Option<String>,
+    content_disposition: Option<String>,
+    content_language: Option<String>,
+    cache_control: Option<String>,
+    expires: Option<Timestamp>,
+    metadata: Option<Metadata>,
+    tagging: Option<String>,
+    storage_class: Option<StorageClass>,
+}
+
+impl Headers {
+    fn attrs(self) -> ObjectAttrs {
+        ObjectAttrs {
+            content_type: self.content_type,
+            content_encoding: self.content_encoding,
+            content_disposition: self.content_disposition,
+            content_language: self.content_language,
+            cache_control: self.cache_control,
+            expires: when(&self.expires),
+            metadata: metadata_map(self.metadata),
+            tags: parse_tagging(self.tagging.as_deref()),
+            storage_class: self.storage_class.map(|s| s.as_str().to_string()).filter(|s| s != "STANDARD"),
+        }
+    }
+}
+
+fn timestamp(t: Option<SystemTime>) -> Option<Timestamp> {
+    t.map(Timestamp::from)
+}
+
+fn storage_class(a: &ObjectAttrs) -> Option<StorageClass> {
+    a.storage_class.clone().map(StorageClass::from)
+}
+
+fn source_of(copy_source: &CopySource) -> S3Result<(String, String, Option<String>)> {
     match copy_source {
-        CopySource::Bucket { bucket, key, .. } => Ok((bucket.to_string(), key.to_string())),
+        CopySource::Bucket { bucket, key, version_id } => {
+            Ok((bucket.to_string(), key.to_string(), version_id.as_deref().map(str::to_string)))
+        }
         _ => Err(S3Error::with_message(S3ErrorCode::NotImplemented, "access point copy sources")),
     }
+}
+
+/// The checksum values a request carries in its headers.
+fn sent_values(
+    crc32: &Option<String>,
+    crc32c: &Option<String>,
+    crc64: &Option<String>,
+    sha1: &Option<String>,
+    sha256: &Option<String>,
+) -> Vec<(Algorithm, String)> {
+    [
+        (Algorithm::Crc32, crc32),
+        (Algorithm::Crc32c, crc32c),
+        (Algorithm::Crc64Nvme, crc64),
+        (Algorithm::Sha1, sha1),
+        (Algorithm::Sha256, sha256),
+    ]
+    .into_iter()
+    .filter_map(|(a, v)| v.clone().map(|v| (a, v)))
+    .collect()
+}
+
+/// The checksums an upload names: in headers, announced as a trailer (`x-amz-trailer`), or by
+/// the SDK's algorithm header. The first names the object's algorithm.
+fn named_algorithms(headers: &http::HeaderMap, algorithm: Option<&ChecksumAlgorithm>, sent: &[(Algorithm, String)]) -> Vec<Algorithm> {
+    let mut algs: Vec<Algorithm> = algorithm.and_then(|a| Algorithm::parse(a.as_str())).into_iter().collect();
+    algs.extend(sent.iter().map(|(a, _)| *a));
+    if let Some(t) = headers.get("x-amz-trailer").and_then(|v| v.to_str().ok()) {
+        algs.extend(t.split(',').filter_map(|h| Algorithm::parse(h.trim().trim_start_matches("x-amz-checksum-"))));
+    }
+    algs.dedup();
+    algs
+}
+
+/// Checksum values that arrived in the body's trailer.
+fn trailer_values<T>(req: &S3Request<T>) -> Vec<(Algorithm, String)> {
+    let Some(t) = &req.trailing_headers else { return Vec::new() };
+    t.read(|h| {
+        Algorithm::ALL
+            .into_iter()
+            .filter_map(|a| h.get(a.header()).and_then(|v| v.to_str().ok()).map(|v| (a, v.to_string())))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Response checksum fields for an object's checksum.
+#[derive(Default)]
+struct ChecksumFields {
+    crc32: Option<String>,
+    crc32c: Option<String>,
+    crc64: Option<String>,
+    sha1: Option<String>,
+    sha256: Option<String>,
+    kind: Option<ChecksumType>,
+}
+
+impl ChecksumFields {
+    fn of(c: Option<&ObjectChecksum>, bare: bool) -> Self {
+        let Some(c) = c else { return Self::default() };
+        let value = if bare { c.bare_value() } else { c.value() };
+        Self::single(c.algorithm, value, Some(c.kind))
+    }
+
+    fn single(alg: Algorithm, value: String, kind: Option<Kind>) -> Self {
+        let mut f = Self { kind: kind.map(|k| ChecksumType::from(k.as_str().to_string())), ..Default::default() };
+        let slot = match alg {
+            Algorithm::Crc32 => &mut f.crc32,
+            Algorithm::Crc32c => &mut f.crc32c,
+            Algorithm::Crc64Nvme => &mut f.crc64,
+            Algorithm::Sha1 => &mut f.sha1,
+            Algorithm::Sha256 => &mut f.sha256,
+        };
+        *slot = Some(value);
+        f
+    }
+}
+
+fn enabled(mode: &Option<ChecksumMode>) -> bool {
+    mode.as_ref().is_some_and(|m| m.as_str().eq_ignore_ascii_case("ENABLED"))
+}
+
+fn algorithm_of(a: &Option<ChecksumAlgorithm>) -> S3Result<Option<Algorithm>> {
+    match a {
+        None => Ok(None),
+        Some(a) => Algorithm::parse(a.as_str()).map(Some).ok_or_else(|| {
+            S3Error::with_message(S3ErrorCode::InvalidRequest, format!("Checksum algorithm {} is not supported", a.as_str()))
+        }),
+    }
+}
+
+/// The part of a multipart object asked for by `partNumber`: its byte range and checksum.
+fn part_of(meta: &ObjectMeta, number: i32) -> S3Result<(std::ops::Range<u64>, Option<ObjectChecksum>)> {
+    if meta.parts.is_empty() && number == 1 {
+        return Ok((0..meta.size, meta.checksum.clone()));
+    }
+    let index = usize::try_from(number - 1).ok().filter(|i| *i < meta.parts.len()).ok_or_else(|| {
+        let mut e = S3Error::with_message(
+            S3ErrorCode::Custom("InvalidPartNumber".into()),
+            "The requested partnumber is not satisfiable",
+        );
+        e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+        e
+    })?;
+    let start: u64 = meta.parts[..index].iter().map(|p| p.size).sum();
+    let part = &meta.parts[index];
+    let checksum = match (&part.checksum, &meta.checksum) {
+        (Some(raw), Some(c)) => Some(ObjectChecksum::full(c.algorithm, raw.clone())),
+        _ => None,
+    };
+    Ok((start..start + part.size, checksum))
 }
 
 #[async_trait::async_trait]
@@ -117,66 +320,269 @@ impl S3 for S3Frontend {
         Ok(S3Response::new(HeadBucketOutput::default()))
     }
 
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        self.store.require_bucket(&req.input.bucket)?;
+        // us-east-1 answers with an empty location constraint.
+        Ok(S3Response::new(GetBucketLocationOutput { location_constraint: None }))
+    }
+
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        let v = self.store.versioning(&req.input.bucket)?;
+        Ok(S3Response::new(GetBucketVersioningOutput {
+            status: v.status().map(|s| BucketVersioningStatus::from(s.to_string())),
+            mfa_delete: None,
+        }))
+    }
+
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        let status = req.input.versioning_configuration.status.as_ref().map(|s| s.as_str().to_string());
+        let enabled = match status.as_deref() {
+            Some("Enabled") => true,
+            Some("Suspended") => false,
+            other => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::MalformedXML,
+                    format!("versioning status {other:?}: expected Enabled or Suspended"),
+                ));
+            }
+        };
+        self.store.set_versioning(&req.input.bucket, enabled)?;
+        Ok(S3Response::new(PutBucketVersioningOutput {}))
+    }
+
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
-        self.faults.apply("PutObject", &req.input.key).await?;
+        let applied = self.faults.apply("PutObject", &req.input.key).await?;
         let caller = caller(&req);
-        let input = req.input;
-        let body = input
+        self.store.require_bucket(&req.input.bucket)?;
+        let i = &req.input;
+        let sent = sent_values(&i.checksum_crc32, &i.checksum_crc32c, &i.checksum_crc64nvme, &i.checksum_sha1, &i.checksum_sha256);
+        let named = named_algorithms(&req.headers, i.checksum_algorithm.as_ref(), &sent);
+        let algorithm = named.first().copied().unwrap_or(Algorithm::Crc64Nvme);
+        let mut compute = named.clone();
+        compute.push(algorithm);
+        compute.dedup();
+        let conditions = Conditions { if_match: condition(&i.if_match), if_none_match: condition(&i.if_none_match), ..Default::default() };
+        let mut req = req;
+        let body = req
+            .input
             .body
+            .take()
             .unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>()));
-        let meta = self
-            .store
-            .put_object(
-                &input.bucket,
-                &input.key,
-                body,
-                attrs(input.content_type, input.metadata, input.tagging.as_deref()),
-                &caller,
-            )
-            .await?;
-        Ok(S3Response::new(PutObjectOutput { e_tag: Some(quoted(&meta.etag)), ..Default::default() }))
+        let ingested = self.store.ingest(body, &compute).await?;
+        let mut all_sent = sent;
+        all_sent.extend(trailer_values(&req));
+        if let Err(e) = ingested.verify(&all_sent) {
+            let _ = std::fs::remove_file(&ingested.path);
+            return Err(e.into());
+        }
+        if applied.corrupt {
+            super::store::corrupt_file(&ingested.path).map_err(StoreError::from)?;
+        }
+        let input = req.input;
+        let attrs = Headers {
+            content_type: input.content_type,
+            content_encoding: input.content_encoding,
+            content_disposition: input.content_disposition,
+            content_language: input.content_language,
+            cache_control: input.cache_control,
+            expires: input.expires,
+            metadata: input.metadata,
+            tagging: input.tagging,
+            storage_class: input.storage_class,
+        }
+        .attrs();
+        let meta = self.store.put_ingested(&input.bucket, &input.key, ingested, algorithm, attrs, &conditions, &caller)?;
+        let f = ChecksumFields::of(meta.checksum.as_ref(), false);
+        Ok(S3Response::new(PutObjectOutput {
+            e_tag: Some(quoted(&meta.etag)),
+            version_id: meta.version_id,
+            checksum_crc32: f.crc32,
+            checksum_crc32c: f.crc32c,
+            checksum_crc64nvme: f.crc64,
+            checksum_sha1: f.sha1,
+            checksum_sha256: f.sha256,
+            checksum_type: f.kind,
+            ..Default::default()
+        }))
     }
 
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         self.faults.apply("GetObject", &req.input.key).await?;
-        let meta = self.store.head(&req.input.bucket, &req.input.key)?;
+        let i = &req.input;
+        let meta = self.store.head_version(&i.bucket, &i.key, i.version_id.as_deref())?;
+        Conditions {
+            if_match: condition(&i.if_match),
+            if_none_match: condition(&i.if_none_match),
+            if_modified_since: when(&i.if_modified_since),
+            if_unmodified_since: when(&i.if_unmodified_since),
+        }
+        .check_read(&meta)?;
         let mut file = tokio::fs::File::open(&meta.path).await.map_err(StoreError::from)?;
-        let (range, content_range) = match &req.input.range {
-            None => (0..meta.size, None),
-            Some(r) => {
+        let (range, content_range, checksum, parts_count) = match (&i.range, i.part_number) {
+            (Some(r), _) => {
                 let range = r.check(meta.size).map_err(|_| {
                     S3Error::with_message(S3ErrorCode::InvalidRange, "The requested range is not satisfiable")
                 })?;
                 let header = format!("bytes {}-{}/{}", range.start, range.end - 1, meta.size);
-                (range, Some(header))
+                (range, Some(header), None, None)
             }
+            (None, Some(n)) => {
+                let (range, checksum) = part_of(&meta, n)?;
+                let header = format!("bytes {}-{}/{}", range.start, range.end.max(1) - 1, meta.size);
+                (range, Some(header), checksum, Some(meta.parts.len().max(1) as i32))
+            }
+            (None, None) => (0..meta.size, None, meta.checksum.clone(), None),
         };
         tokio::io::AsyncSeekExt::seek(&mut file, std::io::SeekFrom::Start(range.start))
             .await
             .map_err(StoreError::from)?;
         let limited = tokio::io::AsyncReadExt::take(file, range.end - range.start);
         let stream = tokio_util::io::ReaderStream::with_capacity(limited, 256 * 1024);
+        let f = if enabled(&i.checksum_mode) { ChecksumFields::of(checksum.as_ref(), false) } else { ChecksumFields::default() };
+        let a = meta.attrs;
         Ok(S3Response::new(GetObjectOutput {
             body: Some(StreamingBlob::wrap(stream)),
             content_length: Some((range.end - range.start) as i64),
             content_range,
-            content_type: meta.attrs.content_type,
+            parts_count,
+            storage_class: storage_class(&a),
+            content_type: a.content_type,
+            content_encoding: a.content_encoding,
+            content_disposition: a.content_disposition,
+            content_language: a.content_language,
+            cache_control: a.cache_control,
+            expires: timestamp(a.expires),
+            tag_count: (!a.tags.is_empty()).then_some(a.tags.len() as i32),
             e_tag: Some(quoted(&meta.etag)),
             last_modified: Some(Timestamp::from(meta.last_modified)),
-            metadata: Some(meta.attrs.metadata.into_iter().collect()),
+            metadata: Some(a.metadata.into_iter().collect()),
+            version_id: meta.version_id,
+            accept_ranges: Some("bytes".into()),
+            checksum_crc32: f.crc32,
+            checksum_crc32c: f.crc32c,
+            checksum_crc64nvme: f.crc64,
+            checksum_sha1: f.sha1,
+            checksum_sha256: f.sha256,
+            checksum_type: f.kind,
             ..Default::default()
         }))
     }
 
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
         self.faults.apply("HeadObject", &req.input.key).await?;
-        let meta = self.store.head(&req.input.bucket, &req.input.key)?;
+        let i = &req.input;
+        let meta = self.store.head_version(&i.bucket, &i.key, i.version_id.as_deref())?;
+        Conditions {
+            if_match: condition(&i.if_match),
+            if_none_match: condition(&i.if_none_match),
+            if_modified_since: when(&i.if_modified_since),
+            if_unmodified_since: when(&i.if_unmodified_since),
+        }
+        .check_read(&meta)?;
+        let (size, checksum, parts_count) = match i.part_number {
+            Some(n) => {
+                let (range, checksum) = part_of(&meta, n)?;
+                (range.end - range.start, checksum, Some(meta.parts.len().max(1) as i32))
+            }
+            None => (meta.size, meta.checksum.clone(), None),
+        };
+        let f = if enabled(&i.checksum_mode) { ChecksumFields::of(checksum.as_ref(), false) } else { ChecksumFields::default() };
+        let a = meta.attrs;
         Ok(S3Response::new(HeadObjectOutput {
-            content_length: Some(meta.size as i64),
-            content_type: meta.attrs.content_type,
+            content_length: Some(size as i64),
+            parts_count,
+            storage_class: storage_class(&a),
+            content_type: a.content_type,
+            content_encoding: a.content_encoding,
+            content_disposition: a.content_disposition,
+            content_language: a.content_language,
+            cache_control: a.cache_control,
+            expires: timestamp(a.expires),
             e_tag: Some(quoted(&meta.etag)),
             last_modified: Some(Timestamp::from(meta.last_modified)),
-            metadata: Some(meta.attrs.metadata.into_iter().collect()),
+            metadata: Some(a.metadata.into_iter().collect()),
+            version_id: meta.version_id,
+            accept_ranges: Some("bytes".into()),
+            checksum_crc32: f.crc32,
+            checksum_crc32c: f.crc32c,
+            checksum_crc64nvme: f.crc64,
+            checksum_sha1: f.sha1,
+            checksum_sha256: f.sha256,
+            checksum_type: f.kind,
+            ..Default::default()
+        }))
+    }
+
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        let i = &req.input;
+        let meta = self.store.head_version(&i.bucket, &i.key, i.version_id.as_deref())?;
+        let wanted = |name: &str| i.object_attributes.iter().any(|a| a.as_str().eq_ignore_ascii_case(name));
+        let object_parts = (wanted("ObjectParts") && !meta.parts.is_empty()).then(|| {
+            let composite = meta.checksum.as_ref().is_some_and(|c| c.kind == Kind::Composite);
+            let marker = i.part_number_marker.unwrap_or(0).max(0) as usize;
+            let max = i.max_parts.unwrap_or(1000).clamp(0, 1000) as usize;
+            let listed: Vec<ObjectPart> = if composite {
+                meta.parts
+                    .iter()
+                    .enumerate()
+                    .skip(marker)
+                    .take(max)
+                    .map(|(n, p)| {
+                        let alg = meta.checksum.as_ref().map(|c| c.algorithm).unwrap_or(Algorithm::Crc64Nvme);
+                        let f = ChecksumFields::single(alg, checksum::encode(p.checksum.as_deref().unwrap_or_default()), None);
+                        ObjectPart {
+                            part_number: Some(n as i32 + 1),
+                            size: Some(p.size as i64),
+                            checksum_crc32: f.crc32,
+                            checksum_crc32c: f.crc32c,
+                            checksum_crc64nvme: f.crc64,
+                            checksum_sha1: f.sha1,
+                            checksum_sha256: f.sha256,
+                        }
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let truncated = composite && marker + listed.len() < meta.parts.len();
+            GetObjectAttributesParts {
+                total_parts_count: Some(meta.parts.len() as i32),
+                part_number_marker: composite.then_some(marker as i32),
+                next_part_number_marker: composite.then(|| (marker + listed.len()) as i32),
+                max_parts: composite.then_some(max as i32),
+                is_truncated: composite.then_some(truncated),
+                parts: composite.then_some(listed),
+            }
+        });
+        let checksum = wanted("Checksum").then(|| ChecksumFields::of(meta.checksum.as_ref(), true)).map(|f| Checksum {
+            checksum_crc32: f.crc32,
+            checksum_crc32c: f.crc32c,
+            checksum_crc64nvme: f.crc64,
+            checksum_sha1: f.sha1,
+            checksum_sha256: f.sha256,
+            checksum_type: f.kind,
+        });
+        Ok(S3Response::new(GetObjectAttributesOutput {
+            e_tag: wanted("ETag").then(|| quoted(&meta.etag)),
+            checksum,
+            object_parts,
+            object_size: wanted("ObjectSize").then_some(meta.size as i64),
+            storage_class: wanted("StorageClass")
+                .then(|| StorageClass::from(meta.attrs.storage_class.clone().unwrap_or_else(|| "STANDARD".into()))),
+            last_modified: Some(Timestamp::from(meta.last_modified)),
+            version_id: meta.version_id,
             ..Default::default()
         }))
     }
@@ -185,10 +591,11 @@ impl S3 for S3Frontend {
         &self,
         req: S3Request<GetObjectTaggingInput>,
     ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
-        let meta = self.store.head(&req.input.bucket, &req.input.key)?;
+        let i = &req.input;
+        let meta = self.store.head_version(&i.bucket, &i.key, i.version_id.as_deref())?;
         let tag_set =
             meta.attrs.tags.into_iter().map(|(key, value)| Tag { key: Some(key), value: Some(value) }).collect();
-        Ok(S3Response::new(GetObjectTaggingOutput { tag_set, version_id: None }))
+        Ok(S3Response::new(GetObjectTaggingOutput { tag_set, version_id: meta.version_id }))
     }
 
     async fn put_object_tagging(
@@ -202,43 +609,140 @@ impl S3 for S3Frontend {
             .into_iter()
             .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
             .collect();
-        self.store.set_tags(&input.bucket, &input.key, tags)?;
-        Ok(S3Response::new(PutObjectTaggingOutput { version_id: None }))
+        let version_id = self.store.set_tags(&input.bucket, &input.key, input.version_id.as_deref(), tags)?;
+        Ok(S3Response::new(PutObjectTaggingOutput { version_id }))
+    }
+
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        let i = &req.input;
+        let version_id = self.store.set_tags(&i.bucket, &i.key, i.version_id.as_deref(), Vec::new())?;
+        Ok(S3Response::new(DeleteObjectTaggingOutput { version_id }))
     }
 
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
-        self.store.delete(&req.input.bucket, &req.input.key)?;
-        Ok(S3Response::new(DeleteObjectOutput::default()))
+        self.faults.apply("DeleteObject", &req.input.key).await?;
+        let i = &req.input;
+        let d = self.store.delete(&i.bucket, &i.key, i.version_id.as_deref())?;
+        Ok(S3Response::new(DeleteObjectOutput {
+            delete_marker: d.delete_marker.then_some(true),
+            version_id: d.version_id,
+            ..Default::default()
+        }))
+    }
+
+    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let input = req.input;
+        if input.delete.objects.len() > 1000 {
+            return Err(S3Error::with_message(S3ErrorCode::MalformedXML, "at most 1000 keys per DeleteObjects"));
+        }
+        let quiet = input.delete.quiet.unwrap_or(false);
+        let (mut deleted, mut errors) = (Vec::new(), Vec::new());
+        for o in input.delete.objects {
+            match self.store.delete(&input.bucket, &o.key, o.version_id.as_deref()) {
+                Ok(d) if !quiet => deleted.push(DeletedObject {
+                    key: Some(o.key),
+                    version_id: o.version_id.clone(),
+                    delete_marker: d.delete_marker.then_some(true),
+                    delete_marker_version_id: if o.version_id.is_none() { d.version_id } else { None },
+                }),
+                Ok(_) => {}
+                Err(e) => {
+                    let e = S3Error::from(e);
+                    errors.push(Error {
+                        code: Some(e.code().as_str().to_string()),
+                        key: Some(o.key),
+                        message: e.message().map(str::to_string),
+                        version_id: o.version_id,
+                    });
+                }
+            }
+        }
+        Ok(S3Response::new(DeleteObjectsOutput { deleted: Some(deleted), errors: Some(errors), request_charged: None }))
     }
 
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
-        self.faults.apply("CopyObject", &req.input.key).await?;
+        let applied = self.faults.apply("CopyObject", &req.input.key).await?;
         let caller = caller(&req);
-        let (src_bucket, src_key) = source_of(&req.input.copy_source)?;
-        let input = &req.input;
+        let destination = header_conditions(&req.headers);
+        let input = req.input;
+        let (src_bucket, src_key, src_version) = source_of(&input.copy_source)?;
+        let src = self.store.head_version(&src_bucket, &src_key, src_version.as_deref())?;
+        Conditions {
+            if_match: condition(&input.copy_source_if_match),
+            if_none_match: condition(&input.copy_source_if_none_match),
+            if_modified_since: when(&input.copy_source_if_modified_since),
+            if_unmodified_since: when(&input.copy_source_if_unmodified_since),
+        }
+        .check_copy_source(&src)?;
         let replace_metadata = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == "REPLACE");
         let replace_tags = input.tagging_directive.as_ref().is_some_and(|d| d.as_str() == "REPLACE");
-        let replace = if replace_metadata || replace_tags {
-            let src = self.store.head(&src_bucket, &src_key)?;
-            let mut a = src.attrs;
-            if replace_metadata {
-                a.content_type = input.content_type.clone();
-                a.metadata = metadata_map(input.metadata.clone());
+        let mut attrs = if replace_metadata {
+            Headers {
+                content_type: input.content_type,
+                content_encoding: input.content_encoding,
+                content_disposition: input.content_disposition,
+                content_language: input.content_language,
+                cache_control: input.cache_control,
+                expires: input.expires,
+                metadata: input.metadata,
+                tagging: None,
+                storage_class: None,
             }
-            if replace_tags {
-                a.tags = parse_tagging(input.tagging.as_deref());
-            }
-            Some(a)
+            .attrs()
         } else {
-            None
+            src.attrs.clone()
         };
-        let meta = self.store.copy(&src_bucket, &src_key, &input.bucket, &input.key, replace, &caller).await?;
+        attrs.tags = if replace_tags { parse_tagging(input.tagging.as_deref()) } else { src.attrs.tags.clone() };
+        // The storage class is never copied: STANDARD unless the request names one.
+        attrs.storage_class = input.storage_class.map(|s| s.as_str().to_string()).filter(|s| s != "STANDARD");
+        let algorithm = algorithm_of(&input.checksum_algorithm)?;
+        let meta = self
+            .store
+            .copy(&src, &input.bucket, &input.key, attrs, algorithm, &destination, applied.corrupt, &caller)
+            .await?;
+        let f = ChecksumFields::of(meta.checksum.as_ref(), false);
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
                 e_tag: Some(quoted(&meta.etag)),
                 last_modified: Some(Timestamp::from(meta.last_modified)),
-                ..Default::default()
+                checksum_crc32: f.crc32,
+                checksum_crc32c: f.crc32c,
+                checksum_crc64nvme: f.crc64,
+                checksum_sha1: f.sha1,
+                checksum_sha256: f.sha256,
+                checksum_type: f.kind,
             }),
+            version_id: meta.version_id,
+            copy_source_version_id: src.version_id,
+            ..Default::default()
+        }))
+    }
+
+    async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+        let input = req.input;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let max_keys = input.max_keys.unwrap_or(1000).clamp(0, 1000) as usize;
+        let listing =
+            self.store.list(&input.bucket, &prefix, input.delimiter.as_deref(), input.marker.as_deref(), max_keys)?;
+        let truncated = listing.next.is_some();
+        // NextMarker is returned only with a delimiter; without one clients continue after the
+        // last key listed.
+        let next_marker = if input.delimiter.is_some() { listing.next.clone() } else { None };
+        let (contents, prefixes) = listed(listing);
+        Ok(S3Response::new(ListObjectsOutput {
+            name: Some(input.bucket),
+            prefix: Some(prefix),
+            marker: Some(input.marker.unwrap_or_default()),
+            delimiter: input.delimiter,
+            max_keys: Some(max_keys as i32),
+            is_truncated: Some(truncated),
+            next_marker,
+            contents: Some(contents),
+            common_prefixes: Some(prefixes),
+            encoding_type: input.encoding_type,
             ..Default::default()
         }))
     }
@@ -250,20 +754,8 @@ impl S3 for S3Frontend {
         let after = input.continuation_token.clone().or(input.start_after.clone());
         let listing =
             self.store.list(&input.bucket, &prefix, input.delimiter.as_deref(), after.as_deref(), max_keys)?;
-        let contents: Vec<Object> = listing
-            .objects
-            .into_iter()
-            .map(|(key, meta)| Object {
-                key: Some(key),
-                size: Some(meta.size as i64),
-                e_tag: Some(quoted(&meta.etag)),
-                last_modified: Some(Timestamp::from(meta.last_modified)),
-                storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
-                ..Default::default()
-            })
-            .collect();
-        let prefixes: Vec<CommonPrefix> =
-            listing.prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(p) }).collect();
+        let next = listing.next.clone();
+        let (contents, prefixes) = listed(listing);
         let key_count = (contents.len() + prefixes.len()) as i32;
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(input.bucket),
@@ -271,12 +763,73 @@ impl S3 for S3Frontend {
             delimiter: input.delimiter,
             max_keys: Some(max_keys as i32),
             key_count: Some(key_count),
-            is_truncated: Some(listing.next.is_some()),
-            next_continuation_token: listing.next,
+            is_truncated: Some(next.is_some()),
+            next_continuation_token: next,
             continuation_token: input.continuation_token,
             start_after: input.start_after,
             contents: Some(contents),
             common_prefixes: Some(prefixes),
+            encoding_type: input.encoding_type,
+            ..Default::default()
+        }))
+    }
+
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        let input = req.input;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let max_keys = input.max_keys.unwrap_or(1000).clamp(0, 1000) as usize;
+        let listing = self.store.list_versions(
+            &input.bucket,
+            &prefix,
+            input.delimiter.as_deref(),
+            input.key_marker.as_deref(),
+            input.version_id_marker.as_deref(),
+            max_keys,
+        )?;
+        let (mut versions, mut markers) = (Vec::new(), Vec::new());
+        for e in listing.entries {
+            match e {
+                VersionEntry::Object { key, latest, meta } => versions.push(ObjectVersion {
+                    key: Some(key),
+                    is_latest: Some(latest),
+                    version_id: Some(meta.version_id.clone().unwrap_or_else(|| "null".into())),
+                    size: Some(meta.size as i64),
+                    e_tag: Some(quoted(&meta.etag)),
+                    last_modified: Some(Timestamp::from(meta.last_modified)),
+                    storage_class: Some(ObjectVersionStorageClass::from(
+                        meta.attrs.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
+                    )),
+                    checksum_algorithm: meta.checksum.as_ref().map(|c| vec![ChecksumAlgorithm::from(c.algorithm.as_str().to_string())]),
+                    checksum_type: meta.checksum.as_ref().map(|c| ChecksumType::from(c.kind.as_str().to_string())),
+                    ..Default::default()
+                }),
+                VersionEntry::DeleteMarker { key, latest, version_id, last_modified } => markers.push(DeleteMarkerEntry {
+                    key: Some(key),
+                    is_latest: Some(latest),
+                    version_id: Some(version_id.unwrap_or_else(|| "null".into())),
+                    last_modified: Some(Timestamp::from(last_modified)),
+                    owner: None,
+                }),
+            }
+        }
+        let (next_key, next_version) = listing.next.map_or((None, None), |(k, v)| (Some(k), Some(v)));
+        Ok(S3Response::new(ListObjectVersionsOutput {
+            name: Some(input.bucket),
+            prefix: Some(prefix),
+            delimiter: input.delimiter,
+            max_keys: Some(max_keys as i32),
+            is_truncated: Some(next_key.is_some()),
+            key_marker: Some(input.key_marker.unwrap_or_default()),
+            version_id_marker: Some(input.version_id_marker.unwrap_or_default()),
+            next_key_marker: next_key,
+            next_version_id_marker: next_version,
+            versions: Some(versions),
+            delete_markers: Some(markers),
+            common_prefixes: Some(listing.prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(p) }).collect()),
+            encoding_type: input.encoding_type,
             ..Default::default()
         }))
     }
@@ -287,54 +840,151 @@ impl S3 for S3Frontend {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         self.faults.apply("CreateMultipartUpload", &req.input.key).await?;
         let input = req.input;
-        let id = self.store.create_upload(
-            &input.bucket,
-            &input.key,
-            attrs(input.content_type, input.metadata, input.tagging.as_deref()),
-        )?;
+        let algorithm = algorithm_of(&input.checksum_algorithm)?;
+        let kind = match &input.checksum_type {
+            None => None,
+            Some(t) => Some(Kind::parse(t.as_str()).ok_or_else(|| {
+                S3Error::with_message(S3ErrorCode::InvalidRequest, format!("checksum type {} is not supported", t.as_str()))
+            })?),
+        };
+        let attrs = Headers {
+            content_type: input.content_type,
+            content_encoding: input.content_encoding,
+            content_disposition: input.content_disposition,
+            content_language: input.content_language,
+            cache_control: input.cache_control,
+            expires: input.expires,
+            metadata: input.metadata,
+            tagging: input.tagging,
+            storage_class: input.storage_class,
+        }
+        .attrs();
+        let id = self.store.create_upload(&input.bucket, &input.key, attrs, algorithm, kind)?;
+        let (info, _) = self.store.list_parts(&input.bucket, &input.key, &id)?;
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
             upload_id: Some(id),
+            checksum_algorithm: info.mode.map(|(a, _)| ChecksumAlgorithm::from(a.as_str().to_string())),
+            checksum_type: info.mode.map(|(_, k)| ChecksumType::from(k.as_str().to_string())),
             ..Default::default()
         }))
     }
 
     async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
-        self.faults.apply("UploadPart", &req.input.key).await?;
-        let input = req.input;
-        let body = input
+        let applied = self.faults.apply("UploadPart", &req.input.key).await?;
+        let mut req = req;
+        let i = &req.input;
+        let alg = self.store.upload_algorithm(&i.bucket, &i.key, &i.upload_id)?;
+        let sent = sent_values(&i.checksum_crc32, &i.checksum_crc32c, &i.checksum_crc64nvme, &i.checksum_sha1, &i.checksum_sha256);
+        let mut compute = named_algorithms(&req.headers, i.checksum_algorithm.as_ref(), &sent);
+        compute.push(alg);
+        compute.dedup();
+        let body = req
+            .input
             .body
+            .take()
             .unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>()));
-        let etag = self.store.upload_part(&input.bucket, &input.key, &input.upload_id, input.part_number, body).await?;
-        Ok(S3Response::new(UploadPartOutput { e_tag: Some(quoted(&etag)), ..Default::default() }))
+        let ingested = self.store.ingest(body, &compute).await?;
+        if applied.corrupt {
+            super::store::corrupt_file(&ingested.path).map_err(StoreError::from)?;
+        }
+        let mut all_sent = sent;
+        all_sent.extend(trailer_values(&req));
+        let i = &req.input;
+        let part = self.store.add_ingested_part(&i.bucket, &i.key, &i.upload_id, i.part_number, ingested, &all_sent)?;
+        let f = part.checksum.map(|(a, v)| ChecksumFields::single(a, v, None)).unwrap_or_default();
+        Ok(S3Response::new(UploadPartOutput {
+            e_tag: Some(quoted(&part.etag)),
+            checksum_crc32: f.crc32,
+            checksum_crc32c: f.crc32c,
+            checksum_crc64nvme: f.crc64,
+            checksum_sha1: f.sha1,
+            checksum_sha256: f.sha256,
+            ..Default::default()
+        }))
     }
 
     async fn upload_part_copy(
         &self,
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-        self.faults.apply("UploadPartCopy", &req.input.key).await?;
+        let applied = self.faults.apply("UploadPartCopy", &req.input.key).await?;
         let input = req.input;
-        let (src_bucket, src_key) = source_of(&input.copy_source)?;
+        let (src_bucket, src_key, src_version) = source_of(&input.copy_source)?;
+        let src = self.store.head_version(&src_bucket, &src_key, src_version.as_deref())?;
+        Conditions {
+            if_match: condition(&input.copy_source_if_match),
+            if_none_match: condition(&input.copy_source_if_none_match),
+            if_modified_since: when(&input.copy_source_if_modified_since),
+            if_unmodified_since: when(&input.copy_source_if_unmodified_since),
+        }
+        .check_copy_source(&src)?;
         let range = match &input.copy_source_range {
             Some(r) => Some(parse_copy_range(r)?),
             None => None,
         };
-        let etag = self
+        let part = self
             .store
-            .upload_part_copy(
-                &input.bucket,
-                &input.key,
-                &input.upload_id,
-                input.part_number,
-                &src_bucket,
-                &src_key,
-                range,
-            )
+            .upload_part_copy(&input.bucket, &input.key, &input.upload_id, input.part_number, &src, range, applied.corrupt)
             .await?;
+        let f = part.checksum.map(|(a, v)| ChecksumFields::single(a, v, None)).unwrap_or_default();
         Ok(S3Response::new(UploadPartCopyOutput {
-            copy_part_result: Some(CopyPartResult { e_tag: Some(quoted(&etag)), ..Default::default() }),
+            copy_part_result: Some(CopyPartResult {
+                e_tag: Some(quoted(&part.etag)),
+                last_modified: Some(Timestamp::from(part.last_modified)),
+                checksum_crc32: f.crc32,
+                checksum_crc32c: f.crc32c,
+                checksum_crc64nvme: f.crc64,
+                checksum_sha1: f.sha1,
+                checksum_sha256: f.sha256,
+            }),
+            copy_source_version_id: src.version_id,
+            ..Default::default()
+        }))
+    }
+
+    async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+        let input = req.input;
+        let (info, parts) = self.store.list_parts(&input.bucket, &input.key, &input.upload_id)?;
+        let marker = input.part_number_marker.unwrap_or(0);
+        let max = input.max_parts.unwrap_or(1000).clamp(0, 1000) as usize;
+        let after: Vec<_> = parts.into_iter().filter(|(n, _)| *n > marker).collect();
+        let truncated = after.len() > max;
+        let page: Vec<Part> = after
+            .into_iter()
+            .take(max)
+            .map(|(n, p)| {
+                let f = info
+                    .mode
+                    .map(|(a, _)| ChecksumFields::single(a, checksum::encode(&p.checksum), None))
+                    .unwrap_or_default();
+                Part {
+                    part_number: Some(n),
+                    size: Some(p.size as i64),
+                    e_tag: Some(quoted(&p.etag)),
+                    last_modified: Some(Timestamp::from(p.last_modified)),
+                    checksum_crc32: f.crc32,
+                    checksum_crc32c: f.crc32c,
+                    checksum_crc64nvme: f.crc64,
+                    checksum_sha1: f.sha1,
+                    checksum_sha256: f.sha256,
+                }
+            })
+            .collect();
+        let next = page.last().and_then(|p| p.part_number);
+        Ok(S3Response::new(ListPartsOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(input.upload_id),
+            part_number_marker: Some(marker),
+            next_part_number_marker: next,
+            max_parts: Some(max as i32),
+            is_truncated: Some(truncated),
+            parts: Some(page),
+            checksum_algorithm: info.mode.map(|(a, _)| ChecksumAlgorithm::from(a.as_str().to_string())),
+            checksum_type: info.mode.map(|(_, k)| ChecksumType::from(k.as_str().to_string())),
+            storage_class: info.storage_class.map(StorageClass::from),
             ..Default::default()
         }))
     }
@@ -346,7 +996,18 @@ impl S3 for S3Frontend {
         self.faults.apply("CompleteMultipartUpload", &req.input.key).await?;
         let caller = caller(&req);
         let input = req.input;
-        let parts: Vec<(i32, String)> = input
+        let conditions =
+            Conditions { if_match: condition(&input.if_match), if_none_match: condition(&input.if_none_match), ..Default::default() };
+        let full = sent_values(
+            &input.checksum_crc32,
+            &input.checksum_crc32c,
+            &input.checksum_crc64nvme,
+            &input.checksum_sha1,
+            &input.checksum_sha256,
+        )
+        .into_iter()
+        .next();
+        let parts: Vec<ListedPart> = input
             .multipart_upload
             .and_then(|m| m.parts)
             .unwrap_or_default()
@@ -356,17 +1017,31 @@ impl S3 for S3Frontend {
                     Some(ETag::Strong(s)) | Some(ETag::Weak(s)) => s,
                     None => String::new(),
                 };
-                (p.part_number.unwrap_or(0), etag)
+                let checksum = sent_values(&p.checksum_crc32, &p.checksum_crc32c, &p.checksum_crc64nvme, &p.checksum_sha1, &p.checksum_sha256)
+                    .into_iter()
+                    .next();
+                ListedPart { number: p.part_number.unwrap_or(0), etag, checksum }
             })
             .collect();
         if parts.is_empty() {
             return Err(S3Error::with_message(S3ErrorCode::MalformedXML, "You must specify at least one part"));
         }
-        let meta = self.store.complete_upload(&input.bucket, &input.key, &input.upload_id, &parts, &caller).await?;
+        let meta = self
+            .store
+            .complete_upload(&input.bucket, &input.key, &input.upload_id, &parts, full, &conditions, &caller)
+            .await?;
+        let f = ChecksumFields::of(meta.checksum.as_ref(), false);
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
             e_tag: Some(quoted(&meta.etag)),
+            version_id: meta.version_id,
+            checksum_crc32: f.crc32,
+            checksum_crc32c: f.crc32c,
+            checksum_crc64nvme: f.crc64,
+            checksum_sha1: f.sha1,
+            checksum_sha256: f.sha256,
+            checksum_type: f.kind,
             ..Default::default()
         }))
     }
@@ -376,16 +1051,22 @@ impl S3 for S3Frontend {
         req: S3Request<ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
         let input = req.input;
-        if !self.store.bucket_exists(&input.bucket) {
-            return Err(StoreError::NoSuchBucket(input.bucket.clone()).into());
-        }
+        self.store.require_bucket(&input.bucket)?;
         let prefix = input.prefix.clone().unwrap_or_default();
         let uploads: Vec<MultipartUpload> = self
             .store
             .open_uploads()
             .into_iter()
-            .filter(|(b, k, _)| *b == input.bucket && k.starts_with(&prefix))
-            .map(|(_, key, id)| MultipartUpload { key: Some(key), upload_id: Some(id), ..Default::default() })
+            .filter(|u| u.bucket == input.bucket && u.key.starts_with(&prefix))
+            .map(|u| MultipartUpload {
+                key: Some(u.key),
+                upload_id: Some(u.id),
+                initiated: Some(Timestamp::from(u.initiated)),
+                storage_class: u.storage_class.map(StorageClass::from),
+                checksum_algorithm: u.mode.map(|(a, _)| ChecksumAlgorithm::from(a.as_str().to_string())),
+                checksum_type: u.mode.map(|(_, k)| ChecksumType::from(k.as_str().to_string())),
+                ..Default::default()
+            })
             .collect();
         Ok(S3Response::new(ListMultipartUploadsOutput {
             bucket: Some(input.bucket),
@@ -406,10 +1087,35 @@ impl S3 for S3Frontend {
     }
 }
 
+fn listed(listing: super::store::Listing) -> (Vec<Object>, Vec<CommonPrefix>) {
+    let contents = listing
+        .objects
+        .into_iter()
+        .map(|(key, meta)| Object {
+            key: Some(key),
+            size: Some(meta.size as i64),
+            e_tag: Some(quoted(&meta.etag)),
+            last_modified: Some(Timestamp::from(meta.last_modified)),
+            storage_class: Some(ObjectStorageClass::from(
+                meta.attrs.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
+            )),
+            checksum_algorithm: meta.checksum.as_ref().map(|c| vec![ChecksumAlgorithm::from(c.algorithm.as_str().to_string())]),
+            checksum_type: meta.checksum.as_ref().map(|c| ChecksumType::from(c.kind.as_str().to_string())),
+            ..Default::default()
+        })
+        .collect();
+    let prefixes = listing.prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(p) }).collect();
+    (contents, prefixes)
+}
+
 /// Parses `bytes=first-last` (inclusive, both required, as UploadPartCopy demands).
 fn parse_copy_range(range: &str) -> S3Result<(u64, u64)> {
-    let invalid =
-        || S3Error::with_message(S3ErrorCode::InvalidArgument, format!("invalid x-amz-copy-source-range: {range}"));
+    let invalid = || {
+        S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            format!("The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy: {range}"),
+        )
+    };
     let spec = range.strip_prefix("bytes=").ok_or_else(invalid)?;
     let (a, b) = spec.split_once('-').ok_or_else(invalid)?;
     let (a, b): (u64, u64) = (a.parse().map_err(|_| invalid())?, b.parse().map_err(|_| invalid())?);

@@ -1,4 +1,9 @@
 //! Buckets and objects: an index in memory, bodies in files under a temporary directory.
+//!
+//! Every key holds its versions oldest first; the last is the current one. An unversioned (or
+//! suspended) bucket keeps one `null` version that each write replaces; an enabled bucket adds a
+//! version per write and a delete marker per delete, as S3 does. Bodies are immutable once
+//! committed, so a server-side copy is a hard link, not a second copy of the bytes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -9,8 +14,11 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use md5::{Digest, Md5};
+use rand::RngExt;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
+
+use super::checksum::{self, Algorithm, Checksum, Hasher, Kind};
 
 /// Why a store operation failed, named as S3 names it.
 #[derive(Debug, thiserror::Error)]
@@ -18,20 +26,52 @@ pub enum StoreError {
     /// The bucket does not exist.
     #[error("The specified bucket does not exist")]
     NoSuchBucket(String),
-    /// The key does not exist.
+    /// The key does not exist (or its current version is a delete marker, whose id is given).
     #[error("The specified key does not exist.")]
-    NoSuchKey(String),
+    NoSuchKey {
+        /// The key.
+        key: String,
+        /// When the current version is a delete marker: its version id.
+        delete_marker: Option<Option<String>>,
+    },
+    /// The version id names no version of the key.
+    #[error("The specified version does not exist.")]
+    NoSuchVersion(String),
+    /// The version asked for is a delete marker.
+    #[error("The specified method is not allowed against this resource.")]
+    MethodNotAllowed {
+        /// Its version id.
+        version_id: Option<String>,
+    },
     /// The multipart upload id is unknown (completed, aborted or never created).
     #[error(
         "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
     )]
     NoSuchUpload(String),
-    /// A listed part was not uploaded, or its ETag differs.
-    #[error("One or more of the specified parts could not be found: part {0}")]
+    /// A listed part was not uploaded, or its ETag or checksum differs.
+    #[error("One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag. (part {0})")]
     InvalidPart(i32),
+    /// The parts of CompleteMultipartUpload are not in ascending order.
+    #[error("The list of parts was not in ascending order. The parts list must be specified in order by part number.")]
+    InvalidPartOrder,
     /// A part other than the last is under 5 MiB.
-    #[error("Your proposed upload is smaller than the minimum allowed object size: part {0}")]
+    #[error("Your proposed upload is smaller than the minimum allowed object size. (part {0})")]
     EntityTooSmall(i32),
+    /// A condition of the request does not hold.
+    #[error("At least one of the pre-conditions you specified did not hold ({0})")]
+    PreconditionFailed(&'static str),
+    /// A read condition says the client's copy is current.
+    #[error("Not Modified")]
+    NotModified,
+    /// The body's checksum differs from the one the client sent.
+    #[error("The {0} you specified did not match the calculated checksum.")]
+    BadDigest(&'static str),
+    /// The request is malformed in a way S3 names InvalidRequest.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// An argument is out of range.
+    #[error("{0}")]
+    InvalidArgument(String),
     /// The bucket name is taken.
     #[error("Your previous request to create the named bucket succeeded and you already own it.")]
     BucketAlreadyOwnedByYou(String),
@@ -47,10 +87,7 @@ pub enum StoreError {
 }
 
 /// Read and write buffer for object bodies.
-const IO_BUFFER: usize = 1024 * 1024;
-
-/// S3's minimum size for every part but the last.
-pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+pub(super) const IO_BUFFER: usize = 1024 * 1024;
 
 /// The event S3 sends to EventBridge when an object is created.
 #[derive(Debug, Clone)]
@@ -63,6 +100,8 @@ pub struct ObjectCreated {
     pub size: u64,
     /// ETag without quotes.
     pub etag: String,
+    /// The new version's id (versioned buckets only; absent for `null` versions).
+    pub version_id: Option<String>,
     /// Hex string that orders events for the same key.
     pub sequencer: String,
     /// `PutObject`, `CopyObject` or `CompleteMultipartUpload`.
@@ -77,20 +116,75 @@ pub struct ObjectCreated {
     pub time: SystemTime,
 }
 
+/// Whether a bucket keeps versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+pub enum Versioning {
+    /// Never enabled: one `null` version per key.
+    #[default]
+    Unversioned,
+    /// Every write adds a version.
+    Enabled,
+    /// Was enabled: old versions stay, new writes replace the `null` version.
+    Suspended,
+}
+
+impl Versioning {
+    /// `Enabled`, `Suspended`, or `None` for a bucket never versioned (GetBucketVersioning).
+    pub fn status(self) -> Option<&'static str> {
+        match self {
+            Versioning::Unversioned => None,
+            Versioning::Enabled => Some("Enabled"),
+            Versioning::Suspended => Some("Suspended"),
+        }
+    }
+}
+
+/// How a bucket is configured.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BucketSettings {
+    /// Versioning.
+    pub versioning: Versioning,
+    /// Whether object creations are sent to EventBridge (the bucket's notification setting).
+    pub eventbridge: bool,
+}
+
 /// What an object carries besides its bytes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ObjectAttrs {
     /// Content-Type.
     pub content_type: Option<String>,
+    /// Content-Encoding.
+    pub content_encoding: Option<String>,
+    /// Content-Disposition.
+    pub content_disposition: Option<String>,
+    /// Content-Language.
+    pub content_language: Option<String>,
+    /// Cache-Control.
+    pub cache_control: Option<String>,
+    /// Expires.
+    pub expires: Option<SystemTime>,
     /// User metadata.
     pub metadata: BTreeMap<String, String>,
     /// Tags.
     pub tags: Vec<(String, String)>,
+    /// Storage class; `None` is STANDARD.
+    pub storage_class: Option<String>,
 }
 
-/// One stored object.
+/// One part of a multipart object, for GetObjectAttributes and part-numbered reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartInfo {
+    /// Bytes in the part.
+    pub size: u64,
+    /// The part's raw checksum in the object's algorithm.
+    pub checksum: Option<Vec<u8>>,
+}
+
+/// One stored object version.
 #[derive(Debug, Clone)]
 pub struct ObjectMeta {
+    /// Version id (`None`: the `null` version).
+    pub version_id: Option<String>,
     /// Size in bytes.
     pub size: u64,
     /// ETag without quotes.
@@ -99,29 +193,68 @@ pub struct ObjectMeta {
     pub last_modified: SystemTime,
     /// Content type, metadata, tags.
     pub attrs: ObjectAttrs,
+    /// The object's checksum.
+    pub checksum: Option<Checksum>,
+    /// Parts, for an object assembled from a multipart upload.
+    pub parts: Vec<PartInfo>,
     /// Body file.
     pub path: PathBuf,
 }
 
-struct Upload {
-    bucket: String,
-    key: String,
-    attrs: ObjectAttrs,
-    parts: BTreeMap<i32, PartMeta>,
+#[derive(Debug, Clone)]
+enum Entry {
+    Object(ObjectMeta),
+    DeleteMarker { version_id: Option<String>, last_modified: SystemTime },
 }
 
-#[derive(Clone)]
-struct PartMeta {
-    size: u64,
-    etag: String,
-    md5: [u8; 16],
-    path: PathBuf,
+impl Entry {
+    fn version_id(&self) -> Option<&str> {
+        match self {
+            Entry::Object(m) => m.version_id.as_deref(),
+            Entry::DeleteMarker { version_id, .. } => version_id.as_deref(),
+        }
+    }
+}
+
+/// One entry of ListObjectVersions.
+#[derive(Debug, Clone)]
+pub enum VersionEntry {
+    /// An object version.
+    Object {
+        /// Its key.
+        key: String,
+        /// Whether it is the key's current version.
+        latest: bool,
+        /// The version.
+        meta: ObjectMeta,
+    },
+    /// A delete marker.
+    DeleteMarker {
+        /// Its key.
+        key: String,
+        /// Whether it is the key's current version.
+        latest: bool,
+        /// Its version id.
+        version_id: Option<String>,
+        /// When it was placed.
+        last_modified: SystemTime,
+    },
 }
 
 #[derive(Default)]
-struct Bucket {
+pub(super) struct Bucket {
     created: Option<SystemTime>,
-    objects: BTreeMap<String, ObjectMeta>,
+    settings: BucketSettings,
+    keys: BTreeMap<String, Vec<Entry>>,
+}
+
+impl Bucket {
+    fn current(&self, key: &str) -> Option<&ObjectMeta> {
+        match self.keys.get(key)?.last()? {
+            Entry::Object(m) => Some(m),
+            Entry::DeleteMarker { .. } => None,
+        }
+    }
 }
 
 /// Who asked, for the event's `requester` and `source-ip-address`.
@@ -135,11 +268,126 @@ pub struct Caller {
     pub request_id: String,
 }
 
+/// HTTP conditions of a request (`If-Match`, `If-None-Match`, `If-Modified-Since`,
+/// `If-Unmodified-Since`, or their `x-amz-copy-source-` forms).
+#[derive(Debug, Clone, Default)]
+pub struct Conditions {
+    /// An ETag, or `*`.
+    pub if_match: Option<String>,
+    /// An ETag, or `*`.
+    pub if_none_match: Option<String>,
+    /// Only if changed after.
+    pub if_modified_since: Option<SystemTime>,
+    /// Only if unchanged since.
+    pub if_unmodified_since: Option<SystemTime>,
+}
+
+fn etag_matches(condition: &str, etag: &str) -> bool {
+    condition.split(',').map(|c| c.trim().trim_start_matches("W/").trim_matches('"')).any(|c| c == "*" || c == etag)
+}
+
+fn secs(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+impl Conditions {
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.if_match.is_none()
+            && self.if_none_match.is_none()
+            && self.if_modified_since.is_none()
+            && self.if_unmodified_since.is_none()
+    }
+
+    /// For reads (GET, HEAD): a failed If-Match or If-Unmodified-Since is 412, a matching
+    /// If-None-Match or an unchanged If-Modified-Since is 304 (RFC 9110 13.2.2 order).
+    pub fn check_read(&self, m: &ObjectMeta) -> Result<(), StoreError> {
+        self.check(m, StoreError::NotModified)
+    }
+
+    /// For a copy's source: every failed condition is 412.
+    pub fn check_copy_source(&self, m: &ObjectMeta) -> Result<(), StoreError> {
+        self.check(m, StoreError::PreconditionFailed("x-amz-copy-source-if-none-match or -if-modified-since"))
+    }
+
+    fn check(&self, m: &ObjectMeta, not_modified: StoreError) -> Result<(), StoreError> {
+        if let Some(c) = &self.if_match {
+            if !etag_matches(c, &m.etag) {
+                return Err(StoreError::PreconditionFailed("If-Match"));
+            }
+        } else if let Some(t) = self.if_unmodified_since
+            && secs(m.last_modified) > secs(t)
+        {
+            return Err(StoreError::PreconditionFailed("If-Unmodified-Since"));
+        }
+        if let Some(c) = &self.if_none_match {
+            if etag_matches(c, &m.etag) {
+                return Err(not_modified);
+            }
+        } else if let Some(t) = self.if_modified_since
+            && secs(m.last_modified) <= secs(t)
+        {
+            return Err(not_modified);
+        }
+        Ok(())
+    }
+
+    /// For writes (PutObject, CompleteMultipartUpload, CopyObject's destination): `If-None-Match: *`
+    /// fails when the key exists, `If-Match` when it is missing (404) or differs (412).
+    pub fn check_write(&self, key: &str, current: Option<&ObjectMeta>) -> Result<(), StoreError> {
+        if let Some(c) = &self.if_none_match
+            && c.trim() == "*"
+            && current.is_some()
+        {
+            return Err(StoreError::PreconditionFailed("If-None-Match"));
+        }
+        if let Some(c) = &self.if_match {
+            match current {
+                None => return Err(StoreError::NoSuchKey { key: key.into(), delete_marker: None }),
+                Some(m) if !etag_matches(c, &m.etag) => return Err(StoreError::PreconditionFailed("If-Match")),
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A body written to disk, not yet an object: its file, size, MD5 and the checksums asked for.
+#[derive(Debug)]
+pub struct Ingested {
+    /// The file.
+    pub path: PathBuf,
+    /// Bytes.
+    pub size: u64,
+    /// MD5 (the ETag of a single-part object or of a part).
+    pub md5: [u8; 16],
+    /// Raw digests of the algorithms computed while writing.
+    pub digests: Vec<(Algorithm, Vec<u8>)>,
+}
+
+impl Ingested {
+    /// The raw digest of `alg`, when it was computed.
+    pub fn digest(&self, alg: Algorithm) -> Option<&[u8]> {
+        self.digests.iter().find(|(a, _)| *a == alg).map(|(_, d)| d.as_slice())
+    }
+
+    /// Fails with BadDigest unless every checksum the client sent matches.
+    pub fn verify(&self, sent: &[(Algorithm, String)]) -> Result<(), StoreError> {
+        for (alg, value) in sent {
+            let ok = checksum::decode(value).is_some_and(|v| self.digest(*alg) == Some(v.as_slice()));
+            if !ok {
+                return Err(StoreError::BadDigest(alg.as_str()));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The object store behind the S3 endpoint.
 pub struct S3Store {
     dir: tempfile::TempDir,
-    buckets: Mutex<HashMap<String, Bucket>>,
-    uploads: Mutex<HashMap<String, Upload>>,
+    pub(super) buckets: Mutex<HashMap<String, Bucket>>,
+    pub(super) uploads: Mutex<HashMap<String, super::multipart::Upload>>,
     counter: AtomicU64,
     events: mpsc::UnboundedSender<ObjectCreated>,
 }
@@ -153,6 +401,42 @@ pub struct Listing {
     pub prefixes: Vec<String>,
     /// Key to continue after, when truncated.
     pub next: Option<String>,
+}
+
+/// What ListObjectVersions returns.
+#[derive(Debug, Default)]
+pub struct VersionListing {
+    /// Versions and delete markers, keys in order, each key's newest first.
+    pub entries: Vec<VersionEntry>,
+    /// Common prefixes under the delimiter.
+    pub prefixes: Vec<String>,
+    /// Where to continue (key, version id marker), when truncated.
+    pub next: Option<(String, String)>,
+}
+
+/// What a delete did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Deleted {
+    /// A delete marker was placed, or the version removed was one.
+    pub delete_marker: bool,
+    /// The marker's or the removed version's id.
+    pub version_id: Option<String>,
+}
+
+fn new_version_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._";
+    let mut rng = rand::rng();
+    (0..32).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
+/// S3's name for the `null` version in requests.
+const NULL_VERSION: &str = "null";
+
+fn same_version(asked: &str, entry: &Entry) -> bool {
+    match entry.version_id() {
+        Some(v) => v == asked,
+        None => asked == NULL_VERSION,
+    }
 }
 
 impl S3Store {
@@ -171,17 +455,22 @@ impl S3Store {
         self.counter.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn new_path(&self) -> PathBuf {
+    pub(super) fn new_path(&self) -> PathBuf {
         self.dir.path().join(format!("{:016x}", self.next_id()))
     }
 
-    /// Creates a bucket.
+    /// Creates a bucket, as CreateBucket does: unversioned, no EventBridge notifications.
     pub fn create_bucket(&self, name: &str) -> Result<(), StoreError> {
+        self.create_bucket_with(name, BucketSettings::default())
+    }
+
+    /// Creates a bucket with its settings (the stack's buckets, as `buckets.json` declares them).
+    pub fn create_bucket_with(&self, name: &str, settings: BucketSettings) -> Result<(), StoreError> {
         let mut buckets = self.buckets.lock().unwrap();
         if buckets.contains_key(name) {
             return Err(StoreError::BucketAlreadyOwnedByYou(name.into()));
         }
-        buckets.insert(name.into(), Bucket { created: Some(SystemTime::now()), ..Default::default() });
+        buckets.insert(name.into(), Bucket { created: Some(SystemTime::now()), settings, keys: BTreeMap::new() });
         Ok(())
     }
 
@@ -190,7 +479,7 @@ impl S3Store {
         let mut buckets = self.buckets.lock().unwrap();
         match buckets.get(name) {
             None => Err(StoreError::NoSuchBucket(name.into())),
-            Some(b) if !b.objects.is_empty() => Err(StoreError::BucketNotEmpty(name.into())),
+            Some(b) if !b.keys.is_empty() => Err(StoreError::BucketNotEmpty(name.into())),
             Some(_) => {
                 buckets.remove(name);
                 Ok(())
@@ -212,12 +501,26 @@ impl S3Store {
         self.buckets.lock().unwrap().contains_key(name)
     }
 
-    fn require_bucket(&self, name: &str) -> Result<(), StoreError> {
+    pub(super) fn require_bucket(&self, name: &str) -> Result<(), StoreError> {
         if self.bucket_exists(name) { Ok(()) } else { Err(StoreError::NoSuchBucket(name.into())) }
     }
 
-    /// Streams `body` to a new file, returning (path, size, md5).
-    async fn write_body<S, E>(&self, mut body: S) -> Result<(PathBuf, u64, [u8; 16]), StoreError>
+    /// The bucket's versioning.
+    pub fn versioning(&self, bucket: &str) -> Result<Versioning, StoreError> {
+        let buckets = self.buckets.lock().unwrap();
+        Ok(buckets.get(bucket).ok_or_else(|| StoreError::NoSuchBucket(bucket.into()))?.settings.versioning)
+    }
+
+    /// PutBucketVersioning: `Enabled` or `Suspended` (a bucket never returns to unversioned).
+    pub fn set_versioning(&self, bucket: &str, enabled: bool) -> Result<(), StoreError> {
+        let mut buckets = self.buckets.lock().unwrap();
+        let b = buckets.get_mut(bucket).ok_or_else(|| StoreError::NoSuchBucket(bucket.into()))?;
+        b.settings.versioning = if enabled { Versioning::Enabled } else { Versioning::Suspended };
+        Ok(())
+    }
+
+    /// Streams `body` to a new file, computing the MD5 and the checksums of `algorithms`.
+    pub async fn ingest<S, E>(&self, mut body: S, algorithms: &[Algorithm]) -> Result<Ingested, StoreError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
@@ -225,12 +528,16 @@ impl S3Store {
         let path = self.new_path();
         // Large buffers: every tokio file write is a trip to the blocking pool.
         let mut file = tokio::io::BufWriter::with_capacity(IO_BUFFER, tokio::fs::File::create(&path).await?);
-        let mut hasher = Md5::new();
+        let mut md5 = Md5::new();
+        let mut hashers: Vec<Hasher> = algorithms.iter().map(|a| Hasher::new(*a)).collect();
         let mut size = 0u64;
         let result: Result<(), StoreError> = async {
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(|e| StoreError::Body(e.to_string()))?;
-                hasher.update(&chunk);
+                md5.update(&chunk);
+                for h in &mut hashers {
+                    h.update(&chunk);
+                }
                 size += chunk.len() as u64;
                 file.write_all(&chunk).await?;
             }
@@ -243,10 +550,39 @@ impl S3Store {
             let _ = tokio::fs::remove_file(&path).await;
             return Err(e);
         }
-        Ok((path, size, hasher.finalize().into()))
+        let digests = algorithms.iter().copied().zip(hashers.into_iter().map(Hasher::finish)).collect();
+        Ok(Ingested { path, size, md5: md5.finalize().into(), digests })
     }
 
-    /// Stores an object from a body stream (PutObject).
+    /// Makes an ingested body the object `key` (PutObject): its checksum is the one the client
+    /// asked for, else S3's default CRC64NVME.
+    #[allow(clippy::too_many_arguments)]
+    pub fn put_ingested(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Ingested,
+        algorithm: Algorithm,
+        attrs: ObjectAttrs,
+        conditions: &Conditions,
+        caller: &Caller,
+    ) -> Result<ObjectMeta, StoreError> {
+        let checksum = body.digest(algorithm).map(|d| Checksum::full(algorithm, d.to_vec()));
+        let meta = ObjectMeta {
+            version_id: None,
+            size: body.size,
+            etag: hex::encode(body.md5),
+            last_modified: SystemTime::now(),
+            attrs,
+            checksum,
+            parts: Vec::new(),
+            path: body.path,
+        };
+        self.commit(bucket, key, meta, conditions, "PutObject", caller)
+    }
+
+    /// Stores an object from a body stream with S3's default checksum (for callers inside the
+    /// simulator and tests).
     pub async fn put_object<S, E>(
         &self,
         bucket: &str,
@@ -260,83 +596,202 @@ impl S3Store {
         E: std::fmt::Display,
     {
         self.require_bucket(bucket)?;
-        let (path, size, md5) = self.write_body(body).await?;
-        let meta = ObjectMeta { size, etag: hex::encode(md5), last_modified: SystemTime::now(), attrs, path };
-        self.commit(bucket, key, meta.clone(), "PutObject", caller)?;
-        Ok(meta)
+        let body = self.ingest(body, &[Algorithm::Crc64Nvme]).await?;
+        self.put_ingested(bucket, key, body, Algorithm::Crc64Nvme, attrs, &Conditions::default(), caller)
     }
 
-    /// Makes an object visible and announces it; the body file is already complete.
-    fn commit(
+    /// Makes a complete body file visible as the key's new current version and announces it;
+    /// `conditions` are checked against the current version at that moment.
+    pub(super) fn commit(
         &self,
         bucket: &str,
         key: &str,
-        meta: ObjectMeta,
+        mut meta: ObjectMeta,
+        conditions: &Conditions,
         reason: &'static str,
         caller: &Caller,
-    ) -> Result<(), StoreError> {
-        let sequencer;
-        {
-            let mut buckets = self.buckets.lock().unwrap();
-            let b = buckets.get_mut(bucket).ok_or_else(|| StoreError::NoSuchBucket(bucket.into()))?;
-            sequencer = format!("{:018X}", self.next_id());
-            if let Some(old) = b.objects.insert(key.to_string(), meta.clone()) {
-                let _ = std::fs::remove_file(old.path);
-            }
-        }
-        let _ = self.events.send(ObjectCreated {
-            bucket: bucket.into(),
-            key: key.into(),
-            size: meta.size,
-            etag: meta.etag.clone(),
-            sequencer,
-            reason,
-            request_id: caller.request_id.clone(),
-            requester: caller.access_key.clone(),
-            source_ip: caller.source_ip.clone(),
-            time: meta.last_modified,
-        });
-        Ok(())
-    }
-
-    /// Looks an object up.
-    pub fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
-        let buckets = self.buckets.lock().unwrap();
-        let b = buckets.get(bucket).ok_or_else(|| StoreError::NoSuchBucket(bucket.into()))?;
-        b.objects.get(key).cloned().ok_or_else(|| StoreError::NoSuchKey(key.into()))
-    }
-
-    /// Deletes an object; deleting a missing key succeeds, as in S3.
-    pub fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
-        let mut buckets = self.buckets.lock().unwrap();
-        let b = buckets.get_mut(bucket).ok_or_else(|| StoreError::NoSuchBucket(bucket.into()))?;
-        if let Some(old) = b.objects.remove(key) {
-            let _ = std::fs::remove_file(old.path);
-        }
-        Ok(())
-    }
-
-    /// Copies an object server-side (CopyObject); `replace` swaps its attributes.
-    pub async fn copy(
-        &self,
-        src_bucket: &str,
-        src_key: &str,
-        dst_bucket: &str,
-        dst_key: &str,
-        replace: Option<ObjectAttrs>,
-        caller: &Caller,
     ) -> Result<ObjectMeta, StoreError> {
-        let src = self.head(src_bucket, src_key)?;
-        self.require_bucket(dst_bucket)?;
-        let path = self.new_path();
-        copy_file(&src.path, &path).await?;
-        let attrs = replace.unwrap_or(src.attrs);
-        let meta = ObjectMeta { last_modified: SystemTime::now(), path, attrs, size: src.size, etag: src.etag };
-        self.commit(dst_bucket, dst_key, meta.clone(), "CopyObject", caller)?;
+        let (sequencer, eventbridge) = {
+            let mut buckets = self.buckets.lock().unwrap();
+            let Some(b) = buckets.get_mut(bucket) else {
+                let _ = std::fs::remove_file(&meta.path);
+                return Err(StoreError::NoSuchBucket(bucket.into()));
+            };
+            if let Err(e) = conditions.check_write(key, b.current(key)) {
+                let _ = std::fs::remove_file(&meta.path);
+                return Err(e);
+            }
+            let versions = b.keys.entry(key.to_string()).or_default();
+            match b.settings.versioning {
+                Versioning::Enabled => meta.version_id = Some(new_version_id()),
+                Versioning::Unversioned | Versioning::Suspended => {
+                    // The null version is replaced, wherever it is in the history.
+                    meta.version_id = None;
+                    versions.retain(|e| {
+                        let null = e.version_id().is_none();
+                        if let (true, Entry::Object(old)) = (null, e) {
+                            let _ = std::fs::remove_file(&old.path);
+                        }
+                        !null
+                    });
+                }
+            }
+            versions.push(Entry::Object(meta.clone()));
+            (format!("{:018X}", self.next_id()), b.settings.eventbridge)
+        };
+        if eventbridge {
+            let _ = self.events.send(ObjectCreated {
+                bucket: bucket.into(),
+                key: key.into(),
+                size: meta.size,
+                etag: meta.etag.clone(),
+                version_id: meta.version_id.clone(),
+                sequencer,
+                reason,
+                request_id: caller.request_id.clone(),
+                requester: caller.access_key.clone(),
+                source_ip: caller.source_ip.clone(),
+                time: meta.last_modified,
+            });
+        }
         Ok(meta)
     }
 
-    /// Lists keys in order, with S3's prefix/delimiter/start-after semantics.
+    /// The current version, or the one asked for.
+    pub fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
+        self.head_version(bucket, key, None)
+    }
+
+    /// A version of an object: the current one without `version_id`.
+    pub fn head_version(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<ObjectMeta, StoreError> {
+        let buckets = self.buckets.lock().unwrap();
+        let b = buckets.get(bucket).ok_or_else(|| StoreError::NoSuchBucket(bucket.into()))?;
+        let versions = b.keys.get(key);
+        match version_id {
+            None => match versions.and_then(|v| v.last()) {
+                Some(Entry::Object(m)) => Ok(m.clone()),
+                Some(Entry::DeleteMarker { version_id, .. }) => {
+                    Err(StoreError::NoSuchKey { key: key.into(), delete_marker: Some(version_id.clone()) })
+                }
+                None => Err(StoreError::NoSuchKey { key: key.into(), delete_marker: None }),
+            },
+            Some(asked) => match versions.and_then(|v| v.iter().find(|e| same_version(asked, e))) {
+                Some(Entry::Object(m)) => Ok(m.clone()),
+                Some(Entry::DeleteMarker { version_id, .. }) => {
+                    Err(StoreError::MethodNotAllowed { version_id: version_id.clone() })
+                }
+                None if versions.is_none() && asked == NULL_VERSION => {
+                    Err(StoreError::NoSuchKey { key: key.into(), delete_marker: None })
+                }
+                None => Err(StoreError::NoSuchVersion(asked.into())),
+            },
+        }
+    }
+
+    /// DeleteObject: on an enabled bucket without a version id, a delete marker; with one, that
+    /// version removed for good; on an unversioned bucket, the object removed. Deleting a
+    /// missing key succeeds, as in S3.
+    pub fn delete(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<Deleted, StoreError> {
+        let mut buckets = self.buckets.lock().unwrap();
+        let b = buckets.get_mut(bucket).ok_or_else(|| StoreError::NoSuchBucket(bucket.into()))?;
+        let versioning = b.settings.versioning;
+        let mut out = Deleted::default();
+        match version_id {
+            Some(asked) => {
+                if let Some(versions) = b.keys.get_mut(key)
+                    && let Some(i) = versions.iter().position(|e| same_version(asked, e))
+                {
+                    let removed = versions.remove(i);
+                    out.version_id = removed.version_id().map(str::to_string);
+                    match removed {
+                        Entry::Object(m) => {
+                            let _ = std::fs::remove_file(m.path);
+                        }
+                        Entry::DeleteMarker { .. } => out.delete_marker = true,
+                    }
+                } else if asked != NULL_VERSION && versioning == Versioning::Unversioned {
+                    return Err(StoreError::InvalidArgument("Invalid version id specified".into()));
+                }
+            }
+            None => match versioning {
+                Versioning::Unversioned => {
+                    for e in b.keys.remove(key).unwrap_or_default() {
+                        if let Entry::Object(m) = e {
+                            let _ = std::fs::remove_file(m.path);
+                        }
+                    }
+                }
+                Versioning::Enabled | Versioning::Suspended => {
+                    let marker_id = (versioning == Versioning::Enabled).then(new_version_id);
+                    let versions = b.keys.entry(key.to_string()).or_default();
+                    if marker_id.is_none() {
+                        versions.retain(|e| {
+                            let null = e.version_id().is_none();
+                            if let (true, Entry::Object(old)) = (null, e) {
+                                let _ = std::fs::remove_file(&old.path);
+                            }
+                            !null
+                        });
+                    }
+                    versions.push(Entry::DeleteMarker { version_id: marker_id.clone(), last_modified: SystemTime::now() });
+                    out = Deleted { delete_marker: true, version_id: marker_id };
+                }
+            },
+        }
+        if b.keys.get(key).is_some_and(Vec::is_empty) {
+            b.keys.remove(key);
+        }
+        Ok(out)
+    }
+
+    /// Copies an object server-side (CopyObject): the destination is a new single-part object
+    /// with `attrs`, and a full-object checksum of `algorithm` (by default the source's).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn copy(
+        &self,
+        src: &ObjectMeta,
+        dst_bucket: &str,
+        dst_key: &str,
+        attrs: ObjectAttrs,
+        algorithm: Option<Algorithm>,
+        conditions: &Conditions,
+        corrupt: bool,
+        caller: &Caller,
+    ) -> Result<ObjectMeta, StoreError> {
+        self.require_bucket(dst_bucket)?;
+        let path = self.new_path();
+        let algorithm = algorithm.or(src.checksum.as_ref().map(|c| c.algorithm)).unwrap_or(Algorithm::Crc64Nvme);
+        let reusable = src.checksum.as_ref().filter(|c| c.algorithm == algorithm && c.kind == Kind::FullObject);
+        let (checksum, etag) = match (reusable, src.parts.is_empty(), corrupt) {
+            // Same bytes, same algorithm: nothing to read.
+            (Some(c), true, false) => {
+                link_or_copy(&src.path, &path).await?;
+                (c.clone(), src.etag.clone())
+            }
+            _ => {
+                // A fresh digest (and MD5: a copy of a multipart object is single-part).
+                copy_file(&src.path, &path).await?;
+                if corrupt {
+                    corrupt_file(&path)?;
+                }
+                let (md5, digest) = digest_file(&path, algorithm).await?;
+                (Checksum::full(algorithm, digest), hex::encode(md5))
+            }
+        };
+        let meta = ObjectMeta {
+            version_id: None,
+            size: src.size,
+            etag,
+            last_modified: SystemTime::now(),
+            attrs,
+            checksum: Some(checksum),
+            parts: Vec::new(),
+            path,
+        };
+        self.commit(dst_bucket, dst_key, meta, conditions, "CopyObject", caller)
+    }
+
+    /// Lists current versions in key order, with S3's prefix/delimiter/start-after semantics.
     pub fn list(
         &self,
         bucket: &str,
@@ -349,22 +804,20 @@ impl S3Store {
         let b = buckets.get(bucket).ok_or_else(|| StoreError::NoSuchBucket(bucket.into()))?;
         let mut listing = Listing::default();
         let range = match after {
-            Some(a) => b.objects.range::<str, _>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)),
-            None => b.objects.range::<str, _>(..),
+            Some(a) => b.keys.range::<str, _>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)),
+            None => b.keys.range::<str, _>(..),
         };
         let mut count = 0;
         let mut last_key: Option<String> = None;
-        for (key, meta) in range {
+        for (key, versions) in range {
+            let Some(Entry::Object(meta)) = versions.last() else { continue };
             if !key.starts_with(prefix) {
                 if key.as_str() > prefix {
                     break;
                 }
                 continue;
             }
-            let rest = &key[prefix.len()..];
-            let common = delimiter
-                .filter(|d| !d.is_empty())
-                .and_then(|d| rest.find(d).map(|i| format!("{prefix}{}", &rest[..i + d.len()])));
+            let common = common_prefix(prefix, key, delimiter);
             if let Some(cp) = &common
                 && listing.prefixes.last() == Some(cp)
             {
@@ -385,157 +838,174 @@ impl S3Store {
         Ok(listing)
     }
 
-    /// Starts a multipart upload and returns its id.
-    pub fn create_upload(&self, bucket: &str, key: &str, attrs: ObjectAttrs) -> Result<String, StoreError> {
-        self.require_bucket(bucket)?;
-        let id = format!("{}", uuid::Uuid::new_v4().simple());
-        self.uploads
-            .lock()
-            .unwrap()
-            .insert(id.clone(), Upload { bucket: bucket.into(), key: key.into(), attrs, parts: BTreeMap::new() });
-        Ok(id)
-    }
-
-    fn require_upload(&self, bucket: &str, key: &str, id: &str) -> Result<(), StoreError> {
-        let uploads = self.uploads.lock().unwrap();
-        match uploads.get(id) {
-            Some(u) if u.bucket == bucket && u.key == key => Ok(()),
-            _ => Err(StoreError::NoSuchUpload(id.into())),
-        }
-    }
-
-    /// Stores one part of a multipart upload; returns its ETag.
-    pub async fn upload_part<S, E>(
+    /// Lists every version and delete marker (ListObjectVersions), starting after
+    /// (`key_marker`, `version_marker`).
+    pub fn list_versions(
         &self,
         bucket: &str,
-        key: &str,
-        id: &str,
-        number: i32,
-        body: S,
-    ) -> Result<String, StoreError>
-    where
-        S: Stream<Item = Result<Bytes, E>> + Unpin,
-        E: std::fmt::Display,
-    {
-        self.require_upload(bucket, key, id)?;
-        let (path, size, md5) = self.write_body(body).await?;
-        self.add_part(id, number, PartMeta { size, etag: hex::encode(md5), md5, path })
-    }
-
-    /// Copies a byte range of an object into a part (UploadPartCopy).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn upload_part_copy(
-        &self,
-        bucket: &str,
-        key: &str,
-        id: &str,
-        number: i32,
-        src_bucket: &str,
-        src_key: &str,
-        range: Option<(u64, u64)>,
-    ) -> Result<String, StoreError> {
-        self.require_upload(bucket, key, id)?;
-        let src = self.head(src_bucket, src_key)?;
-        let (start, end) = range.unwrap_or((0, src.size.saturating_sub(1)));
-        let mut file = tokio::fs::File::open(&src.path).await?;
-        tokio::io::AsyncSeekExt::seek(&mut file, std::io::SeekFrom::Start(start)).await?;
-        let limited = tokio::io::AsyncReadExt::take(file, end + 1 - start);
-        let stream = tokio_util::io::ReaderStream::with_capacity(limited, IO_BUFFER);
-        let (path, size, md5) = self.write_body(stream).await?;
-        self.add_part(id, number, PartMeta { size, etag: hex::encode(md5), md5, path })
-    }
-
-    fn add_part(&self, id: &str, number: i32, part: PartMeta) -> Result<String, StoreError> {
-        let mut uploads = self.uploads.lock().unwrap();
-        let Some(upload) = uploads.get_mut(id) else {
-            let _ = std::fs::remove_file(&part.path);
-            return Err(StoreError::NoSuchUpload(id.into()));
+        prefix: &str,
+        delimiter: Option<&str>,
+        key_marker: Option<&str>,
+        version_marker: Option<&str>,
+        max_keys: usize,
+    ) -> Result<VersionListing, StoreError> {
+        let buckets = self.buckets.lock().unwrap();
+        let b = buckets.get(bucket).ok_or_else(|| StoreError::NoSuchBucket(bucket.into()))?;
+        let start = match key_marker {
+            Some(k) if version_marker.is_some() => std::ops::Bound::Included(k),
+            Some(k) => std::ops::Bound::Excluded(k),
+            None => std::ops::Bound::Unbounded,
         };
-        let etag = part.etag.clone();
-        if let Some(old) = upload.parts.insert(number, part) {
-            let _ = std::fs::remove_file(old.path);
+        // Everything after the markers, in order: keys ascending, each key's newest first.
+        let mut items: Vec<(String, Option<VersionEntry>)> = Vec::new();
+        for (key, versions) in b.keys.range::<str, _>((start, std::ops::Bound::Unbounded)) {
+            if !key.starts_with(prefix) {
+                if key.as_str() > prefix {
+                    break;
+                }
+                continue;
+            }
+            if let Some(cp) = common_prefix(prefix, key, delimiter) {
+                if items.last().map(|(k, e)| (k, e.is_none())) != Some((&cp, true)) {
+                    items.push((cp, None));
+                }
+                continue;
+            }
+            let mut newest_first: Vec<&Entry> = versions.iter().rev().collect();
+            if Some(key.as_str()) == key_marker
+                && let Some(vm) = version_marker
+            {
+                let through = newest_first.iter().position(|e| same_version(vm, e)).map_or(newest_first.len(), |i| i + 1);
+                newest_first.drain(..through);
+            }
+            let latest = versions.last().and_then(Entry::version_id);
+            for e in newest_first {
+                let is_latest = e.version_id() == latest;
+                items.push((
+                    key.clone(),
+                    Some(match e {
+                        Entry::Object(m) => VersionEntry::Object { key: key.clone(), latest: is_latest, meta: m.clone() },
+                        Entry::DeleteMarker { version_id, last_modified } => VersionEntry::DeleteMarker {
+                            key: key.clone(),
+                            latest: is_latest,
+                            version_id: version_id.clone(),
+                            last_modified: *last_modified,
+                        },
+                    }),
+                ));
+            }
         }
-        Ok(etag)
-    }
-
-    /// Assembles the listed parts into the object and announces it.
-    pub async fn complete_upload(
-        &self,
-        bucket: &str,
-        key: &str,
-        id: &str,
-        parts: &[(i32, String)],
-        caller: &Caller,
-    ) -> Result<ObjectMeta, StoreError> {
-        let (chosen, attrs) = {
-            let uploads = self.uploads.lock().unwrap();
-            let upload = match uploads.get(id) {
-                Some(u) if u.bucket == bucket && u.key == key => u,
-                _ => return Err(StoreError::NoSuchUpload(id.into())),
+        let mut out = VersionListing::default();
+        let truncated = items.len() > max_keys;
+        items.truncate(max_keys);
+        if truncated && let Some((key, last)) = items.last() {
+            let version = match last {
+                Some(VersionEntry::Object { meta, .. }) => meta.version_id.clone(),
+                Some(VersionEntry::DeleteMarker { version_id, .. }) => version_id.clone(),
+                None => None,
             };
-            let mut chosen = Vec::with_capacity(parts.len());
-            for (i, (number, etag)) in parts.iter().enumerate() {
-                let part = upload.parts.get(number).ok_or(StoreError::InvalidPart(*number))?;
-                if part.etag != etag.trim_matches('"') {
-                    return Err(StoreError::InvalidPart(*number));
-                }
-                if i + 1 < parts.len() && part.size < MIN_PART_SIZE {
-                    return Err(StoreError::EntityTooSmall(*number));
-                }
-                chosen.push(part.clone());
-            }
-            (chosen, upload.attrs.clone())
-        };
-        let path = self.new_path();
-        let mut out = tokio::io::BufWriter::with_capacity(IO_BUFFER, tokio::fs::File::create(&path).await?);
-        let mut md5s = Md5::new();
-        let mut size = 0;
-        for part in &chosen {
-            let mut input = tokio::io::BufReader::with_capacity(IO_BUFFER, tokio::fs::File::open(&part.path).await?);
-            size += tokio::io::copy_buf(&mut input, &mut out).await?;
-            md5s.update(part.md5);
+            out.next = Some((key.clone(), version.unwrap_or_else(|| NULL_VERSION.into())));
         }
-        out.flush().await?;
-        let etag = format!("{}-{}", hex::encode(md5s.finalize()), chosen.len());
-        if let Some(upload) = self.uploads.lock().unwrap().remove(id) {
-            for p in upload.parts.values() {
-                let _ = std::fs::remove_file(&p.path);
+        for (key, e) in items {
+            match e {
+                Some(e) => out.entries.push(e),
+                None => out.prefixes.push(key),
             }
         }
-        let meta = ObjectMeta { size, etag, last_modified: SystemTime::now(), attrs, path };
-        self.commit(bucket, key, meta.clone(), "CompleteMultipartUpload", caller)?;
-        Ok(meta)
+        Ok(out)
     }
 
-    /// Discards a multipart upload and its parts.
-    pub fn abort_upload(&self, bucket: &str, key: &str, id: &str) -> Result<(), StoreError> {
-        self.require_upload(bucket, key, id)?;
-        if let Some(upload) = self.uploads.lock().unwrap().remove(id) {
-            for p in upload.parts.values() {
-                let _ = std::fs::remove_file(&p.path);
-            }
-        }
-        Ok(())
-    }
-
-    /// Replaces an object's tags.
-    pub fn set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>) -> Result<(), StoreError> {
+    /// Replaces a version's tags (the current one without `version_id`).
+    pub fn set_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        tags: Vec<(String, String)>,
+    ) -> Result<Option<String>, StoreError> {
         let mut buckets = self.buckets.lock().unwrap();
         let b = buckets.get_mut(bucket).ok_or_else(|| StoreError::NoSuchBucket(bucket.into()))?;
-        let o = b.objects.get_mut(key).ok_or_else(|| StoreError::NoSuchKey(key.into()))?;
-        o.attrs.tags = tags;
-        Ok(())
+        let missing = || StoreError::NoSuchKey { key: key.into(), delete_marker: None };
+        let versions = b.keys.get_mut(key).ok_or_else(missing)?;
+        let entry = match version_id {
+            Some(v) => versions.iter_mut().find(|e| same_version(v, e)).ok_or(StoreError::NoSuchVersion(v.into()))?,
+            None => versions.last_mut().ok_or_else(missing)?,
+        };
+        match entry {
+            Entry::Object(m) => {
+                m.attrs.tags = tags;
+                Ok(m.version_id.clone())
+            }
+            Entry::DeleteMarker { version_id, .. } => {
+                Err(StoreError::MethodNotAllowed { version_id: version_id.clone() })
+            }
+        }
     }
+}
 
-    /// Multipart uploads in progress (bucket, key, id), for checks that nothing is left behind.
-    pub fn open_uploads(&self) -> Vec<(String, String, String)> {
-        let uploads = self.uploads.lock().unwrap();
-        uploads.iter().map(|(id, u)| (u.bucket.clone(), u.key.clone(), id.clone())).collect()
+fn common_prefix(prefix: &str, key: &str, delimiter: Option<&str>) -> Option<String> {
+    let rest = &key[prefix.len()..];
+    delimiter.filter(|d| !d.is_empty()).and_then(|d| rest.find(d).map(|i| format!("{prefix}{}", &rest[..i + d.len()])))
+}
+
+/// A hard link where the filesystem allows (bodies are never modified in place), else a copy.
+async fn link_or_copy(from: &Path, to: &Path) -> std::io::Result<()> {
+    match tokio::fs::hard_link(from, to).await {
+        Ok(()) => Ok(()),
+        Err(_) => copy_file(from, to).await,
     }
 }
 
 async fn copy_file(from: &Path, to: &Path) -> std::io::Result<()> {
     tokio::fs::copy(from, to).await.map(|_| ())
+}
+
+/// Flips one byte in the middle of a body file (the `corrupt` fault).
+pub(super) fn corrupt_file(path: &Path) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut f = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
+    let len = f.metadata()?.len();
+    if len == 0 {
+        return f.write_all(b"!");
+    }
+    let at = len / 2;
+    let mut b = [0u8; 1];
+    f.seek(SeekFrom::Start(at))?;
+    f.read_exact(&mut b)?;
+    f.seek(SeekFrom::Start(at))?;
+    f.write_all(&[b[0] ^ 0x20])
+}
+
+/// MD5 and one checksum of a file, read once.
+pub(super) async fn digest_file(path: &Path, alg: Algorithm) -> std::io::Result<([u8; 16], Vec<u8>)> {
+    digest_range(path, 0, None, alg).await
+}
+
+/// MD5 and one checksum of `len` bytes at `start` (to the end when `None`).
+pub(super) async fn digest_range(
+    path: &Path,
+    start: u64,
+    len: Option<u64>,
+    alg: Algorithm,
+) -> std::io::Result<([u8; 16], Vec<u8>)> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let mut f = tokio::fs::File::open(path).await?;
+    f.seek(std::io::SeekFrom::Start(start)).await?;
+    let mut remaining = len.unwrap_or(u64::MAX);
+    let mut md5 = Md5::new();
+    let mut h = Hasher::new(alg);
+    let mut buf = vec![0u8; IO_BUFFER];
+    while remaining > 0 {
+        let want = (remaining.min(buf.len() as u64)) as usize;
+        let n = f.read(&mut buf[..want]).await?;
+        if n == 0 {
+            break;
+        }
+        md5.update(&buf[..n]);
+        h.update(&buf[..n]);
+        remaining -= n as u64;
+    }
+    Ok((md5.finalize().into(), h.finish()))
 }
 
 #[cfg(test)]
@@ -551,15 +1021,19 @@ mod tests {
         futures::stream::iter(vec![Ok(Bytes::from_static(data))])
     }
 
+    fn announcing() -> BucketSettings {
+        BucketSettings { versioning: Versioning::Unversioned, eventbridge: true }
+    }
+
     #[tokio::test]
     async fn put_emits_event_and_lists_by_delimiter() {
         let (s, mut rx) = store();
-        s.create_bucket("b").unwrap();
+        s.create_bucket_with("b", announcing()).unwrap();
         for k in ["u/a.csv", "u/dir/", "u/dir/x", "v/y"] {
             s.put_object("b", k, body(b"hi"), ObjectAttrs::default(), &Caller::default()).await.unwrap();
         }
         let ev = rx.recv().await.unwrap();
-        assert_eq!((ev.key.as_str(), ev.size, ev.reason), ("u/a.csv", 2, "PutObject"));
+        assert_eq!((ev.key.as_str(), ev.size, ev.reason, ev.version_id), ("u/a.csv", 2, "PutObject", None));
         let l = s.list("b", "u/", Some("/"), None, 1000).unwrap();
         assert_eq!(l.objects.iter().map(|o| o.0.as_str()).collect::<Vec<_>>(), ["u/a.csv"]);
         assert_eq!(l.prefixes, ["u/dir/"]);
@@ -569,21 +1043,104 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn multipart_checks_part_sizes_and_etags() {
+    async fn only_buckets_with_notifications_announce() {
         let (s, mut rx) = store();
+        s.create_bucket("quiet").unwrap();
+        s.put_object("quiet", "k", body(b"x"), ObjectAttrs::default(), &Caller::default()).await.unwrap();
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn versions_delete_markers_and_version_reads() {
+        let (s, mut rx) = store();
+        s.create_bucket_with("v", BucketSettings { versioning: Versioning::Enabled, eventbridge: true }).unwrap();
+        let c = Caller::default();
+        let v1 = s.put_object("v", "k", body(b"one"), ObjectAttrs::default(), &c).await.unwrap();
+        let v2 = s.put_object("v", "k", body(b"two"), ObjectAttrs::default(), &c).await.unwrap();
+        let (id1, id2) = (v1.version_id.clone().unwrap(), v2.version_id.clone().unwrap());
+        assert_ne!(id1, id2);
+        assert_eq!(id1.len(), 32);
+        assert_eq!(rx.recv().await.unwrap().version_id.as_deref(), Some(id1.as_str()));
+        assert_eq!(s.head("v", "k").unwrap().etag, v2.etag);
+        assert_eq!(s.head_version("v", "k", Some(&id1)).unwrap().etag, v1.etag);
+        assert!(matches!(s.head_version("v", "k", Some("nope")), Err(StoreError::NoSuchVersion(_))));
+        let del = s.delete("v", "k", None).unwrap();
+        assert!(del.delete_marker);
+        match s.head("v", "k") {
+            Err(StoreError::NoSuchKey { delete_marker: Some(id), .. }) => assert_eq!(id, del.version_id),
+            other => panic!("{other:?}"),
+        }
+        let marker = del.version_id.clone().unwrap();
+        assert!(matches!(s.head_version("v", "k", Some(&marker)), Err(StoreError::MethodNotAllowed { .. })));
+        assert!(s.list("v", "", None, None, 10).unwrap().objects.is_empty());
+        let all = s.list_versions("v", "", None, None, None, 10).unwrap();
+        assert_eq!(all.entries.len(), 3);
+        assert!(matches!(&all.entries[0], VersionEntry::DeleteMarker { latest: true, .. }));
+        // Page through one at a time: the markers resume where the last page stopped.
+        let mut seen = Vec::new();
+        let (mut km, mut vm) = (None::<String>, None::<String>);
+        loop {
+            let page = s.list_versions("v", "", None, km.as_deref(), vm.as_deref(), 1).unwrap();
+            seen.extend(page.entries.iter().map(|e| format!("{e:?}").len()));
+            match page.next {
+                Some((k, v)) => (km, vm) = (Some(k), Some(v)),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 3);
+        // Removing the marker brings version 2 back.
+        s.delete("v", "k", Some(&marker)).unwrap();
+        assert_eq!(s.head("v", "k").unwrap().version_id.as_deref(), Some(id2.as_str()));
+    }
+
+    #[tokio::test]
+    async fn unversioned_overwrites_replace_the_null_version() {
+        let (s, _rx) = store();
+        s.create_bucket("u").unwrap();
+        let c = Caller::default();
+        s.put_object("u", "k", body(b"one"), ObjectAttrs::default(), &c).await.unwrap();
+        s.put_object("u", "k", body(b"two"), ObjectAttrs::default(), &c).await.unwrap();
+        assert_eq!(s.list_versions("u", "", None, None, None, 10).unwrap().entries.len(), 1);
+        assert!(s.head_version("u", "k", Some("null")).is_ok());
+        assert_eq!(s.delete("u", "k", None).unwrap(), Deleted::default());
+        assert!(matches!(s.head("u", "k"), Err(StoreError::NoSuchKey { delete_marker: None, .. })));
+    }
+
+    #[tokio::test]
+    async fn conditional_writes_and_reads() {
+        let (s, _rx) = store();
         s.create_bucket("b").unwrap();
-        let id = s.create_upload("b", "k", ObjectAttrs::default()).unwrap();
-        let e1 = s.upload_part("b", "k", &id, 1, body(b"small")).await.unwrap();
-        let e2 = s.upload_part("b", "k", &id, 2, body(b"last")).await.unwrap();
-        let err = s
-            .complete_upload("b", "k", &id, &[(1, e1.clone()), (2, e2.clone())], &Caller::default())
-            .await
-            .unwrap_err();
-        assert!(matches!(err, StoreError::EntityTooSmall(1)));
-        let one = s.complete_upload("b", "k", &id, &[(2, e2)], &Caller::default()).await.unwrap();
-        assert!(one.etag.ends_with("-1"));
-        assert_eq!(rx.recv().await.unwrap().reason, "CompleteMultipartUpload");
-        assert!(s.open_uploads().is_empty());
+        let c = Caller::default();
+        let m = s.put_object("b", "k", body(b"x"), ObjectAttrs::default(), &c).await.unwrap();
+        let body2 = s.ingest(body(b"y"), &[Algorithm::Crc64Nvme]).await.unwrap();
+        let none = Conditions { if_none_match: Some("*".into()), ..Default::default() };
+        let err = s.put_ingested("b", "k", body2, Algorithm::Crc64Nvme, ObjectAttrs::default(), &none, &c);
+        assert!(matches!(err, Err(StoreError::PreconditionFailed("If-None-Match"))));
+        let wrong = Conditions { if_match: Some("\"0000\"".into()), ..Default::default() };
+        assert!(matches!(wrong.check_write("k", Some(&m)), Err(StoreError::PreconditionFailed(_))));
+        assert!(matches!(wrong.check_write("k", None), Err(StoreError::NoSuchKey { .. })));
+        let right = Conditions { if_match: Some(format!("\"{}\"", m.etag)), ..Default::default() };
+        assert!(right.check_write("k", Some(&m)).is_ok() && right.check_read(&m).is_ok());
+        let same = Conditions { if_none_match: Some(m.etag.clone()), ..Default::default() };
+        assert!(matches!(same.check_read(&m), Err(StoreError::NotModified)));
+        assert!(matches!(same.check_copy_source(&m), Err(StoreError::PreconditionFailed(_))));
+        assert!(matches!(wrong.check_copy_source(&m), Err(StoreError::PreconditionFailed("If-Match"))));
+    }
+
+    #[tokio::test]
+    async fn copies_keep_or_recompute_the_checksum_and_catch_corruption() {
+        let (s, _rx) = store();
+        s.create_bucket("b").unwrap();
+        let c = Caller::default();
+        let src = s.put_object("b", "src", body(b"aaa"), ObjectAttrs::default(), &c).await.unwrap();
+        assert_eq!(src.checksum.as_ref().unwrap().value(), "Rnr2/5P7Gsk=");
+        let none = Conditions::default();
+        let same = s.copy(&src, "b", "same", ObjectAttrs::default(), None, &none, false, &c).await.unwrap();
+        assert_eq!((same.checksum.clone(), same.etag.clone()), (src.checksum.clone(), src.etag.clone()));
+        let crc32 = s.copy(&src, "b", "c32", ObjectAttrs::default(), Some(Algorithm::Crc32), &none, false, &c).await;
+        assert_eq!(crc32.unwrap().checksum.unwrap().value(), "8AdzLQ==");
+        let bad = s.copy(&src, "b", "bad", ObjectAttrs::default(), None, &none, true, &c).await.unwrap();
+        assert_ne!(bad.checksum, src.checksum);
     }
 
     #[tokio::test]

@@ -324,7 +324,14 @@ impl S3Filesystem {
     }
 
     /// Tells the event bus about an object this server created, when S3 will not.
-    fn announce(&self, bucket: &str, key: &str, size: u64, etag: Option<&str>, reason: &'static str) {
+    fn announce(
+        &self,
+        bucket: &str,
+        key: &str,
+        size: u64,
+        (etag, version_id): (Option<&str>, Option<&str>),
+        reason: &'static str,
+    ) {
         static SEQUENCER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let Some(tx) = &self.config.announce else { return };
         let n = SEQUENCER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -333,6 +340,7 @@ impl S3Filesystem {
             key: key.to_string(),
             size,
             etag: etag.unwrap_or_default().trim_matches('"').to_string(),
+            version_id: version_id.map(str::to_string),
             sequencer: format!("{:018X}", (crate::logs::now_millis() as u64) << 16 | (n & 0xffff)),
             reason,
             request_id: uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase(),
@@ -356,7 +364,7 @@ impl S3Filesystem {
                     .send()
                     .await
                     .map_err(|e| s3_err(&e))?;
-                self.announce(bucket, &up.key, size, out.e_tag(), "PutObject");
+                self.announce(bucket, &up.key, size, (out.e_tag(), out.version_id()), "PutObject");
             }
             Some(id) => {
                 let mut parts = Vec::with_capacity(up.parts.len());
@@ -381,7 +389,7 @@ impl S3Filesystem {
                     .send()
                     .await
                     .map_err(|e| s3_err(&e))?;
-                self.announce(bucket, &up.key, up.written, out.e_tag(), "CompleteMultipartUpload");
+                self.announce(bucket, &up.key, up.written, (out.e_tag(), out.version_id()), "CompleteMultipartUpload");
             }
         }
         Ok(up.written)
@@ -402,7 +410,8 @@ impl S3Filesystem {
         if self.exists(to).await {
             return Err(err(StatusCode::Failure, "File already exists"));
         }
-        self.s3
+        let out = self
+            .s3
             .put_object()
             .bucket(&to.bucket)
             .key(&new_marker)
@@ -411,7 +420,7 @@ impl S3Filesystem {
             .await
             .map_err(|e| s3_err(&e))?;
         self.s3.delete_object().bucket(&from.bucket).key(&marker).send().await.map_err(|e| s3_err(&e))?;
-        self.announce(&to.bucket, &new_marker, 0, None, "PutObject");
+        self.announce(&to.bucket, &new_marker, 0, (out.e_tag(), out.version_id()), "PutObject");
         self.log.rename(&from.log_path(), &to.log_path());
         Ok(ok(id))
     }
@@ -689,7 +698,7 @@ impl russh_sftp::server::Handler for S3Filesystem {
             .send()
             .await
             .map_err(|e| s3_err(&e))?;
-        self.announce(&place.bucket, &marker, 0, out.e_tag(), "PutObject");
+        self.announce(&place.bucket, &marker, 0, (out.e_tag(), out.version_id()), "PutObject");
         self.log.path_activity("MKDIR", &place.log_path());
         Ok(ok(id))
     }
@@ -756,7 +765,13 @@ impl russh_sftp::server::Handler for S3Filesystem {
             .await
             .map_err(|e| s3_err(&e))?;
         let size = self.head(&to.bucket, &to.key).await.map(|(n, _)| n).unwrap_or(0);
-        self.announce(&to.bucket, &to.key, size, copied.copy_object_result().and_then(|r| r.e_tag()), "CopyObject");
+        self.announce(
+            &to.bucket,
+            &to.key,
+            size,
+            (copied.copy_object_result().and_then(|r| r.e_tag()), copied.version_id()),
+            "CopyObject",
+        );
         self.s3.delete_object().bucket(&from.bucket).key(&from.key).send().await.map_err(|e| s3_err(&e))?;
         self.log.rename(&from.log_path(), &to.log_path());
         Ok(ok(id))
