@@ -28,6 +28,9 @@ pub struct Config {
     pub part_size: u64,
     /// Parts copied at once (`COPY_CONCURRENCY`, default 8).
     pub concurrency: usize,
+    /// What one CopyObject is assumed to move per second (`COPY_SINGLE_MIBPS`, MiB/s, default
+    /// 50): objects that would not copy in the invocation's time at this rate go in parts.
+    pub single_copy_bytes_per_sec: u64,
     /// Destination encryption (`DESTINATION_SSE` = `AES256` | `aws:kms`, `DESTINATION_KMS_KEY_ID`).
     pub encryption: Encryption,
     /// Source prefix -> destination prefix (`DESTINATION_PREFIX_MAP` = `from/=to/,a/=b/`).
@@ -78,6 +81,7 @@ impl Config {
         }
         let part_size = number(vars, "COPY_PART_SIZE", 64 * 1024 * 1024)?;
         let concurrency = number(vars, "COPY_CONCURRENCY", 8)?.clamp(1, 64) as usize;
+        let single_copy_bytes_per_sec = number(vars, "COPY_SINGLE_MIBPS", 50)?.max(1) * 1024 * 1024;
         let encryption = match vars.get("DESTINATION_SSE").map(String::as_str) {
             None | Some("") => Encryption::BucketDefault,
             Some("AES256") => Encryption::S3,
@@ -116,6 +120,7 @@ impl Config {
             multipart_threshold: threshold,
             part_size,
             concurrency,
+            single_copy_bytes_per_sec,
             encryption,
             prefix_map,
         })

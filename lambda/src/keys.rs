@@ -1,12 +1,27 @@
 //! Object keys as events carry them, and as `CopySource` needs them.
+//!
+//! EventBridge's "Object Created" events carry the key as it is: AWS's EventBridge event
+//! documentation never calls it encoded (the classic-notification page says "The object key name
+//! value is URL encoded"), a real event published with a key like
+//! `raw/health-check/2023-08-08T14:03:40.532432.zip` shows `:` unescaped where classic events
+//! send `%3A`, and AWS Solutions Library code tested against EventBridge states "EventBridge S3
+//! notifications deliver the object key un-encoded" (guidance-for-medialake-on-aws,
+//! `lambdas/ingest/s3/index.py`, with tests of `test+b.png` and `%2B++ %20.mp3`). So the key is
+//! used as delivered. Should a delivered key name no object, [`form_decoded`] gives the one
+//! other reading S3 has ever used, and the copier accepts it only if its ETag (and version) is
+//! the one the event announced.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
-/// Decodes a key the way S3 encodes it in event notifications: form-style, so `+` is a space
-/// and `%XX` a byte. A literal `+` arrives as `%2B`, so one pass is exact.
-pub fn decode_event_key(raw: &str) -> String {
+/// The key a classic S3 notification would have meant (`+` a space, `%XX` a byte), when it
+/// differs from the key as delivered.
+pub fn form_decoded(raw: &str) -> Option<String> {
+    if !raw.contains(['+', '%']) {
+        return None;
+    }
     let spaced = raw.replace('+', " ");
-    percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
+    let decoded = percent_decode_str(&spaced).decode_utf8().ok()?.into_owned();
+    (decoded != raw).then_some(decoded)
 }
 
 /// Characters S3 leaves as they are in a `CopySource` path: unreserved ones and `/`.
@@ -28,16 +43,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn decodes_form_and_percent_encoding_once() {
-        assert_eq!(decode_event_key("inbound/my+file.csv"), "inbound/my file.csv");
-        assert_eq!(decode_event_key("inbound/my%20file.csv"), "inbound/my file.csv");
-        assert_eq!(decode_event_key("a%2Bb%3Dc%25d"), "a+b=c%d");
-        assert_eq!(decode_event_key("caf%C3%A9"), "café");
-        // Decoding twice would turn %2525 into %; once leaves %25.
-        assert_eq!(decode_event_key("x%2525"), "x%25");
-        assert_eq!(decode_event_key("q%3F%23"), "q?#");
-        let long = "k".repeat(1024);
-        assert_eq!(decode_event_key(&long), long);
+    fn the_other_reading_of_a_key_is_the_form_decoded_one() {
+        // The keys AWS's medialake sample tests against EventBridge pass through as they are;
+        // their classic-notification reading is the fallback.
+        assert_eq!(form_decoded("test+b.png").as_deref(), Some("test b.png"));
+        assert_eq!(form_decoded("%2B++ %20.mp3").as_deref(), Some("+    .mp3"));
+        assert_eq!(form_decoded("raw/health-check/2023-08-08T14:03:40.532432.zip"), None);
+        assert_eq!(form_decoded("caf%C3%A9"), Some("café".into()));
+        assert_eq!(form_decoded("bad%ZZ"), None);
+        assert_eq!(form_decoded("%FF"), None, "not UTF-8: no key S3 could have meant");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod copy;
+pub mod deadline;
 pub mod event;
 pub mod handler;
 pub mod keys;
@@ -27,7 +28,8 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     let handler = &handler;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-            handler.handle(event.payload, &event.context.request_id).await
+            let deadline = deadline::Deadline::from_epoch_ms(event.context.deadline);
+            handler.handle(event.payload, &event.context.request_id, deadline).await
         },
     ))
     .await

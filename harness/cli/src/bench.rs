@@ -7,7 +7,8 @@ use std::time::Instant;
 use anyhow::Context;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use copy_lambda::copy::Copier;
+use copy_lambda::copy::{Copier, Upload};
+use copy_lambda::deadline::Deadline;
 
 use crate::content::Content;
 use crate::targets::Clients;
@@ -77,8 +78,17 @@ pub async fn copy(args: CopyBenchArgs, infra: std::path::PathBuf) -> anyhow::Res
         .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
         .send()
         .await?;
+    let deadline = Deadline::after(std::time::Duration::from_secs(3600));
+    let upload = |file_id: &'static str| Upload {
+        bucket: src,
+        raw_key: key,
+        version_id: "",
+        etag: None,
+        sequencer: "",
+        file_id,
+    };
     let source = Copier::new(clients.s3.clone(), copy_lambda::Config::from_vars(&BTreeMap::new())?)
-        .inspect(src, key, "")
+        .inspect(&upload("inspect"), &deadline)
         .await?;
 
     let config = |threshold: u64| {
@@ -96,7 +106,10 @@ pub async fn copy(args: CopyBenchArgs, infra: std::path::PathBuf) -> anyhow::Res
     for round in 1..=args.rounds {
         for (name, copier, rates) in [("CopyObject", &single, &mut a), ("UploadPartCopy", &multi, &mut b)] {
             let t = Instant::now();
-            let copied = copier.copy(src, key, "", dst, key, &source).await?;
+            // A key of its own per copy: the destination guard would find an equal copy there.
+            let dst_key = format!("bench/{round}-{name}.bin");
+            let copied =
+                copier.copy(&upload("bench"), &source, dst, &dst_key, None, async |_: &str| {}, &deadline).await?;
             let secs = t.elapsed().as_secs_f64();
             rates.push(mib / secs);
             println!("  round {round} {name:<15} {:<22} {secs:>7.3} s  {:>8.1} MiB/s", copied.method, mib / secs);

@@ -179,17 +179,21 @@ async fn object_created_event_starts_the_shared_state_machine() {
     let done = wait_execution(&sfn, &arn).await;
     assert_eq!(done.status().as_str(), "SUCCEEDED", "{:?}", done.cause());
     let input: serde_json::Value = serde_json::from_str(done.input().unwrap()).unwrap();
-    // The transformer's output, with the key encoded as S3 encodes it in events.
+    // The transformer's output: the key as it is, the version the versioned source bucket gave.
     let sequencer = input["sequencer"].as_str().unwrap_or_default().to_string();
-    assert!(!sequencer.is_empty());
+    let version = input["version_id"].as_str().unwrap_or_default().to_string();
+    assert!(!sequencer.is_empty() && version.len() == 32, "{input}");
     assert_eq!(
         input,
         serde_json::json!({
             "source_bucket": ep.source_bucket,
             "destination_bucket": ep.destination_bucket,
-            "key": "acme/in/red+flower%2B1.csv",
+            "key": "acme/in/red flower+1.csv",
+            "size": 1,
+            "etag": "9dd4e461268c8034f5c8564e155c67a6",
             "sequencer": sequencer,
-            "version_id": "",
+            "version_id": version,
+            "event_time": input["event_time"],
         })
     );
     let output: serde_json::Value = serde_json::from_str(done.output().unwrap()).unwrap();

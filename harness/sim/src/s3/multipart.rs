@@ -217,14 +217,8 @@ impl S3Store {
             super::store::corrupt_file(&path)?;
         }
         let (md5, checksum) = super::store::digest_file(&path, alg).await?;
-        let part = PartMeta {
-            size: len,
-            etag: hex::encode(md5),
-            md5,
-            checksum,
-            last_modified: SystemTime::now(),
-            path,
-        };
+        let part =
+            PartMeta { size: len, etag: hex::encode(md5), md5, checksum, last_modified: SystemTime::now(), path };
         self.add_part(id, number, part)
     }
 
@@ -246,7 +240,12 @@ impl S3Store {
     }
 
     /// The upload and its parts, in order (ListParts).
-    pub fn list_parts(&self, bucket: &str, key: &str, id: &str) -> Result<(UploadInfo, Vec<(i32, PartMeta)>), StoreError> {
+    pub fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        id: &str,
+    ) -> Result<(UploadInfo, Vec<(i32, PartMeta)>), StoreError> {
         let uploads = self.uploads.lock().unwrap();
         match uploads.get(id) {
             Some(u) if u.bucket == bucket && u.key == key => Ok((
@@ -266,6 +265,7 @@ impl S3Store {
 
     /// Assembles the listed parts into the object and announces it. `full_checksum` is a
     /// full-object value the client asserts (`x-amz-checksum-*` on the request).
+    #[allow(clippy::too_many_arguments)]
     pub async fn complete_upload(
         &self,
         bucket: &str,
@@ -315,7 +315,8 @@ impl S3Store {
             }
         };
         if let Some((a, value)) = &full_checksum
-            && (*a != alg || checksum::decode(value.split('-').next().unwrap_or("")).as_deref() != Some(&checksum.raw[..]))
+            && (*a != alg
+                || checksum::decode(value.split('-').next().unwrap_or("")).as_deref() != Some(&checksum.raw[..]))
         {
             return Err(StoreError::BadDigest(a.as_str()));
         }
@@ -336,10 +337,8 @@ impl S3Store {
             }
         }
         let composite = kind == Kind::Composite;
-        let parts = chosen
-            .iter()
-            .map(|p| PartInfo { size: p.size, checksum: composite.then(|| p.checksum.clone()) })
-            .collect();
+        let parts =
+            chosen.iter().map(|p| PartInfo { size: p.size, checksum: composite.then(|| p.checksum.clone()) }).collect();
         let meta = ObjectMeta {
             version_id: None,
             size,
@@ -467,13 +466,22 @@ mod tests {
             let p1 = part(&s, &id, 1, big.clone(), alg).await;
             let p2 = part(&s, &id, 2, b"tail".to_vec(), alg).await;
             let m = s
-                .complete_upload("b", "k", &id, &[listed(1, &p1), listed(2, &p2)], None, &Conditions::default(), &Caller::default())
+                .complete_upload(
+                    "b",
+                    "k",
+                    &id,
+                    &[listed(1, &p1), listed(2, &p2)],
+                    None,
+                    &Conditions::default(),
+                    &Caller::default(),
+                )
                 .await
                 .unwrap();
             let c = m.checksum.unwrap();
             match kind {
                 Kind::Composite => {
-                    let expect = checksum::composite(alg, &[checksum::digest(alg, &big), checksum::digest(alg, b"tail")]);
+                    let expect =
+                        checksum::composite(alg, &[checksum::digest(alg, &big), checksum::digest(alg, b"tail")]);
                     assert_eq!(c.value(), expect.value());
                     assert!(c.value().ends_with("-2"));
                     assert!(m.parts.iter().all(|p| p.checksum.is_some()));

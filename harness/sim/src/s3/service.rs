@@ -198,7 +198,11 @@ fn sent_values(
 
 /// The checksums an upload names: in headers, announced as a trailer (`x-amz-trailer`), or by
 /// the SDK's algorithm header. The first names the object's algorithm.
-fn named_algorithms(headers: &http::HeaderMap, algorithm: Option<&ChecksumAlgorithm>, sent: &[(Algorithm, String)]) -> Vec<Algorithm> {
+fn named_algorithms(
+    headers: &http::HeaderMap,
+    algorithm: Option<&ChecksumAlgorithm>,
+    sent: &[(Algorithm, String)],
+) -> Vec<Algorithm> {
     let mut algs: Vec<Algorithm> = algorithm.and_then(|a| Algorithm::parse(a.as_str())).into_iter().collect();
     algs.extend(sent.iter().map(|(a, _)| *a));
     if let Some(t) = headers.get("x-amz-trailer").and_then(|v| v.to_str().ok()) {
@@ -260,7 +264,10 @@ fn algorithm_of(a: &Option<ChecksumAlgorithm>) -> S3Result<Option<Algorithm>> {
     match a {
         None => Ok(None),
         Some(a) => Algorithm::parse(a.as_str()).map(Some).ok_or_else(|| {
-            S3Error::with_message(S3ErrorCode::InvalidRequest, format!("Checksum algorithm {} is not supported", a.as_str()))
+            S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                format!("Checksum algorithm {} is not supported", a.as_str()),
+            )
         }),
     }
 }
@@ -364,19 +371,28 @@ impl S3 for S3Frontend {
         let caller = caller(&req);
         self.store.require_bucket(&req.input.bucket)?;
         let i = &req.input;
-        let sent = sent_values(&i.checksum_crc32, &i.checksum_crc32c, &i.checksum_crc64nvme, &i.checksum_sha1, &i.checksum_sha256);
+        let sent = sent_values(
+            &i.checksum_crc32,
+            &i.checksum_crc32c,
+            &i.checksum_crc64nvme,
+            &i.checksum_sha1,
+            &i.checksum_sha256,
+        );
         let named = named_algorithms(&req.headers, i.checksum_algorithm.as_ref(), &sent);
         let algorithm = named.first().copied().unwrap_or(Algorithm::Crc64Nvme);
         let mut compute = named.clone();
         compute.push(algorithm);
         compute.dedup();
-        let conditions = Conditions { if_match: condition(&i.if_match), if_none_match: condition(&i.if_none_match), ..Default::default() };
+        let conditions = Conditions {
+            if_match: condition(&i.if_match),
+            if_none_match: condition(&i.if_none_match),
+            ..Default::default()
+        };
         let mut req = req;
-        let body = req
-            .input
-            .body
-            .take()
-            .unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>()));
+        let body =
+            req.input.body.take().unwrap_or_else(|| {
+                StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
+            });
         let ingested = self.store.ingest(body, &compute).await?;
         let mut all_sent = sent;
         all_sent.extend(trailer_values(&req));
@@ -400,7 +416,8 @@ impl S3 for S3Frontend {
             storage_class: input.storage_class,
         }
         .attrs();
-        let meta = self.store.put_ingested(&input.bucket, &input.key, ingested, algorithm, attrs, &conditions, &caller)?;
+        let meta =
+            self.store.put_ingested(&input.bucket, &input.key, ingested, algorithm, attrs, &conditions, &caller)?;
         let f = ChecksumFields::of(meta.checksum.as_ref(), false);
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(quoted(&meta.etag)),
@@ -447,7 +464,11 @@ impl S3 for S3Frontend {
             .map_err(StoreError::from)?;
         let limited = tokio::io::AsyncReadExt::take(file, range.end - range.start);
         let stream = tokio_util::io::ReaderStream::with_capacity(limited, 256 * 1024);
-        let f = if enabled(&i.checksum_mode) { ChecksumFields::of(checksum.as_ref(), false) } else { ChecksumFields::default() };
+        let f = if enabled(&i.checksum_mode) {
+            ChecksumFields::of(checksum.as_ref(), false)
+        } else {
+            ChecksumFields::default()
+        };
         let a = meta.attrs;
         Ok(S3Response::new(GetObjectOutput {
             body: Some(StreamingBlob::wrap(stream)),
@@ -495,7 +516,11 @@ impl S3 for S3Frontend {
             }
             None => (meta.size, meta.checksum.clone(), None),
         };
-        let f = if enabled(&i.checksum_mode) { ChecksumFields::of(checksum.as_ref(), false) } else { ChecksumFields::default() };
+        let f = if enabled(&i.checksum_mode) {
+            ChecksumFields::of(checksum.as_ref(), false)
+        } else {
+            ChecksumFields::default()
+        };
         let a = meta.attrs;
         Ok(S3Response::new(HeadObjectOutput {
             content_length: Some(size as i64),
@@ -541,7 +566,11 @@ impl S3 for S3Frontend {
                     .take(max)
                     .map(|(n, p)| {
                         let alg = meta.checksum.as_ref().map(|c| c.algorithm).unwrap_or(Algorithm::Crc64Nvme);
-                        let f = ChecksumFields::single(alg, checksum::encode(p.checksum.as_deref().unwrap_or_default()), None);
+                        let f = ChecksumFields::single(
+                            alg,
+                            checksum::encode(p.checksum.as_deref().unwrap_or_default()),
+                            None,
+                        );
                         ObjectPart {
                             part_number: Some(n as i32 + 1),
                             size: Some(p.size as i64),
@@ -802,17 +831,22 @@ impl S3 for S3Frontend {
                     storage_class: Some(ObjectVersionStorageClass::from(
                         meta.attrs.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
                     )),
-                    checksum_algorithm: meta.checksum.as_ref().map(|c| vec![ChecksumAlgorithm::from(c.algorithm.as_str().to_string())]),
+                    checksum_algorithm: meta
+                        .checksum
+                        .as_ref()
+                        .map(|c| vec![ChecksumAlgorithm::from(c.algorithm.as_str().to_string())]),
                     checksum_type: meta.checksum.as_ref().map(|c| ChecksumType::from(c.kind.as_str().to_string())),
                     ..Default::default()
                 }),
-                VersionEntry::DeleteMarker { key, latest, version_id, last_modified } => markers.push(DeleteMarkerEntry {
-                    key: Some(key),
-                    is_latest: Some(latest),
-                    version_id: Some(version_id.unwrap_or_else(|| "null".into())),
-                    last_modified: Some(Timestamp::from(last_modified)),
-                    owner: None,
-                }),
+                VersionEntry::DeleteMarker { key, latest, version_id, last_modified } => {
+                    markers.push(DeleteMarkerEntry {
+                        key: Some(key),
+                        is_latest: Some(latest),
+                        version_id: Some(version_id.unwrap_or_else(|| "null".into())),
+                        last_modified: Some(Timestamp::from(last_modified)),
+                        owner: None,
+                    })
+                }
             }
         }
         let (next_key, next_version) = listing.next.map_or((None, None), |(k, v)| (Some(k), Some(v)));
@@ -844,7 +878,10 @@ impl S3 for S3Frontend {
         let kind = match &input.checksum_type {
             None => None,
             Some(t) => Some(Kind::parse(t.as_str()).ok_or_else(|| {
-                S3Error::with_message(S3ErrorCode::InvalidRequest, format!("checksum type {} is not supported", t.as_str()))
+                S3Error::with_message(
+                    S3ErrorCode::InvalidRequest,
+                    format!("checksum type {} is not supported", t.as_str()),
+                )
             })?),
         };
         let attrs = Headers {
@@ -876,15 +913,20 @@ impl S3 for S3Frontend {
         let mut req = req;
         let i = &req.input;
         let alg = self.store.upload_algorithm(&i.bucket, &i.key, &i.upload_id)?;
-        let sent = sent_values(&i.checksum_crc32, &i.checksum_crc32c, &i.checksum_crc64nvme, &i.checksum_sha1, &i.checksum_sha256);
+        let sent = sent_values(
+            &i.checksum_crc32,
+            &i.checksum_crc32c,
+            &i.checksum_crc64nvme,
+            &i.checksum_sha1,
+            &i.checksum_sha256,
+        );
         let mut compute = named_algorithms(&req.headers, i.checksum_algorithm.as_ref(), &sent);
         compute.push(alg);
         compute.dedup();
-        let body = req
-            .input
-            .body
-            .take()
-            .unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>()));
+        let body =
+            req.input.body.take().unwrap_or_else(|| {
+                StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
+            });
         let ingested = self.store.ingest(body, &compute).await?;
         if applied.corrupt {
             super::store::corrupt_file(&ingested.path).map_err(StoreError::from)?;
@@ -926,7 +968,15 @@ impl S3 for S3Frontend {
         };
         let part = self
             .store
-            .upload_part_copy(&input.bucket, &input.key, &input.upload_id, input.part_number, &src, range, applied.corrupt)
+            .upload_part_copy(
+                &input.bucket,
+                &input.key,
+                &input.upload_id,
+                input.part_number,
+                &src,
+                range,
+                applied.corrupt,
+            )
             .await?;
         let f = part.checksum.map(|(a, v)| ChecksumFields::single(a, v, None)).unwrap_or_default();
         Ok(S3Response::new(UploadPartCopyOutput {
@@ -996,8 +1046,11 @@ impl S3 for S3Frontend {
         self.faults.apply("CompleteMultipartUpload", &req.input.key).await?;
         let caller = caller(&req);
         let input = req.input;
-        let conditions =
-            Conditions { if_match: condition(&input.if_match), if_none_match: condition(&input.if_none_match), ..Default::default() };
+        let conditions = Conditions {
+            if_match: condition(&input.if_match),
+            if_none_match: condition(&input.if_none_match),
+            ..Default::default()
+        };
         let full = sent_values(
             &input.checksum_crc32,
             &input.checksum_crc32c,
@@ -1017,9 +1070,15 @@ impl S3 for S3Frontend {
                     Some(ETag::Strong(s)) | Some(ETag::Weak(s)) => s,
                     None => String::new(),
                 };
-                let checksum = sent_values(&p.checksum_crc32, &p.checksum_crc32c, &p.checksum_crc64nvme, &p.checksum_sha1, &p.checksum_sha256)
-                    .into_iter()
-                    .next();
+                let checksum = sent_values(
+                    &p.checksum_crc32,
+                    &p.checksum_crc32c,
+                    &p.checksum_crc64nvme,
+                    &p.checksum_sha1,
+                    &p.checksum_sha256,
+                )
+                .into_iter()
+                .next();
                 ListedPart { number: p.part_number.unwrap_or(0), etag, checksum }
             })
             .collect();
@@ -1099,7 +1158,10 @@ fn listed(listing: super::store::Listing) -> (Vec<Object>, Vec<CommonPrefix>) {
             storage_class: Some(ObjectStorageClass::from(
                 meta.attrs.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
             )),
-            checksum_algorithm: meta.checksum.as_ref().map(|c| vec![ChecksumAlgorithm::from(c.algorithm.as_str().to_string())]),
+            checksum_algorithm: meta
+                .checksum
+                .as_ref()
+                .map(|c| vec![ChecksumAlgorithm::from(c.algorithm.as_str().to_string())]),
             checksum_type: meta.checksum.as_ref().map(|c| ChecksumType::from(c.kind.as_str().to_string())),
             ..Default::default()
         })
@@ -1113,7 +1175,9 @@ fn parse_copy_range(range: &str) -> S3Result<(u64, u64)> {
     let invalid = || {
         S3Error::with_message(
             S3ErrorCode::InvalidArgument,
-            format!("The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy: {range}"),
+            format!(
+                "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy: {range}"
+            ),
         )
     };
     let spec = range.strip_prefix("bytes=").ok_or_else(invalid)?;

@@ -49,7 +49,9 @@ pub enum StoreError {
     )]
     NoSuchUpload(String),
     /// A listed part was not uploaded, or its ETag or checksum differs.
-    #[error("One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag. (part {0})")]
+    #[error(
+        "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag. (part {0})"
+    )]
     InvalidPart(i32),
     /// The parts of CompleteMultipartUpload are not in ascending order.
     #[error("The list of parts was not in ascending order. The parts list must be specified in order by part number.")]
@@ -201,6 +203,8 @@ pub struct ObjectMeta {
     pub path: PathBuf,
 }
 
+// Delete markers are rare next to objects; boxing every object to save their bytes is not worth it.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum Entry {
     Object(ObjectMeta),
@@ -217,6 +221,7 @@ impl Entry {
 }
 
 /// One entry of ListObjectVersions.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum VersionEntry {
     /// An object version.
@@ -733,7 +738,8 @@ impl S3Store {
                             !null
                         });
                     }
-                    versions.push(Entry::DeleteMarker { version_id: marker_id.clone(), last_modified: SystemTime::now() });
+                    versions
+                        .push(Entry::DeleteMarker { version_id: marker_id.clone(), last_modified: SystemTime::now() });
                     out = Deleted { delete_marker: true, version_id: marker_id };
                 }
             },
@@ -875,7 +881,8 @@ impl S3Store {
             if Some(key.as_str()) == key_marker
                 && let Some(vm) = version_marker
             {
-                let through = newest_first.iter().position(|e| same_version(vm, e)).map_or(newest_first.len(), |i| i + 1);
+                let through =
+                    newest_first.iter().position(|e| same_version(vm, e)).map_or(newest_first.len(), |i| i + 1);
                 newest_first.drain(..through);
             }
             let latest = versions.last().and_then(Entry::version_id);
@@ -884,7 +891,9 @@ impl S3Store {
                 items.push((
                     key.clone(),
                     Some(match e {
-                        Entry::Object(m) => VersionEntry::Object { key: key.clone(), latest: is_latest, meta: m.clone() },
+                        Entry::Object(m) => {
+                            VersionEntry::Object { key: key.clone(), latest: is_latest, meta: m.clone() }
+                        }
                         Entry::DeleteMarker { version_id, last_modified } => VersionEntry::DeleteMarker {
                             key: key.clone(),
                             latest: is_latest,
