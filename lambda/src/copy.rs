@@ -217,6 +217,12 @@ pub struct Copied {
     pub version_id: Option<String>,
 }
 
+impl Copied {
+    fn written(method: String, size: u64, version_id: Option<&str>) -> Self {
+        Self { method, size, version_id: version_id.and_then(version) }
+    }
+}
+
 /// Why a copy is not what the source was.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("verification of s3://{bucket}/{key} failed: {reason}")]
@@ -582,7 +588,7 @@ impl Copier {
             .await
             .map_err(|e| S3CallError::deadline(action.clone(), e))?
             .map_err(|e| S3CallError::from_sdk(action, e))?;
-        Ok(Copied { method: "CopyObject".into(), size: src.size, version_id: out.version_id().and_then(version) })
+        Ok(Copied::written("CopyObject".into(), src.size, out.version_id()))
     }
 
     async fn tagging(&self, up: &Upload<'_>, src: &SourceObject) -> Result<Option<String>, S3CallError> {
@@ -873,11 +879,21 @@ impl Copier {
             .await
             .map_err(|e| S3CallError::deadline(action.clone(), e))?
             .map_err(|e| S3CallError::from_sdk(action, e))?;
-        Ok(Copied {
-            method: format!("UploadPartCopy x{count}"),
-            size: 0,
-            version_id: out.version_id().and_then(version),
-        })
+        Ok(Copied::written(format!("UploadPartCopy x{count}"), 0, out.version_id()))
+    }
+
+    /// Removes a copy that failed verification, so no consumer reads it: the version written on
+    /// a versioned bucket (the previous version is current again), else the object.
+    pub async fn discard(&self, bucket: &str, key: &str, copied: &Copied) -> Result<(), S3CallError> {
+        self.client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(copied.version_id.clone())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| S3CallError::from_sdk(format!("DeleteObject s3://{bucket}/{key}"), e))
     }
 
     /// Leaves no parts behind: they would be billed and never become an object.

@@ -278,7 +278,11 @@ impl Handler {
                 }
             }
             Err(v) => {
-                let message = v.to_string();
+                let removed = match self.copier.discard(&d.destination_bucket, &dst_key, &copied).await {
+                    Ok(()) => "the copy was removed".to_string(),
+                    Err(e) => format!("removing the copy failed: {e}"),
+                };
+                let message = format!("{v}; {removed}");
                 finish(Status::Failed, Some(("VerificationFailed", message.clone()))).await?;
                 error!(stage = "finished", file_id, duration_ms, outcome = "failed", error = %message);
                 Err(HandlerError::CopyFailed(message))

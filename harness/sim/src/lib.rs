@@ -196,6 +196,8 @@ pub struct SimConfig {
     pub upload: sftp::UploadSettings,
     /// Faults the S3 endpoint injects.
     pub s3_faults: Vec<s3::Fault>,
+    /// Hold every function invocation until [`Simulator::release_held_requests`].
+    pub hold_invocations: bool,
     /// S3 and DynamoDB from an external endpoint instead of the simulator.
     pub external: Option<ExternalAws>,
 }
@@ -228,6 +230,7 @@ impl SimConfig {
             delivery: events::Delivery::default(),
             upload: sftp::UploadSettings::default(),
             s3_faults: Vec::new(),
+            hold_invocations: false,
             external: None,
         }
     }
@@ -297,6 +300,7 @@ pub struct Simulator {
     pub endpoints: Endpoints,
     /// The object store, for checks the S3 API cannot make (open multipart uploads).
     pub s3_store: Arc<s3::S3Store>,
+    s3_faults: Arc<s3::Faults>,
     lambda: lambda::LambdaService,
     stop: CancellationToken,
 }
@@ -375,6 +379,9 @@ impl Simulator {
             None => dynamo_addr,
         };
         let lambda = lambda::LambdaService::new(logs.clone(), aws_env);
+        if config.hold_invocations {
+            lambda.hold();
+        }
         settings.environment.insert("METADATA_TABLE".into(), config.table.clone());
         settings.environment.extend(config.function_env.clone());
         if let Some(t) = config.function_timeout_seconds {
@@ -447,10 +454,8 @@ impl Simulator {
             }
             .in_current_span(),
         );
-        let mut s3b = s3s::service::S3ServiceBuilder::new(s3::S3Frontend::new(
-            store.clone(),
-            Arc::new(s3::Faults::new(config.s3_faults.clone())),
-        ));
+        let faults = Arc::new(s3::Faults::new(config.s3_faults.clone()));
+        let mut s3b = s3s::service::S3ServiceBuilder::new(s3::S3Frontend::new(store.clone(), faults.clone()));
         s3b.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY_ID, SECRET_ACCESS_KEY));
         let routes =
             Arc::new(gateway::Routes { s3: s3b.build(), sfn: sfn.clone(), logs: logs.clone(), dynamodb: dynamo_addr });
@@ -496,10 +501,19 @@ impl Simulator {
             announce: config.external.as_ref().map(|_| announce_tx.clone()),
             security_policy: config.security_policy.clone(),
         };
+        // Transfer Family writes without client checksums, so its objects get S3's default
+        // full-object CRC64NVME.
         let s3_client = match &config.external {
             Some(x) => s3_client_with(&x.endpoint, &x.access_key_id, &x.secret_access_key),
             None => s3_client(&gateway_url),
         };
+        let s3_client = aws_sdk_s3::Client::from_conf(
+            s3_client
+                .config()
+                .to_builder()
+                .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
+                .build(),
+        );
         let sftp = Arc::new(
             sftp::SftpServer::new(sftp_config, s3_client, logs.clone())
                 .map_err(|e| StartError::Setup(e.to_string()))?,
@@ -530,7 +544,13 @@ impl Simulator {
             table: config.table.clone(),
         };
         info!(gateway = %endpoints.aws, sftp = %endpoints.sftp, "simulator listening");
-        Ok(Self { endpoints, s3_store: store, lambda, stop })
+        Ok(Self { endpoints, s3_store: store, s3_faults: faults, lambda, stop })
+    }
+
+    /// Lets every S3 request a `hold` fault keeps waiting, and every held invocation, go on.
+    pub fn release_held_requests(&self) {
+        self.s3_faults.release();
+        self.lambda.release();
     }
 
     /// Stops every listener and function process.

@@ -32,7 +32,21 @@ impl Record {
     }
 }
 
-/// Every record whose decoded `key` is `key` (a consistent scan, all pages).
+/// The record with this id (a consistent read).
+pub async fn record(c: &Clients, table: &str, file_id: &str) -> Result<Option<Record>, ProbeError> {
+    let out = c
+        .dynamodb
+        .get_item()
+        .table_name(table)
+        .key("file_id", AttributeValue::S(file_id.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| ProbeError::from_sdk("dynamodb", "GetItem", table, &e))?;
+    Ok(out.item().map(|i| Record { item: i.clone().into_iter().collect() }))
+}
+
+/// Every record whose `key` is `key` (a consistent scan, all pages).
 pub async fn records_for_key(c: &Clients, table: &str, key: &str) -> Result<Vec<Record>, ProbeError> {
     let mut out = Vec::new();
     let mut start = None;

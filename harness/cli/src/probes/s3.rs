@@ -13,6 +13,10 @@ pub struct ObjectFacts {
     pub size: u64,
     /// ETag without quotes.
     pub etag: String,
+    /// Its version (`None` unversioned).
+    pub version_id: Option<String>,
+    /// User metadata.
+    pub metadata: std::collections::HashMap<String, String>,
 }
 
 /// The object's bytes, as read back.
@@ -30,10 +34,23 @@ fn uri(bucket: &str, key: &str) -> String {
 
 /// HeadObject: `None` when the object does not exist.
 pub async fn head(c: &Clients, bucket: &str, key: &str) -> Result<Option<ObjectFacts>, ProbeError> {
-    match c.s3.head_object().bucket(bucket).key(key).send().await {
+    head_version(c, bucket, key, None).await
+}
+
+/// HeadObject of one version (the current one without `version`): `None` when it does not exist.
+pub async fn head_version(
+    c: &Clients,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+) -> Result<Option<ObjectFacts>, ProbeError> {
+    let asked = version.map(str::to_string);
+    match c.s3.head_object().bucket(bucket).key(key).set_version_id(asked).send().await {
         Ok(h) => Ok(Some(ObjectFacts {
             size: h.content_length().unwrap_or(0).max(0) as u64,
             etag: h.e_tag().unwrap_or_default().trim_matches('"').to_string(),
+            version_id: h.version_id().filter(|v| *v != "null").map(str::to_string),
+            metadata: h.metadata().cloned().unwrap_or_default(),
         })),
         Err(e) => {
             let err = ProbeError::from_sdk("s3", "HeadObject", uri(bucket, key), &e);
@@ -71,6 +88,36 @@ pub async fn digest(c: &Clients, bucket: &str, key: &str) -> Result<Option<Objec
         hasher.update(&buf[..n]);
     }
     Ok(Some(ObjectDigest { size, sha256: hex::encode(hasher.finalize()) }))
+}
+
+/// The object versions of exactly `key` (no delete markers), newest first; one `None` entry
+/// for an unversioned object.
+pub async fn versions(c: &Clients, bucket: &str, key: &str) -> Result<Vec<Option<String>>, ProbeError> {
+    let mut out = Vec::new();
+    let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
+    loop {
+        let page = c
+            .s3
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(key)
+            .set_key_marker(key_marker.clone())
+            .set_version_id_marker(version_marker.clone())
+            .send()
+            .await
+            .map_err(|e| ProbeError::from_sdk("s3", "ListObjectVersions", uri(bucket, key), &e))?;
+        out.extend(
+            page.versions()
+                .iter()
+                .filter(|v| v.key() == Some(key))
+                .map(|v| v.version_id().filter(|v| *v != "null").map(str::to_string)),
+        );
+        if !page.is_truncated().unwrap_or(false) {
+            return Ok(out);
+        }
+        key_marker = page.next_key_marker().map(str::to_string);
+        version_marker = page.next_version_id_marker().map(str::to_string);
+    }
 }
 
 /// How many multipart uploads are open under `prefix`.

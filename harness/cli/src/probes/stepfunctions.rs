@@ -86,6 +86,13 @@ pub async fn execution(c: &Clients, arn: &str) -> Result<Execution, ProbeError> 
     })
 }
 
+impl Execution {
+    /// A string field of its input.
+    pub fn input_str(&self, field: &str) -> &str {
+        self.input.get(field).and_then(|v| v.as_str()).unwrap_or_default()
+    }
+}
+
 /// Every execution whose input's `key` is `key` (events carry keys as they are).
 pub async fn executions_for_key(c: &Clients, machine: &str, key: &str) -> Result<Vec<Execution>, ProbeError> {
     let mut out = Vec::new();

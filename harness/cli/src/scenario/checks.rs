@@ -3,8 +3,12 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use super::plan::{Expect, Planned};
-use crate::probes::{ProbeError, dynamodb, logs, s3, stepfunctions, wait_until};
+use std::collections::BTreeMap;
+
+use copy_lambda::event::sequencer_order;
+
+use super::plan::{Expect, KeyPlan, Planned};
+use crate::probes::{ProbeError, dynamodb, logs, s3, stepfunctions, wait_for, wait_until};
 use crate::report::{Check, Outcome, Stage};
 use crate::sftp_client::ClientError;
 use crate::targets::{Clients, Target};
@@ -32,80 +36,148 @@ pub fn judged(stage: Stage, name: impl Into<String>, started: Instant, result: R
     Check { stage, name: name.into(), outcome, detail, elapsed: started.elapsed() }
 }
 
-/// Checks one key's journey; `deliveries` is how many executions each of its events starts.
-pub async fn check_file(
-    clients: &Clients,
-    ep: &Target,
-    f: &Planned,
-    deliveries: usize,
-    deadline: Instant,
-) -> Vec<Check> {
-    if let Expect::Absent { why } = f.expect {
-        return vec![check_absent(clients, ep, f, why).await];
+/// Checks one key's journey: every upload's executions and record, its copies, and what the
+/// destination holds. `deliveries` is how many executions each event starts.
+pub async fn check_key(clients: &Clients, ep: &Target, kp: &KeyPlan, deliveries: usize, deadline: Instant) -> Vec<Check> {
+    if let Some(Expect::Absent { why }) = kp.uploads.last().map(|p| &p.expect) {
+        return vec![check_absent(clients, ep, kp, why).await];
     }
     let mut checks = Vec::new();
-    let want = f.status();
+    let n = kp.uploads.len();
+    let key = &kp.key;
 
-    // The executions for this key all finish, as expected.
+    // Every event's executions, all finished; grouped by upload (an upload's events share its
+    // sequencer), oldest upload first.
     let t = Instant::now();
-    let want_exec = if want == "failed" { "FAILED" } else { "SUCCEEDED" };
-    let execs = wait_until(deadline, || async {
-        stepfunctions::executions_for_key(clients, &ep.state_machine_arn, &f.key)
-            .await
-            .ok()
-            .filter(|e| e.len() >= deliveries && e.iter().all(|x| x.status != "RUNNING"))
+    let wanted = n * deliveries;
+    let last_seen = std::sync::Mutex::new(Vec::new());
+    let execs = wait_for(deadline, || async {
+        let all = stepfunctions::executions_for_key(clients, &ep.state_machine_arn, key).await?;
+        let done = all.len() >= wanted && all.iter().all(|x| x.status != "RUNNING");
+        *last_seen.lock().unwrap() = all.iter().map(|e| e.status.clone()).collect::<Vec<_>>();
+        Ok(done.then_some(all))
     })
     .await;
-    let lambda_tasks: usize = execs.iter().flatten().map(|e| e.lambda_tasks).sum();
-    checks.push(judged(
-        Stage::Stepfunctions,
-        format!("executions for {} {want_exec}", f.key),
-        t,
-        match &execs {
-            Some(all) if all.iter().all(|e| e.status == want_exec) => {
-                Ok(format!("{} execution(s), {lambda_tasks} function invocation(s); {}", all.len(), all[0].arn))
-            }
-            Some(all) => {
-                let bad = all.iter().find(|e| e.status != want_exec).expect("one differs");
-                Err(Failure::Saw(format!("{} is {} ({})", bad.arn, bad.status, bad.error.clone().unwrap_or_default())))
-            }
-            None => Err(Failure::Saw(format!("no finished execution for {} by the deadline", f.key))),
-        },
-    ));
+    let last_seen = last_seen.into_inner().unwrap_or_default();
+    let execs = match execs {
+        Ok(Some(e)) => e,
+        Ok(None) => {
+            checks.push(judged(
+                Stage::Stepfunctions,
+                format!("executions for {key} finish"),
+                t,
+                Err(Failure::Saw(format!(
+                    "{} of {wanted} execution(s) by the deadline, statuses {last_seen:?}",
+                    last_seen.len()
+                ))),
+            ));
+            return checks;
+        }
+        Err(e) => {
+            checks.push(judged(Stage::Stepfunctions, format!("executions for {key} finish"), t, Err(e.into())));
+            return checks;
+        }
+    };
+    let mut groups: BTreeMap<String, Vec<stepfunctions::Execution>> = BTreeMap::new();
+    for e in execs {
+        groups.entry(sequencer_order(e.input_str("sequencer"))).or_default().push(e);
+    }
+    if groups.len() != n {
+        checks.push(judged(
+            Stage::Stepfunctions,
+            format!("{n} upload(s) of {key} each start their executions"),
+            t,
+            Err(Failure::Saw(format!("executions carry {} distinct upload(s)", groups.len()))),
+        ));
+        return checks;
+    }
 
-    // Exactly one record, in the expected final status.
-    let t = Instant::now();
-    let items = dynamodb::records_for_key(clients, &ep.table, &f.key).await.unwrap_or_default();
-    checks.push(judged(
-        Stage::Dynamodb,
-        format!("one record for {}, {want}", f.key),
-        t,
-        judge_record(f, &items, &ep.table),
-    ));
-
-    if let Some(max) = f.lambda_invocations {
+    let versioned = groups.values().any(|g| !g[0].input_str("version_id").is_empty());
+    let dest_copies = match kp.uploads.iter().any(|p| p.copies.is_some()) {
+        true => Some(copies_by_sequencer(clients, &ep.destination_bucket, key).await),
+        false => None,
+    };
+    let mut newest_transferred = None;
+    for (i, ((_, group), planned)) in groups.iter().zip(&kp.uploads).enumerate() {
+        let label = if n > 1 { format!("{key} (upload {} of {n})", i + 1) } else { key.clone() };
+        let want_exec = planned.execution_status();
+        let tasks: usize = group.iter().map(|e| e.lambda_tasks).sum();
         let t = Instant::now();
         checks.push(judged(
             Stage::Stepfunctions,
-            format!("the copy function ran at most {max} time(s) for {}", f.key),
+            format!("executions for {label} {want_exec}"),
             t,
-            if lambda_tasks as u32 <= max {
-                Ok(format!("{lambda_tasks}"))
+            if group.len() != deliveries {
+                Err(Failure::Saw(format!("{} execution(s), expected {deliveries}", group.len())))
+            } else if let Some(bad) = group.iter().find(|e| e.status != want_exec) {
+                Err(Failure::Saw(format!("{} is {} ({})", bad.arn, bad.status, bad.error.clone().unwrap_or_default())))
             } else {
-                Err(Failure::Saw(format!("it ran {lambda_tasks} times")))
+                Ok(format!("{} execution(s), {tasks} function invocation(s); {}", group.len(), group[0].arn))
             },
         ));
+        if let Some(count) = planned.lambda_invocations {
+            checks.push(judged(
+                Stage::Stepfunctions,
+                format!("the copy function ran {count} time(s) for {label}"),
+                Instant::now(),
+                if count.holds(tasks as u32) {
+                    Ok(format!("{tasks}"))
+                } else {
+                    Err(Failure::Saw(format!("it ran {tasks} time(s)")))
+                },
+            ));
+        }
+
+        // The upload's record: on an unversioned bucket the key has one record, the newest
+        // upload's.
+        let version = group[0].input_str("version_id");
+        if versioned || i + 1 == n {
+            let t = Instant::now();
+            let file_id = copy_lambda::metadata::file_id(&ep.source_bucket, key, version);
+            let statuses = planned.statuses().join(" or ");
+            let result = match dynamodb::record(clients, &ep.table, &file_id).await {
+                Ok(Some(r)) => judge_record(kp, planned, &r),
+                Ok(None) => Err(Failure::Saw(format!("no record {file_id} for {key} in {}", ep.table))),
+                Err(e) => Err(e.into()),
+            };
+            if let Ok(detail) = &result
+                && detail.starts_with("status transferred")
+            {
+                newest_transferred = planned.content().cloned();
+            }
+            checks.push(judged(Stage::Dynamodb, format!("the record of {label} is {statuses}"), t, result));
+        }
+
+        if let (Some(count), Some(copies)) = (planned.copies, &dest_copies) {
+            let sequencer = group[0].input_str("sequencer");
+            checks.push(judged(
+                Stage::S3,
+                format!("{count} cop(ies) of {label} at the destination"),
+                Instant::now(),
+                match copies {
+                    Ok(by) => {
+                        let c = by.get(sequencer).copied().unwrap_or(0);
+                        if count.holds(c) {
+                            Ok(format!("{c} destination version(s) from this upload"))
+                        } else {
+                            Err(Failure::Saw(format!("{c} destination version(s) from this upload")))
+                        }
+                    }
+                    Err(e) => Err(Failure::Saw(e.to_string())),
+                },
+            ));
+        }
     }
 
-    // The destination holds the same bytes (or nothing).
+    // The destination holds the newest transferred upload's bytes (or nothing).
     let t = Instant::now();
-    let dest = s3::digest(clients, &ep.destination_bucket, &f.key).await;
-    checks.push(match &f.expect {
-        Expect::Transferred { content, .. } => {
+    let dest = s3::digest(clients, &ep.destination_bucket, key).await;
+    checks.push(match (&newest_transferred, kp.is_marker()) {
+        (Some(content), _) => {
             let expected_sha = content.sha256();
             judged(
                 Stage::S3,
-                format!("s3://{}/{} matches the upload byte for byte", ep.destination_bucket, f.key),
+                format!("s3://{}/{key} matches the upload byte for byte", ep.destination_bucket),
                 t,
                 match dest {
                     Ok(Some(d)) if d.sha256 == expected_sha && d.size == content.len() => {
@@ -117,16 +189,14 @@ pub async fn check_file(
                         d.sha256,
                         content.len()
                     ))),
-                    Ok(None) => {
-                        Err(Failure::Saw(format!("GetObject s3://{}/{}: NoSuchKey", ep.destination_bucket, f.key)))
-                    }
+                    Ok(None) => Err(Failure::Saw(format!("GetObject s3://{}/{key}: NoSuchKey", ep.destination_bucket))),
                     Err(e) => Err(e.into()),
                 },
             )
         }
         _ => judged(
             Stage::S3,
-            format!("no object s3://{}/{}", ep.destination_bucket, f.key),
+            format!("no object s3://{}/{key}", ep.destination_bucket),
             t,
             match dest {
                 Ok(Some(d)) => Err(Failure::Saw(format!("an object of {} bytes exists", d.size))),
@@ -137,31 +207,41 @@ pub async fn check_file(
     checks
 }
 
-fn judge_record(f: &Planned, items: &[dynamodb::Record], table: &str) -> Result<String, Failure> {
-    let want = f.status();
+/// Destination versions of `key` per source sequencer, from the copies' provenance.
+async fn copies_by_sequencer(clients: &Clients, bucket: &str, key: &str) -> Result<BTreeMap<String, u32>, ProbeError> {
+    let mut by = BTreeMap::new();
+    for v in s3::versions(clients, bucket, key).await? {
+        if let Some(h) = s3::head_version(clients, bucket, key, v.as_deref()).await?
+            && let Some(seq) = h.metadata.get(copy_lambda::copy::provenance::SEQUENCER)
+        {
+            *by.entry(seq.clone()).or_insert(0) += 1;
+        }
+    }
+    Ok(by)
+}
+
+fn judge_record(kp: &KeyPlan, f: &Planned, i: &dynamodb::Record) -> Result<String, Failure> {
     let saw = |s: String| Err(Failure::Saw(s));
-    let i = match items {
-        [] => return saw(format!("no record for {} in {table}", f.key)),
-        [i] => i,
-        many => return saw(format!("{} records for {}, expected one", many.len(), f.key)),
-    };
     let status = i.s("status").unwrap_or_default();
     let err_msg = i.s("error_message");
-    let up = i.s("upload_timestamp");
-    let tr = i.s("transfer_timestamp");
     let method = i.s("copy_method").unwrap_or_default();
     let attempts = i.n("attempts").unwrap_or(0);
-    if status != want {
+    if !f.statuses().contains(&status.as_str()) {
         return saw(format!(
-            "status is {status}, expected {want}; error_message: {}",
+            "status is {status}, expected {}; error_message: {}",
+            f.statuses().join(" or "),
             err_msg.as_deref().unwrap_or("-")
         ));
     }
-    if want != "skipped" && (up.is_none() || tr.is_none()) {
-        return saw(format!("status {status} but timestamps missing: upload {up:?}, transfer {tr:?}"));
+    let missing: Vec<&str> = copy_lambda::metadata::SCHEMA.into_iter().filter(|a| !i.item.contains_key(*a)).collect();
+    if !missing.is_empty() {
+        return saw(format!("status {status} but the record lacks {missing:?}"));
     }
-    if i.s("customer_id").as_deref() != Some(f.user.as_str()) {
-        return saw(format!("customer_id is {:?}, expected {:?}", i.s("customer_id"), f.user));
+    if status != "skipped" && i.s("transfer_timestamp").is_none() {
+        return saw(format!("status {status} but no transfer_timestamp"));
+    }
+    if i.s("customer_id").as_deref() != Some(kp.user.as_str()) {
+        return saw(format!("customer_id is {:?}, expected {:?}", i.s("customer_id"), kp.user));
     }
     let error_type = i.s("error_type").unwrap_or_default();
     match &f.expect {
@@ -171,9 +251,7 @@ fn judge_record(f: &Planned, items: &[dynamodb::Record], table: &str) -> Result<
         _ if f.error_type.as_ref().is_some_and(|t| !error_type.contains(t.as_str())) => {
             saw(format!("error_type is {error_type:?}, expected {:?}", f.error_type.as_deref().unwrap_or_default()))
         }
-        Expect::Failed { error_contains: Some(needle) }
-            if !err_msg.as_deref().unwrap_or("").contains(needle.as_str()) =>
-        {
+        Expect::Failed { error_contains: Some(needle) } if !err_msg.as_deref().unwrap_or("").contains(needle.as_str()) => {
             saw(format!("error_message {err_msg:?} does not mention {needle:?}"))
         }
         Expect::Transferred { copy_method: Some(m), .. } if !method.contains(m.as_str()) => {
@@ -187,9 +265,31 @@ fn judge_record(f: &Planned, items: &[dynamodb::Record], table: &str) -> Result<
     }
 }
 
+/// Before the copy is released, the upload's record reads `uploaded`, with the schema every
+/// writer uses, and the destination holds nothing of it.
+pub async fn uploaded_before_copy(clients: &Clients, ep: &Target, kp: &KeyPlan, deadline: Instant) -> Result<String, Failure> {
+    let Some(src) = s3::head(clients, &ep.source_bucket, &kp.key).await? else {
+        return Err(Failure::Saw(format!("no s3://{}/{}", ep.source_bucket, kp.key)));
+    };
+    let file_id = copy_lambda::metadata::file_id(&ep.source_bucket, &kp.key, src.version_id.as_deref().unwrap_or(""));
+    let record = wait_for(deadline, || async { dynamodb::record(clients, &ep.table, &file_id).await }).await?;
+    let Some(r) = record else {
+        return Err(Failure::Saw(format!("no record {file_id} by the deadline")));
+    };
+    let status = r.s("status").unwrap_or_default();
+    let missing: Vec<&str> = copy_lambda::metadata::SCHEMA.into_iter().filter(|a| !r.item.contains_key(*a)).collect();
+    if status != "uploaded" || !missing.is_empty() {
+        return Err(Failure::Saw(format!("the record is {status:?}, lacking {missing:?}")));
+    }
+    if let Some(d) = s3::head(clients, &ep.destination_bucket, &kp.key).await? {
+        return Err(Failure::Saw(format!("the destination already holds {} bytes", d.size)));
+    }
+    Ok(format!("record {file_id} uploaded, upload_timestamp {}", r.s("upload_timestamp").unwrap_or_default()))
+}
+
 /// Nothing exists for a key that must not: no source object, no open multipart upload, no
 /// record, no copy.
-async fn check_absent(clients: &Clients, ep: &Target, f: &Planned, why: &str) -> Check {
+async fn check_absent(clients: &Clients, ep: &Target, f: &KeyPlan, why: &str) -> Check {
     let t = Instant::now();
     let leftovers = || async {
         let mut found = Vec::new();

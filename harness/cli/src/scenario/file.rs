@@ -165,6 +165,48 @@ pub enum Outcome {
     /// The SFTP server refuses the upload (outside the user's mappings, or denied by the access
     /// role or session policy): nothing reaches S3.
     Refused,
+    /// A later upload of the same path reached the destination first: record `superseded`,
+    /// execution SUCCEEDED, never copied.
+    Superseded,
+}
+
+/// A count a scenario states: exact (`3`), or bounded (`{ at_most = 2 }`).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(untagged)]
+pub enum Count {
+    /// Exactly this many.
+    Exact(u32),
+    /// Within bounds.
+    Bounded {
+        /// At least this many.
+        #[serde(default)]
+        at_least: Option<u32>,
+        /// At most this many.
+        #[serde(default)]
+        at_most: Option<u32>,
+    },
+}
+
+impl Count {
+    /// Whether `n` satisfies it.
+    pub fn holds(&self, n: u32) -> bool {
+        match *self {
+            Count::Exact(e) => n == e,
+            Count::Bounded { at_least, at_most } => at_least.is_none_or(|l| n >= l) && at_most.is_none_or(|m| n <= m),
+        }
+    }
+}
+
+impl std::fmt::Display for Count {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Count::Exact(e) => write!(f, "exactly {e}"),
+            Count::Bounded { at_least: Some(l), at_most: Some(m) } => write!(f, "{l} to {m}"),
+            Count::Bounded { at_least: Some(l), at_most: None } => write!(f, "at least {l}"),
+            Count::Bounded { at_least: None, at_most: Some(m) } => write!(f, "at most {m}"),
+            Count::Bounded { at_least: None, at_most: None } => write!(f, "any number of"),
+        }
+    }
 }
 
 /// One file upload.
@@ -181,18 +223,27 @@ pub struct Upload {
     /// Size in bytes of generated CSV-like content (when `content` is absent).
     #[serde(default)]
     pub size: Option<u64>,
-    /// Expected end state.
+    /// Expected end state (default `transferred`; for an upload a later one of the same path
+    /// overwrites, `transferred` or `superseded`, whichever timing gives).
     #[serde(default)]
-    pub expect: Outcome,
+    pub expect: Option<Outcome>,
     /// Text the record's `error_message` must contain (for `expect = "failed"`).
     #[serde(default)]
     pub error_contains: Option<String>,
     /// Text the record's `copy_method` must contain (`CopyObject`, `UploadPartCopy`).
     #[serde(default)]
     pub copy_method: Option<String>,
-    /// How many times the copy function may run for this file, across all executions.
+    /// How many times the copy function runs for this upload, across all its executions.
     #[serde(default)]
-    pub lambda_invocations: Option<u32>,
+    pub lambda_invocations: Option<Count>,
+    /// How many copies of this upload the destination gets (destination versions whose
+    /// provenance names it).
+    #[serde(default)]
+    pub copies: Option<Count>,
+    /// The record reads `uploaded` before the copy happens: `[sim] hold_function` keeps the
+    /// function waiting until the run has read the record, then the run releases it.
+    #[serde(default)]
+    pub uploaded_first: bool,
     /// The record's `attempts` count.
     #[serde(default)]
     pub attempts: Option<u64>,
@@ -278,6 +329,12 @@ impl Scenario {
                 return Err(invalid(format!(
                     "line {}: uploads[{i}]: give exactly one of `content` or `size`",
                     line_of(text, "uploads", i, "")
+                )));
+            }
+            if u.uploaded_first && !s.sim.hold_function {
+                return Err(invalid(format!(
+                    "line {}: uploads[{i}].uploaded_first needs `hold_function = true` under [sim], so the copy waits to be released",
+                    line_of(text, "uploads", i, "uploaded_first")
                 )));
             }
             if u.path.trim_matches('/').is_empty() || u.path.ends_with('/') {

@@ -1,11 +1,12 @@
-//! What each source key must end as, worked out from the scenario alone before anything runs.
+//! What each source key must end as, worked out from the scenario alone before anything runs:
+//! per key, every upload of it in order, each with what it must end as.
 
 use std::collections::BTreeMap;
 
-use super::file::{self, Scenario};
+use super::file::{self, Count, Scenario};
 use crate::content::Content;
 
-/// What one source key must end as.
+/// What one upload must end as.
 #[derive(Debug, Clone)]
 pub enum Expect {
     /// Copied byte for byte.
@@ -15,6 +16,13 @@ pub enum Expect {
         /// Text the record's `copy_method` must contain.
         copy_method: Option<String>,
     },
+    /// Overwritten by a later upload of the path: copied, or superseded, as timing decides.
+    Overwritten {
+        /// The bytes uploaded.
+        content: Content,
+    },
+    /// A later upload reached the destination first: never copied.
+    Superseded,
     /// Recorded `failed`.
     Failed {
         /// Text the record's `error_message` must contain.
@@ -29,41 +37,84 @@ pub enum Expect {
     },
 }
 
-/// One key's expected journey.
+/// One upload's expected journey.
 #[derive(Debug, Clone)]
 pub struct Planned {
-    /// The account name whose upload it is (the record's `customer_id`).
-    pub user: String,
-    /// The key in the source bucket.
-    pub key: String,
     /// What it must end as.
     pub expect: Expect,
-    /// How many times the copy function may run for it.
-    pub lambda_invocations: Option<u32>,
+    /// How many times the copy function runs for it.
+    pub lambda_invocations: Option<Count>,
+    /// How many copies of it the destination gets.
+    pub copies: Option<Count>,
     /// The record's `attempts`.
     pub attempts: Option<u64>,
     /// Text the record's `error_type` must contain.
     pub error_type: Option<String>,
+    /// Its record must read `uploaded` before the copy is released.
+    pub uploaded_first: bool,
+    /// Whether the scenario stated `expect` (else an overwritten upload may end either way).
+    stated: bool,
 }
 
 impl Planned {
-    /// The record status it must end with (`absent` for keys that must not exist).
-    pub fn status(&self) -> &'static str {
+    /// The record statuses it may end with (empty for keys that must not exist).
+    pub fn statuses(&self) -> &'static [&'static str] {
         match self.expect {
-            Expect::Transferred { .. } => "transferred",
-            Expect::Failed { .. } => "failed",
-            Expect::Skipped => "skipped",
-            Expect::Absent { .. } => "absent",
+            Expect::Transferred { .. } => &["transferred"],
+            Expect::Overwritten { .. } => &["transferred", "superseded"],
+            Expect::Superseded => &["superseded"],
+            Expect::Failed { .. } => &["failed"],
+            Expect::Skipped => &["skipped"],
+            Expect::Absent { .. } => &[],
         }
     }
 
-    /// Whether the key must not exist at all.
-    pub fn is_absent(&self) -> bool {
-        matches!(self.expect, Expect::Absent { .. })
+    /// The execution status its executions end with.
+    pub fn execution_status(&self) -> &'static str {
+        if matches!(self.expect, Expect::Failed { .. }) { "FAILED" } else { "SUCCEEDED" }
     }
 
-    fn simple(user: String, key: String, expect: Expect) -> Self {
-        Self { user, key, expect, lambda_invocations: None, attempts: None, error_type: None }
+    /// The bytes it uploaded, when it may reach the destination.
+    pub fn content(&self) -> Option<&Content> {
+        match &self.expect {
+            Expect::Transferred { content, .. } | Expect::Overwritten { content } => Some(content),
+            _ => None,
+        }
+    }
+
+    fn simple(expect: Expect) -> Self {
+        Self {
+            expect,
+            lambda_invocations: None,
+            copies: None,
+            attempts: None,
+            error_type: None,
+            uploaded_first: false,
+            stated: true,
+        }
+    }
+}
+
+/// One source key and every upload of it, oldest first.
+#[derive(Debug, Clone)]
+pub struct KeyPlan {
+    /// The account name whose uploads they are (the records' `customer_id`).
+    pub user: String,
+    /// The key in the source bucket.
+    pub key: String,
+    /// Its uploads, in order.
+    pub uploads: Vec<Planned>,
+}
+
+impl KeyPlan {
+    /// Whether the key must not exist at all.
+    pub fn is_absent(&self) -> bool {
+        matches!(self.uploads.last().map(|p| &p.expect), Some(Expect::Absent { .. }))
+    }
+
+    /// Whether it is a folder marker.
+    pub fn is_marker(&self) -> bool {
+        matches!(self.uploads.last().map(|p| &p.expect), Some(Expect::Skipped))
     }
 }
 
@@ -107,64 +158,88 @@ impl Homes<'_> {
     }
 }
 
-/// The last upload of a key decides what it must end as.
-pub fn plan(scenario: &Scenario, homes: &Homes<'_>) -> Vec<Planned> {
-    let mut planned: Vec<Planned> = Vec::new();
+/// Every key the scenario touches, with its uploads in order.
+pub fn plan(scenario: &Scenario, homes: &Homes<'_>) -> Vec<KeyPlan> {
+    let mut keys: Vec<KeyPlan> = Vec::new();
+    let entry = |keys: &mut Vec<KeyPlan>, user: String, key: &str| -> usize {
+        match keys.iter().position(|k| k.key == key) {
+            Some(i) => i,
+            None => {
+                keys.push(KeyPlan { user, key: key.to_string(), uploads: Vec::new() });
+                keys.len() - 1
+            }
+        }
+    };
+    // A key that must be absent, or a marker, has exactly that one expectation.
+    let only = |keys: &mut Vec<KeyPlan>, i: usize, p: Planned| keys[i].uploads = vec![p];
     for d in &scenario.directories {
         let Some(key) = homes.key_for(&d.user, &d.path) else { continue };
-        planned.push(Planned::simple(homes.name(&d.user), format!("{key}/"), Expect::Skipped));
+        let i = entry(&mut keys, homes.name(&d.user), &format!("{key}/"));
+        only(&mut keys, i, Planned::simple(Expect::Skipped));
     }
-    for (i, u) in scenario.uploads.iter().enumerate() {
+    for (n, u) in scenario.uploads.iter().enumerate() {
         // A path outside the source bucket or the mappings can only be refused, checked at upload.
         let Some(uploaded_key) = homes.key_for(&u.user, &u.path) else { continue };
-        let absent = |why| Planned::simple(homes.name(&u.user), uploaded_key.clone(), Expect::Absent { why });
-        if u.expect == file::Outcome::Refused {
-            planned.retain(|p| p.key != uploaded_key);
-            planned.push(absent("the SFTP server refused the upload"));
+        let user = homes.name(&u.user);
+        if u.expect == Some(file::Outcome::Refused) {
+            let i = entry(&mut keys, user, &uploaded_key);
+            only(&mut keys, i, Planned::simple(Expect::Absent { why: "the SFTP server refused the upload" }));
             continue;
         }
         if u.interrupt_after.is_some() {
-            planned.retain(|p| p.key != uploaded_key);
-            planned.push(absent("the connection dropped before the file was closed"));
+            let i = entry(&mut keys, user, &uploaded_key);
+            let why = "the connection dropped before the file was closed";
+            only(&mut keys, i, Planned::simple(Expect::Absent { why }));
             continue;
         }
         let key = match &u.rename_to {
             Some(to) => {
-                planned.retain(|p| p.key != uploaded_key);
                 // A `.filepart` never reaches the pipeline. Any other name was a complete object
                 // for a moment, so whether it was copied before the rename depends on timing.
                 if uploaded_key.ends_with(".filepart") {
-                    planned.push(absent("renamed away; .filepart names are not transferred"));
+                    let i = entry(&mut keys, user.clone(), &uploaded_key);
+                    let why = "renamed away; .filepart names are not transferred";
+                    only(&mut keys, i, Planned::simple(Expect::Absent { why }));
+                } else if let Some(i) = keys.iter().position(|k| k.key == uploaded_key) {
+                    keys.remove(i);
                 }
                 let Some(key) = homes.key_for(&u.user, to) else { continue };
                 key
             }
             None => uploaded_key.clone(),
         };
+        let content = content_of(u, n);
         let expect = match u.expect {
-            file::Outcome::Transferred => {
-                Expect::Transferred { content: content_of(u, i), copy_method: u.copy_method.clone() }
-            }
-            file::Outcome::Failed | file::Outcome::Refused => {
+            None | Some(file::Outcome::Transferred) => Expect::Transferred { content, copy_method: u.copy_method.clone() },
+            Some(file::Outcome::Superseded) => Expect::Superseded,
+            Some(file::Outcome::Failed) | Some(file::Outcome::Refused) => {
                 Expect::Failed { error_contains: u.error_contains.clone() }
             }
         };
-        planned.retain(|p| p.key != key);
-        planned.push(Planned {
-            user: homes.name(&u.user),
-            key,
+        let i = entry(&mut keys, user, &key);
+        if keys[i].is_absent() {
+            keys[i].uploads.clear();
+        }
+        // An earlier upload that stated nothing may end either way once this one overwrites it.
+        for earlier in keys[i].uploads.iter_mut().filter(|p| !p.stated) {
+            if let Expect::Transferred { content, .. } = &earlier.expect {
+                earlier.expect = Expect::Overwritten { content: content.clone() };
+            }
+        }
+        keys[i].uploads.push(Planned {
             expect,
             lambda_invocations: u.lambda_invocations,
+            copies: u.copies,
             attempts: u.attempts,
             error_type: u.error_type.clone(),
+            uploaded_first: u.uploaded_first,
+            stated: u.expect.is_some(),
         });
     }
     for key in &scenario.absent_keys {
-        planned.push(Planned::simple(
-            String::new(),
-            key.trim_start_matches('/').to_string(),
-            Expect::Absent { why: "outside the uploading user's home" },
-        ));
+        let key = key.trim_start_matches('/').to_string();
+        let i = entry(&mut keys, String::new(), &key);
+        only(&mut keys, i, Planned::simple(Expect::Absent { why: "outside the uploading user's home" }));
     }
-    planned
+    keys
 }

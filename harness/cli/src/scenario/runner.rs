@@ -74,17 +74,29 @@ async fn run_checks(scenario: &Scenario, session: &Session, rec: &mut Recorder<'
     for (i, login) in scenario.logins.iter().enumerate() {
         rec.add(steps::login_attempt(ep, accounts, login, i).await);
     }
+    let deadline = Instant::now() + Duration::from_secs(scenario.timeout_seconds);
 
     let Some(clients) = &session.clients else {
+        session.release_held_requests();
         for stage in [Stage::Dynamodb, Stage::Stepfunctions, Stage::S3, Stage::Logs] {
             rec.add(Check::skipped(stage, format!("{stage} checks of the pipeline"), "no AWS credentials"));
         }
         return;
     };
-    let deadline = Instant::now() + Duration::from_secs(scenario.timeout_seconds);
-    for f in &planned {
+    // What must hold before the held copies go on; then they go on, whatever was found.
+    for kp in planned.iter().filter(|k| k.uploads.last().is_some_and(|p| p.uploaded_first)) {
+        let t = Instant::now();
+        rec.add(judged(
+            Stage::Dynamodb,
+            format!("the record of {} reads uploaded before the copy starts", kp.key),
+            t,
+            checks::uploaded_before_copy(clients, ep, kp, deadline).await,
+        ));
+    }
+    session.release_held_requests();
+    for kp in &planned {
         let deliveries = 1 + scenario.sim.duplicate_deliveries as usize;
-        rec.extend(checks::check_file(clients, ep, f, deliveries, deadline).await);
+        rec.extend(checks::check_key(clients, ep, kp, deliveries, deadline).await);
     }
     let all_homes: BTreeSet<String> = scenario.users.iter().map(|u| homes.name(&u.name)).collect();
     // Keys some user's own upload accounts for, whichever user it was.

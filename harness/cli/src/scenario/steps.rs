@@ -81,7 +81,7 @@ pub async fn sftp_steps(
             continue;
         }
         let renamed_to = f.rename_to.as_deref().map(|to| absolute(landing, to));
-        let refused = f.expect == file::Outcome::Refused;
+        let refused = f.expect == Some(file::Outcome::Refused);
         let result = async {
             // A refusal is about the write itself, not the directories on the way.
             if !refused {

@@ -36,5 +36,7 @@ pub async fn start(
         config.clock = sim::states::Clock { scale };
     }
     config.s3_faults = settings.s3_faults.clone();
+    config.delivery.delays = settings.delivery_delays.clone();
+    config.hold_invocations = settings.hold_function;
     sim::Simulator::start(config).await.context("starting the embedded simulator")
 }

@@ -151,6 +151,13 @@ pub struct Session {
 }
 
 impl Session {
+    /// Lets the S3 requests the scenario's `hold` faults keep waiting go on.
+    pub fn release_held_requests(&self) {
+        if let Some(s) = &self.simulator {
+            s.release_held_requests();
+        }
+    }
+
     /// Stops the simulator, if one runs.
     pub fn close(self) {
         if let Some(s) = &self.simulator {

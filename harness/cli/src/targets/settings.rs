@@ -33,6 +33,13 @@ pub struct SimSettings {
     /// Faults the simulated S3 injects.
     #[serde(default)]
     pub s3_faults: Vec<sim::s3::Fault>,
+    /// Events held back, so a later one overtakes an earlier one.
+    #[serde(default)]
+    pub delivery_delays: Vec<sim::events::DeliveryDelay>,
+    /// Every invocation of the copy function waits until the run has made the checks of the
+    /// uploads marked `uploaded_first`.
+    #[serde(default)]
+    pub hold_function: bool,
 }
 
 fn yes() -> bool {
@@ -50,6 +57,8 @@ impl SimSettings {
             && self.function_reserved_concurrency.is_none()
             && self.clock_scale.is_none()
             && self.s3_faults.is_empty()
+            && self.delivery_delays.is_empty()
+            && !self.hold_function
     }
 }
 
@@ -64,6 +73,8 @@ impl Default for SimSettings {
             function_reserved_concurrency: None,
             clock_scale: None,
             s3_faults: Vec::new(),
+            delivery_delays: Vec::new(),
+            hold_function: false,
         }
     }
 }

@@ -40,6 +40,26 @@ pub struct Delivery {
     pub max_attempts: u32,
     /// First retry delay; doubles each attempt.
     pub retry_base: Duration,
+    /// Extra delays for chosen events, so a later event can overtake an earlier one.
+    pub delays: Vec<DeliveryDelay>,
+}
+
+/// Holds back one event of the keys it matches (scenario files declare them as
+/// `[[sim.delivery_delays]]`).
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryDelay {
+    /// Only events whose `detail.object.key` contains this text.
+    pub key_contains: String,
+    /// Which of the matching events, counting from 1 (default: the first).
+    #[serde(default = "first")]
+    pub occurrence: u32,
+    /// How long it is held back, in milliseconds.
+    pub delay_ms: u64,
+}
+
+fn first() -> u32 {
+    1
 }
 
 impl Default for Delivery {
@@ -50,6 +70,7 @@ impl Default for Delivery {
             jitter: Duration::ZERO,
             max_attempts: 185,
             retry_base: Duration::from_millis(50),
+            delays: Vec::new(),
         }
     }
 }
@@ -58,16 +79,36 @@ impl Default for Delivery {
 pub struct EventBus {
     rules: Vec<Rule>,
     delivery: Delivery,
+    /// Events seen so far per entry of `delivery.delays`.
+    seen: std::sync::Mutex<Vec<u32>>,
 }
 
 impl EventBus {
     /// A bus with these rules.
     pub fn new(rules: Vec<Rule>, delivery: Delivery) -> Self {
-        Self { rules, delivery }
+        let seen = std::sync::Mutex::new(vec![0; delivery.delays.len()]);
+        Self { rules, delivery, seen }
+    }
+
+    /// The extra delay the delivery knobs give this event.
+    fn held_back(&self, event: &Value) -> Duration {
+        let key = event["detail"]["object"]["key"].as_str().unwrap_or_default();
+        let mut seen = self.seen.lock().unwrap();
+        let mut extra = Duration::ZERO;
+        for (i, d) in self.delivery.delays.iter().enumerate() {
+            if key.contains(&d.key_contains) {
+                seen[i] += 1;
+                if seen[i] == d.occurrence {
+                    extra += Duration::from_millis(d.delay_ms);
+                }
+            }
+        }
+        extra
     }
 
     /// Routes one event to every matching rule's target, in the background.
     pub fn publish(self: &Arc<Self>, event: Value) {
+        let held_back = self.held_back(&event);
         for rule in &self.rules {
             if !rule.pattern.matches(&event) {
                 debug!(rule = rule.name, "event does not match");
@@ -89,7 +130,8 @@ impl EventBus {
             };
             for copy in 0..=self.delivery.duplicates {
                 let target = rule.target.clone();
-                let delivery = self.delivery.clone();
+                let mut delivery = self.delivery.clone();
+                delivery.delay += held_back;
                 let input = input.clone();
                 let span = info_span!("delivery", rule = rule.name, copy);
                 tokio::spawn(deliver(target, input, delivery).instrument(span));

@@ -86,6 +86,8 @@ pub struct LambdaService {
     functions: Arc<Mutex<BTreeMap<String, Function>>>,
     logs: Arc<LogStore>,
     aws_env: BTreeMap<String, String>,
+    /// Open unless invocations are held (a test reads the pipeline's state before any runs).
+    gate: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// The error Step Functions reports when Lambda gives no error type (crash, timeout).
@@ -101,7 +103,17 @@ fn unknown(payload: Value) -> TaskFailure {
 impl LambdaService {
     /// A service whose functions get `aws_env` (endpoint, region, credentials) in their environment.
     pub fn new(logs: Arc<LogStore>, aws_env: BTreeMap<String, String>) -> Self {
-        Self { functions: Arc::default(), logs, aws_env }
+        Self { functions: Arc::default(), logs, aws_env, gate: Arc::new(tokio::sync::watch::channel(true).0) }
+    }
+
+    /// Makes every invocation wait until [`LambdaService::release`].
+    pub fn hold(&self) {
+        self.gate.send_replace(false);
+    }
+
+    /// Lets held invocations, and all later ones, run.
+    pub fn release(&self) {
+        self.gate.send_replace(true);
     }
 
     /// Deploys (or replaces) a function.
@@ -115,6 +127,7 @@ impl LambdaService {
 
     /// Invokes a function synchronously (RequestResponse) by name or ARN.
     pub async fn invoke(&self, function: &str, payload: Value) -> Result<Value, TaskFailure> {
+        let _ = self.gate.subscribe().wait_for(|open| *open).await;
         let name = function.rsplit(':').next().unwrap_or(function).to_string();
         let name = if function.starts_with("arn:") && function.split(':').count() == 8 {
             // arn:aws:lambda:region:acct:function:name:qualifier
