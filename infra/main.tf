@@ -9,6 +9,7 @@ locals {
   account_id         = data.aws_caller_identity.current.account_id
   source_bucket      = coalesce(var.source_bucket_name, "${var.name}-source-${local.account_id}")
   destination_bucket = coalesce(var.destination_bucket_name, "${var.name}-destination-${local.account_id}")
+  table_name         = coalesce(var.table_name, "${var.name}-file-transfer-metadata")
   function_settings  = jsondecode(file("${path.module}/definitions/copy-function.json"))
   tags               = merge({ Project = "partner-intake", ManagedBy = "terraform" }, var.tags)
 }
@@ -19,6 +20,7 @@ module "storage" {
   source_bucket             = local.source_bucket
   destination_bucket        = local.destination_bucket
   kms_key_arn               = var.kms_key_arn
+  force_destroy             = var.force_destroy
   incomplete_multipart_days = var.incomplete_multipart_days
   noncurrent_version_days   = var.noncurrent_version_days
   tags                      = local.tags
@@ -27,7 +29,7 @@ module "storage" {
 module "metadata_table" {
   source = "./modules/metadata_table"
 
-  table_name          = var.table_name
+  table_name          = local.table_name
   deletion_protection = var.table_deletion_protection
   kms_key_arn         = var.kms_key_arn
   tags                = local.tags

@@ -38,3 +38,14 @@ output "dead_letter_queue_url" {
   description = "Events EventBridge could not deliver to the state machine."
   value       = module.workflow.dead_letter_queue_url
 }
+
+output "resource_names" {
+  description = "The name of every named resource the stack creates, each carrying var.name (cleanup scripts and the nightly collision test read it)."
+  value = merge(
+    module.storage.resource_names,
+    module.metadata_table.resource_names,
+    module.copy_function.resource_names,
+    module.workflow.resource_names,
+    module.sftp.resource_names,
+  )
+}

@@ -104,15 +104,31 @@ variable "users" {
 # --- Storage and encryption ---
 
 variable "source_bucket_name" {
-  description = "Name of the bucket partners upload into (defaults to <name>-source-<account id>)."
+  description = "Name of the bucket partners upload into (defaults to <name>-source-<account id>); it must contain var.name."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.source_bucket_name == null || strcontains(coalesce(var.source_bucket_name, "-"), var.name)
+    error_message = "source_bucket_name must contain var.name, so that stacks of different names never share a resource name."
+  }
 }
 
 variable "destination_bucket_name" {
-  description = "Name of the bucket files are copied to (defaults to <name>-destination-<account id>)."
+  description = "Name of the bucket files are copied to (defaults to <name>-destination-<account id>); it must contain var.name."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.destination_bucket_name == null || strcontains(coalesce(var.destination_bucket_name, "-"), var.name)
+    error_message = "destination_bucket_name must contain var.name, so that stacks of different names never share a resource name."
+  }
+}
+
+variable "force_destroy" {
+  description = "Let `terraform destroy` delete both buckets with every object version in them (test stacks); false keeps a non-empty bucket from being destroyed."
+  type        = bool
+  default     = false
 }
 
 variable "kms_key_arn" {
@@ -136,13 +152,18 @@ variable "noncurrent_version_days" {
 # --- Metadata table ---
 
 variable "table_name" {
-  description = "Name of the DynamoDB table holding one record per file."
+  description = "Name of the DynamoDB table holding one record per file (defaults to <name>-file-transfer-metadata); it must contain var.name."
   type        = string
-  default     = "FileTransferMetadata"
+  default     = null
+
+  validation {
+    condition     = var.table_name == null || strcontains(coalesce(var.table_name, "-"), var.name)
+    error_message = "table_name must contain var.name, so that stacks of different names never share a resource name."
+  }
 }
 
 variable "table_deletion_protection" {
-  description = "Protect the metadata table from deletion."
+  description = "Protect the metadata table from deletion (set false for stacks that are destroyed, such as the nightly test stack)."
   type        = bool
   default     = true
 }

@@ -29,7 +29,7 @@ mock_provider "aws" {
     defaults = { arn = "arn:aws:sqs:eu-west-1:123456789012:partner-intake-undelivered-events" }
   }
   mock_resource "aws_dynamodb_table" {
-    defaults = { arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/FileTransferMetadata" }
+    defaults = { arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/partner-intake-file-transfer-metadata" }
   }
   mock_resource "aws_transfer_server" {
     defaults = {
@@ -230,6 +230,52 @@ run "function_and_table" {
     condition     = join(",", module.metadata_table.settings.indexes) == "by-customer,by-status"
     error_message = "The table can list by status and by customer."
   }
+}
+
+run "names_carry_the_stack_name" {
+  command = apply
+
+  assert {
+    condition     = startswith(output.harness.table, "${var.name}-")
+    error_message = "The metadata table's name starts with var.name (not a fixed FileTransferMetadata two stacks would share)."
+  }
+  assert {
+    condition     = length(output.resource_names) > 15 && alltrue([for k, n in output.resource_names : strcontains(n, var.name)])
+    error_message = "Every named resource carries var.name."
+  }
+  assert {
+    condition     = module.metadata_table.settings.deletion_protection == var.table_deletion_protection && alltrue([for role, b in module.storage.settings : b.force_destroy == var.force_destroy])
+    error_message = "Deletion protection and force_destroy are the example's settings."
+  }
+}
+
+run "a_destroyable_test_stack" {
+  command = plan
+
+  variables {
+    name                      = "pi-nightly-1234567890-1"
+    table_deletion_protection = false
+    force_destroy             = true
+  }
+
+  assert {
+    condition     = !module.metadata_table.settings.deletion_protection && alltrue([for role, b in module.storage.settings : b.force_destroy])
+    error_message = "A test stack can be destroyed: no deletion protection, buckets emptied on destroy."
+  }
+  assert {
+    condition     = output.harness.table == "pi-nightly-1234567890-1-file-transfer-metadata" && alltrue([for k, n in output.resource_names : strcontains(n, "pi-nightly-1234567890-1")])
+    error_message = "Another name gives every resource another name."
+  }
+}
+
+run "name_overrides_carry_the_name" {
+  command = plan
+
+  variables {
+    table_name = "FileTransferMetadata"
+  }
+
+  expect_failures = [var.table_name]
 }
 
 run "outputs_document" {

@@ -29,3 +29,12 @@ output "settings" {
     environment          = one(aws_lambda_function.this.environment).variables
   }
 }
+
+output "resource_names" {
+  description = "The name of every named resource of this module."
+  value = {
+    "lambda_function"         = aws_lambda_function.this.function_name
+    "iam_role.copy_function"  = aws_iam_role.this.name
+    "log_group.copy_function" = aws_cloudwatch_log_group.this.name
+  }
+}

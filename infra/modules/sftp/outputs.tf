@@ -52,3 +52,17 @@ output "settings" {
     }
   }
 }
+
+output "resource_names" {
+  description = "The name of every named resource of this module (the server and Elastic IPs by their Name tag)."
+  value = merge(
+    {
+      "security_group.sftp"  = aws_security_group.endpoint.name
+      "log_group.sessions"   = aws_cloudwatch_log_group.sessions.name
+      "iam_role.logging"     = aws_iam_role.logging.name
+      "iam_role.sftp_access" = aws_iam_role.access.name
+      "transfer_server"      = aws_transfer_server.this.tags["Name"]
+    },
+    { for i, e in aws_eip.endpoint : "eip.${i}" => e.tags["Name"] },
+  )
+}

@@ -39,3 +39,15 @@ output "rule" {
     dead_letter    = one(aws_cloudwatch_event_target.start_transfer.dead_letter_config).arn
   }
 }
+
+output "resource_names" {
+  description = "The name of every named resource of this module."
+  value = {
+    "sfn_state_machine"       = aws_sfn_state_machine.this.name
+    "iam_role.state_machine"  = aws_iam_role.states.name
+    "iam_role.events"         = aws_iam_role.events.name
+    "event_rule"              = aws_cloudwatch_event_rule.object_created.name
+    "sqs_queue.dead_letters"  = aws_sqs_queue.dead_letters.name
+    "log_group.state_machine" = aws_cloudwatch_log_group.states.name
+  }
+}
