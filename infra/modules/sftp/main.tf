@@ -28,6 +28,20 @@ locals {
     }
   }
 
+  # A session policy is intersected with the access role's permissions: with SSE-KMS buckets the
+  # session must allow the key as well, or every read and write is denied. The file stays the
+  # source of truth; the statement is added here, and $${transfer:...} variables stay literal.
+  kms_session_statement = {
+    Sid      = "UseBucketKey"
+    Effect   = "Allow"
+    Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    Resource = [var.kms_key_arn]
+  }
+  session_policy = var.kms_key_arn == null ? var.session_policy : jsonencode(merge(
+    jsondecode(var.session_policy),
+    { Statement = concat(jsondecode(var.session_policy).Statement, [local.kms_session_statement]) },
+  ))
+
   # One entry per (user, key).
   user_keys = merge([
     for user, u in var.users : {
@@ -131,6 +145,8 @@ resource "aws_iam_role_policy" "access" {
     Statement = concat(
       jsondecode(var.access_role_policy).Statement,
       var.kms_key_arn == null ? [] : [{
+        # S3 calls KMS as the session: GenerateDataKey for PutObject and CreateMultipartUpload,
+        # Decrypt for GetObject, UploadPart and CompleteMultipartUpload.
         Sid      = "Encryption"
         Effect   = "Allow"
         Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
@@ -148,7 +164,7 @@ resource "aws_transfer_user" "this" {
   server_id           = aws_transfer_server.this.id
   user_name           = each.key
   role                = aws_iam_role.access.arn
-  policy              = var.session_policy
+  policy              = local.session_policy
   home_directory_type = each.value.home_directory_type
   home_directory = (
     each.value.home_directory_type == "PATH" ? local.homes[each.key].path :
@@ -164,6 +180,13 @@ resource "aws_transfer_user" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.session_policy) <= 2048
+      error_message = "Transfer Family accepts session policies of at most 2048 characters."
+    }
+  }
 }
 
 resource "aws_transfer_ssh_key" "this" {
