@@ -57,19 +57,20 @@ module "copy_function" {
 module "workflow" {
   source = "./modules/workflow"
 
-  name                   = "${var.name}-transfer"
-  state_machine_file     = "${path.module}/definitions/state-machine.asl.json"
-  event_pattern_file     = "${path.module}/definitions/event-pattern.json"
-  input_transformer_file = "${path.module}/definitions/input-transformer.json"
-  function_arn           = module.copy_function.function_arn
-  table_name             = module.metadata_table.name
-  table_arn              = module.metadata_table.arn
-  source_bucket          = module.storage.source_bucket
-  destination_bucket     = module.storage.destination_bucket
-  kms_key_arn            = var.kms_key_arn
-  log_retention_days     = var.log_retention_days
-  tracing_enabled        = var.tracing_enabled
-  tags                   = local.tags
+  name                    = "${var.name}-transfer"
+  state_machine_file      = "${path.module}/definitions/state-machine.asl.json"
+  event_pattern_file      = "${path.module}/definitions/event-pattern.json"
+  input_transformer_file  = "${path.module}/definitions/input-transformer.json"
+  function_arn            = module.copy_function.function_arn
+  table_name              = module.metadata_table.name
+  table_arn               = module.metadata_table.arn
+  source_bucket           = module.storage.source_bucket
+  destination_bucket      = module.storage.destination_bucket
+  table_kms_key_arn       = var.kms_key_arn
+  dead_letter_kms_key_arn = var.dead_letter_kms_key_arn
+  log_retention_days      = var.log_retention_days
+  tracing_enabled         = var.tracing_enabled
+  tags                    = local.tags
 }
 
 module "sftp" {

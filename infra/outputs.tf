@@ -34,6 +34,11 @@ output "sftp_endpoint" {
   value       = module.sftp.endpoint
 }
 
+output "kms_key_policy_statements" {
+  description = "Statements the customer managed keys' policies must contain besides the account's own (IAM-enabling) statement. The stack does not manage key policies; add these to them. Empty without dead_letter_kms_key_arn."
+  value       = [for s in [module.workflow.dead_letter_key_policy_statement] : s if s != null]
+}
+
 output "dead_letter_queue_url" {
   description = "Events EventBridge could not deliver to the state machine."
   value       = module.workflow.dead_letter_queue_url

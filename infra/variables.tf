@@ -132,7 +132,13 @@ variable "force_destroy" {
 }
 
 variable "kms_key_arn" {
-  description = "KMS key for SSE-KMS on both buckets and the copy function's writes; null uses SSE-S3."
+  description = "Customer managed KMS key for both buckets (SSE-KMS), the copy function's writes and the metadata table; null uses SSE-S3 and the table's AWS managed key. Its key policy must let this account's IAM policies grant its use (the default key policy does): the stack grants each role what it needs."
+  type        = string
+  default     = null
+}
+
+variable "dead_letter_kms_key_arn" {
+  description = "KMS key for the queue of events EventBridge could not deliver. null (the default, also with kms_key_arn set) uses SQS-managed encryption, which EventBridge can always write to. A customer managed key works only if its key policy lets events.amazonaws.com use it: add the statement of the kms_key_policy_statements output (this stack does not manage key policies)."
   type        = string
   default     = null
 }

@@ -1,4 +1,5 @@
 data "aws_partition" "current" {}
+data "aws_region" "current" {}
 
 locals {
   definition = templatefile(var.state_machine_file, {
@@ -56,6 +57,15 @@ locals {
         Resource = ["*"]
       },
     ],
+    # DynamoDB encrypts and decrypts the table's items with the caller's permissions on a customer
+    # managed key: without these, RecordFailure is denied and crashes and timeouts go unrecorded.
+    var.table_kms_key_arn == null ? [] : [{
+      Sid       = "MetadataTableKey"
+      Effect    = "Allow"
+      Action    = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+      Resource  = [var.table_kms_key_arn]
+      Condition = { StringEquals = { "kms:ViaService" = "dynamodb.${data.aws_region.current.name}.${data.aws_partition.current.dns_suffix}" } }
+    }],
     var.tracing_enabled ? [{
       Sid      = "Tracing"
       Effect   = "Allow"
@@ -130,11 +140,14 @@ resource "aws_iam_role_policy" "events" {
   })
 }
 
+# EventBridge writes to an SSE-KMS queue only if the key's policy lets events.amazonaws.com use
+# it, and this stack does not own key policies: the queue uses SQS-managed encryption unless a key
+# is given for it on purpose (dead_letter_kms_key_arn; its statement is in dead_letter_key_policy_statement).
 resource "aws_sqs_queue" "dead_letters" {
   name                      = "${var.name}-undelivered-events"
   message_retention_seconds = 1209600
-  sqs_managed_sse_enabled   = var.kms_key_arn == null ? true : null
-  kms_master_key_id         = var.kms_key_arn
+  sqs_managed_sse_enabled   = var.dead_letter_kms_key_arn == null ? true : null
+  kms_master_key_id         = var.dead_letter_kms_key_arn
   tags                      = var.tags
 }
 

@@ -37,6 +37,30 @@ output "rule" {
     definition     = aws_sfn_state_machine.this.definition
     logging_level  = one(aws_sfn_state_machine.this.logging_configuration).level
     dead_letter    = one(aws_cloudwatch_event_target.start_transfer.dead_letter_config).arn
+    dead_letter_encryption = {
+      sqs_managed = aws_sqs_queue.dead_letters.sqs_managed_sse_enabled
+      kms_key     = aws_sqs_queue.dead_letters.kms_master_key_id
+    }
+  }
+}
+
+output "rule_arn" {
+  description = "EventBridge rule ARN."
+  value       = aws_cloudwatch_event_rule.object_created.arn
+}
+
+output "dead_letter_key_policy_statement" {
+  description = "With dead_letter_kms_key_arn set: the statement that key's policy needs so EventBridge can write to the queue (null otherwise)."
+  value = var.dead_letter_kms_key_arn == null ? null : {
+    Sid       = "EventBridgeDeadLetters${replace(title(replace(var.name, "-", " ")), " ", "")}"
+    Effect    = "Allow"
+    Principal = { Service = "events.amazonaws.com" }
+    Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+    Resource  = "*"
+    Condition = {
+      ArnEquals    = { "aws:SourceArn" = aws_cloudwatch_event_rule.object_created.arn }
+      StringEquals = { "kms:EncryptionContext:aws:sqs:arn" = aws_sqs_queue.dead_letters.arn }
+    }
   }
 }
 

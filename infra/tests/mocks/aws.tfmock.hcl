@@ -6,7 +6,7 @@ mock_data "aws_region" {
   defaults = { name = "eu-west-1" }
 }
 mock_data "aws_partition" {
-  defaults = { partition = "aws" }
+  defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
 }
 # Computed ARNs feed arguments the provider validates, so they must look like ARNs.
 mock_resource "aws_iam_role" {
