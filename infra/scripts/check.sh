@@ -26,7 +26,7 @@ fi
 export TF_IN_AUTOMATION=1 TF_CLI_CONFIG_FILE=/dev/null
 echo "== terraform fmt"
 terraform fmt -check -recursive -diff
-for dir in . examples/complete; do
+for dir in . examples/complete examples/kms; do
   echo "== terraform init + validate ($dir)"
   (cd "$dir" && rm -rf .terraform .terraform.lock.hcl && terraform init "${init_args[@]}" >/dev/null && terraform validate -no-color)
 done

@@ -35,6 +35,12 @@ mock_resource "aws_transfer_server" {
     host_key_fingerprint = "SHA256:mockmockmockmockmockmockmockmockmockmockmo"
   }
 }
+mock_resource "aws_kms_key" {
+  defaults = {
+    arn    = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    key_id = "11111111-2222-3333-4444-555555555555"
+  }
+}
 mock_resource "aws_cloudwatch_event_rule" {
   defaults = { arn = "arn:aws:events:eu-west-1:123456789012:rule/partner-intake-transfer-object-created" }
 }

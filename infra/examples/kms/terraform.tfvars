@@ -1,0 +1,20 @@
+# As examples/complete/terraform.tfvars, without kms_key_arn: this example creates the key.
+# Users: pass ../complete/users.auto.tfvars.json (-var-file), the file the simulator reads too.
+region = "eu-west-1"
+# Every resource name carries it; a second stack in the same account needs another name.
+name       = "partner-intake"
+vpc_id     = "vpc-0a1b2c3d4e5f67890"
+subnet_ids = ["subnet-0a1b2c3d4e5f67890", "subnet-0f9e8d7c6b5a43210"]
+# Placeholders (RFC 5737 documentation ranges): nobody can connect from them. Put your partners'
+# egress ranges here.
+allowed_cidrs   = ["203.0.113.0/24", "198.51.100.17/32"]
+internet_facing = true
+lambda_zip_path = "../../../target/lambda/copy-lambda/bootstrap.zip"
+
+table_deletion_protection = true
+force_destroy             = false
+
+tags = {
+  Owner      = "platform-team"
+  CostCenter = "intake"
+}
