@@ -90,6 +90,7 @@ module "sftp" {
   session_policy     = replace(file("${path.module}/definitions/session-policy.json"), "$${source_bucket}", module.storage.source_bucket)
   access_role_policy = replace(file("${path.module}/definitions/access-role-policy.json"), "$${source_bucket}", module.storage.source_bucket)
   kms_key_arn        = var.kms_key_arn
+  logging_role       = var.sftp_logging_role
   log_retention_days = var.log_retention_days
   tags               = local.tags
 }

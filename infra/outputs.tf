@@ -39,6 +39,11 @@ output "kms_key_policy_statements" {
   value       = [for s in [module.workflow.dead_letter_key_policy_statement] : s if s != null]
 }
 
+output "sftp_logging_role_log_group" {
+  description = "With sftp_logging_role: the group Transfer Family writes to through the role (/aws/transfer/<server-id>); null otherwise. Structured session logs are in harness.log_groups.sftp either way."
+  value       = module.sftp.logging.logging_role_log_group
+}
+
 output "dead_letter_queue_url" {
   description = "Events EventBridge could not deliver to the state machine."
   value       = module.workflow.dead_letter_queue_url

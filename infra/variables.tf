@@ -67,6 +67,12 @@ variable "setstat_option" {
   }
 }
 
+variable "sftp_logging_role" {
+  description = "Also give the SFTP server a logging role. Not needed: structured JSON session logs go to /aws/transfer/<name> (output log_groups.sftp) without one. With a role, Transfer Family also writes to /aws/transfer/<server-id>; the stack creates that group and lets the role write only there."
+  type        = bool
+  default     = false
+}
+
 variable "host_key" {
   description = "Optional PEM private host key (RSA, ECDSA or ED25519) so the endpoint keeps its fingerprint across rebuilds."
   type        = string

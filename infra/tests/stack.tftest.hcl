@@ -230,6 +230,44 @@ run "name_overrides_carry_the_name" {
   expect_failures = [var.table_name]
 }
 
+run "session_logs" {
+  command = apply
+
+  assert {
+    condition     = one(module.sftp.logging.structured_log_destinations) == "${module.sftp.logging.sessions_log_group.arn}:*" && output.harness.log_groups.sftp == module.sftp.logging.sessions_log_group.name && output.harness.log_groups.sftp == "/aws/transfer/${var.name}"
+    error_message = "Structured session logs go to the stack's log group, and the outputs document names that group."
+  }
+  assert {
+    condition     = module.sftp.logging.logging_role == null && output.sftp_logging_role_log_group == null
+    error_message = "Structured logging needs no logging role, so there is none by default."
+  }
+}
+
+run "logging_role_writes_where_aws_writes" {
+  command = apply
+
+  variables {
+    sftp_logging_role = true
+  }
+
+  override_resource {
+    target = module.sftp.aws_cloudwatch_log_group.logging_role[0]
+    values = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/transfer/s-0123456789abcdef0" }
+  }
+
+  # With a logging role, Transfer Family writes to /aws/transfer/<server-id>.
+  assert {
+    condition     = output.sftp_logging_role_log_group == "/aws/transfer/${output.harness.sftp.server_id}"
+    error_message = "The logging role's group is named after the server id, as AWS names it."
+  }
+  assert {
+    condition = alltrue([for st in jsondecode(module.sftp.logging.logging_role_policy).Statement : alltrue([for r in st.Resource :
+      startswith(r, "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/transfer/${output.harness.sftp.server_id}")
+    ])]) && module.sftp.logging.logging_role != null
+    error_message = "The logging role may write to /aws/transfer/<server-id> and nowhere else."
+  }
+}
+
 run "outputs_document" {
   command = apply
 

@@ -83,22 +83,37 @@ resource "aws_cloudwatch_log_group" "sessions" {
   tags              = var.tags
 }
 
+# Session logs: structured JSON to the log group above (structured_log_destinations, no role
+# needed). A logging role is optional; with one, Transfer Family also writes to
+# /aws/transfer/<server-id>, a group named after the server, so that group is created here once the
+# server id is known and the role may write there and nowhere else.
 resource "aws_iam_role" "logging" {
+  count              = var.logging_role ? 1 : 0
   name               = "${var.name}-transfer-logging"
   assume_role_policy = local.transfer_trust_policy
   tags               = var.tags
 }
 
+resource "aws_cloudwatch_log_group" "logging_role" {
+  #checkov:skip=CKV_AWS_158:Logs are encrypted with the CloudWatch Logs service key unless a key is given.
+  count             = var.logging_role ? 1 : 0
+  name              = "/aws/transfer/${aws_transfer_server.this.id}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_kms_key_arn
+  tags              = var.tags
+}
+
 resource "aws_iam_role_policy" "logging" {
-  name = "session-logs"
-  role = aws_iam_role.logging.id
+  count = var.logging_role ? 1 : 0
+  name  = "session-logs"
+  role  = aws_iam_role.logging[0].id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
       Sid      = "SessionLogs"
       Effect   = "Allow"
-      Action   = ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
-      Resource = ["${aws_cloudwatch_log_group.sessions.arn}:*"]
+      Action   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
+      Resource = [aws_cloudwatch_log_group.logging_role[0].arn, "${aws_cloudwatch_log_group.logging_role[0].arn}:*"]
     }]
   })
 }
@@ -111,7 +126,7 @@ resource "aws_transfer_server" "this" {
   domain                 = "S3"
   security_policy_name   = var.security_policy_name
   host_key               = var.host_key
-  logging_role           = aws_iam_role.logging.arn
+  logging_role           = var.logging_role ? aws_iam_role.logging[0].arn : null
   structured_log_destinations = [
     "${aws_cloudwatch_log_group.sessions.arn}:*",
   ]
