@@ -159,6 +159,36 @@ run "least_privilege" {
   }
 }
 
+run "trust_policies_pin_their_source" {
+  command = apply
+
+  variables {
+    sftp_logging_role = true
+  }
+
+  assert {
+    condition     = jsondecode(module.sftp.trust_policies.access).Statement[0].Condition.ArnLike["aws:SourceArn"] == "arn:aws:transfer:eu-west-1:123456789012:user/${output.harness.sftp.server_id}/*"
+    error_message = "Transfer Family assumes the access role for this server's users only."
+  }
+  assert {
+    condition     = jsondecode(module.sftp.trust_policies.logging).Statement[0].Condition.ArnLike["aws:SourceArn"] == "arn:aws:transfer:eu-west-1:123456789012:server/*"
+    error_message = "Transfer Family assumes the logging role for this account's servers only."
+  }
+  assert {
+    condition     = jsondecode(module.workflow.trust_policies.state_machine).Statement[0].Condition.ArnLike["aws:SourceArn"] == module.workflow.state_machine_arn
+    error_message = "Step Functions assumes the state machine's role for this state machine only."
+  }
+  assert {
+    condition     = jsondecode(module.workflow.trust_policies.events).Statement[0].Condition.ArnEquals["aws:SourceArn"] == module.workflow.rule_arn
+    error_message = "EventBridge assumes its role for this rule only."
+  }
+  assert {
+    condition = alltrue([for p in concat(values(module.sftp.trust_policies), values(module.workflow.trust_policies), [module.copy_function.trust_policy]) :
+    jsondecode(p).Statement[0].Condition.StringEquals["aws:SourceAccount"] == "123456789012"])
+    error_message = "Every role is assumed on behalf of this account only."
+  }
+}
+
 run "function_and_table" {
   command = apply
 

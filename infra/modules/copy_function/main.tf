@@ -1,3 +1,4 @@
+data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -8,6 +9,9 @@ resource "aws_cloudwatch_log_group" "this" {
   tags              = var.tags
 }
 
+# Assumed by Lambda in this account only. Lambda documents no aws:SourceArn for assuming an
+# execution role, so the function is not named: a condition on a key the request lacks would keep
+# the function from starting.
 resource "aws_iam_role" "this" {
   name = "${var.function_name}-role"
   assume_role_policy = jsonencode({
@@ -16,6 +20,7 @@ resource "aws_iam_role" "this" {
       Effect    = "Allow"
       Principal = { Service = "lambda.amazonaws.com" }
       Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
     }]
   })
   tags = var.tags

@@ -38,3 +38,8 @@ output "resource_names" {
     "log_group.copy_function" = aws_cloudwatch_log_group.this.name
   }
 }
+
+output "trust_policy" {
+  description = "The role's trust policy (for tests and reviews)."
+  value       = aws_iam_role.this.assume_role_policy
+}

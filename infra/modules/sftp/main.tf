@@ -3,14 +3,33 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
-  # Both roles (session logs, S3 access) are assumed by this account's Transfer Family only.
-  transfer_trust_policy = jsonencode({
+  # Each role is assumed by this account's Transfer Family only, in the context AWS documents:
+  # the access role for the users of this server (user/<server-id>/*), the logging role for a
+  # server (server/*: the server takes the role's ARN when it is created, so the role cannot name
+  # the server's id without a cycle).
+  transfer_source = "arn:${data.aws_partition.current.partition}:transfer:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}"
+  access_trust_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
       Effect    = "Allow"
       Principal = { Service = "transfer.amazonaws.com" }
       Action    = "sts:AssumeRole"
-      Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
+        ArnLike      = { "aws:SourceArn" = "${local.transfer_source}:user/${aws_transfer_server.this.id}/*" }
+      }
+    }]
+  })
+  logging_trust_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "transfer.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
+        ArnLike      = { "aws:SourceArn" = "${local.transfer_source}:server/*" }
+      }
     }]
   })
 
@@ -90,7 +109,7 @@ resource "aws_cloudwatch_log_group" "sessions" {
 resource "aws_iam_role" "logging" {
   count              = var.logging_role ? 1 : 0
   name               = "${var.name}-transfer-logging"
-  assume_role_policy = local.transfer_trust_policy
+  assume_role_policy = local.logging_trust_policy
   tags               = var.tags
 }
 
@@ -148,7 +167,7 @@ resource "aws_transfer_server" "this" {
 # One access role for every user; the session policy narrows it to the user's own folder.
 resource "aws_iam_role" "access" {
   name               = "${var.name}-sftp-access"
-  assume_role_policy = local.transfer_trust_policy
+  assume_role_policy = local.access_trust_policy
   tags               = var.tags
 }
 

@@ -77,3 +77,8 @@ output "resource_names" {
     { for r in aws_iam_role.logging : "iam_role.logging" => r.name },
   )
 }
+
+output "trust_policies" {
+  description = "The roles' trust policies (for tests and reviews)."
+  value       = merge({ access = aws_iam_role.access.assume_role_policy }, { for r in aws_iam_role.logging : "logging" => r.assume_role_policy })
+}

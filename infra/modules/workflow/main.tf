@@ -1,3 +1,4 @@
+data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
@@ -20,6 +21,8 @@ resource "aws_cloudwatch_log_group" "states" {
   tags              = var.tags
 }
 
+# Assumed by Step Functions for this state machine only (its ARN is known from its name, so the
+# role can name it before it exists).
 resource "aws_iam_role" "states" {
   name = "${var.name}-states"
   assume_role_policy = jsonencode({
@@ -28,6 +31,10 @@ resource "aws_iam_role" "states" {
       Effect    = "Allow"
       Principal = { Service = "states.amazonaws.com" }
       Action    = "sts:AssumeRole"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
+        ArnLike      = { "aws:SourceArn" = "arn:${data.aws_partition.current.partition}:states:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:stateMachine:${var.name}" }
+      }
     }]
   })
   tags = var.tags
@@ -113,6 +120,7 @@ resource "aws_cloudwatch_event_rule" "object_created" {
   tags          = var.tags
 }
 
+# Assumed by EventBridge for this rule only.
 resource "aws_iam_role" "events" {
   name = "${var.name}-events"
   assume_role_policy = jsonencode({
@@ -121,6 +129,10 @@ resource "aws_iam_role" "events" {
       Effect    = "Allow"
       Principal = { Service = "events.amazonaws.com" }
       Action    = "sts:AssumeRole"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
+        ArnEquals    = { "aws:SourceArn" = aws_cloudwatch_event_rule.object_created.arn }
+      }
     }]
   })
   tags = var.tags

@@ -75,3 +75,11 @@ output "resource_names" {
     "log_group.state_machine" = aws_cloudwatch_log_group.states.name
   }
 }
+
+output "trust_policies" {
+  description = "The roles' trust policies (for tests and reviews)."
+  value = {
+    state_machine = aws_iam_role.states.assume_role_policy
+    events        = aws_iam_role.events.assume_role_policy
+  }
+}
