@@ -51,9 +51,14 @@ variable "internet_facing" {
 # --- SFTP server ---
 
 variable "security_policy_name" {
-  description = "Transfer Family security policy (key exchange, ciphers, MACs, host keys)."
+  description = "Transfer Family security policy (key exchange, ciphers, MACs, host keys); the default is the newest general one the provider accepts."
   type        = string
-  default     = "TransferSecurityPolicy-2024-01"
+  default     = "TransferSecurityPolicy-2025-03"
+
+  validation {
+    condition     = startswith(var.security_policy_name, "TransferSecurityPolicy-")
+    error_message = "security_policy_name is a Transfer Family security policy name such as TransferSecurityPolicy-2025-03."
+  }
 }
 
 variable "setstat_option" {

@@ -19,8 +19,8 @@ run "sftp_endpoint" {
     error_message = "The SFTP endpoint must be a VPC endpoint."
   }
   assert {
-    condition     = module.sftp.settings.security_policy_name == "TransferSecurityPolicy-2024-01"
-    error_message = "The default security policy must be TransferSecurityPolicy-2024-01."
+    condition     = module.sftp.settings.security_policy_name == "TransferSecurityPolicy-2025-03"
+    error_message = "The default security policy is TransferSecurityPolicy-2025-03, the newest general one."
   }
   assert {
     condition     = module.sftp.settings.set_stat_option == "DEFAULT"

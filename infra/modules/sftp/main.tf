@@ -138,7 +138,7 @@ resource "aws_iam_role_policy" "logging" {
 }
 
 resource "aws_transfer_server" "this" {
-  #checkov:skip=CKV_AWS_380:security_policy_name is a variable defaulting to TransferSecurityPolicy-2024-01, the newest general policy; checkov cannot resolve it through the module call.
+  #checkov:skip=CKV_AWS_380:security_policy_name is a variable defaulting to TransferSecurityPolicy-2025-03, the newest general policy; checkov cannot resolve it through the module call.
   endpoint_type          = "VPC"
   identity_provider_type = "SERVICE_MANAGED"
   protocols              = ["SFTP"]
