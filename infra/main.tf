@@ -42,6 +42,7 @@ module "copy_function" {
   zip_path               = var.lambda_zip_path
   architecture           = var.lambda_architecture
   settings               = local.function_settings
+  reserved_concurrency   = var.lambda_reserved_concurrency
   source_bucket_arn      = module.storage.source_bucket_arn
   destination_bucket     = module.storage.destination_bucket
   destination_bucket_arn = module.storage.destination_bucket_arn

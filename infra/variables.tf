@@ -203,6 +203,17 @@ variable "lambda_architecture" {
   }
 }
 
+variable "lambda_reserved_concurrency" {
+  description = "Concurrent executions reserved for the copy function. null (default) reserves none: the function draws on the account's unreserved concurrency, and accounts whose limit is 10 can deploy (AWS keeps 100 unreserved, so they can reserve nothing). A number also caps the function; the state machine's throttling retries are sized so a burst of 1,000 uploads still ends transferred at 10 (see infra/README.md, Throttling)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.lambda_reserved_concurrency == null || try(var.lambda_reserved_concurrency >= 1 && floor(var.lambda_reserved_concurrency) == var.lambda_reserved_concurrency, false)
+    error_message = "lambda_reserved_concurrency is null (none) or a whole number of at least 1 (0 would stop the function)."
+  }
+}
+
 variable "copy_multipart_threshold" {
   description = "Bytes above which the copy function copies part by part (UploadPartCopy)."
   type        = number

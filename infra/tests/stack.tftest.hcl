@@ -197,8 +197,12 @@ run "function_and_table" {
     error_message = "The function runs the bootstrap binary on provided.al2023."
   }
   assert {
-    condition     = module.copy_function.settings.timeout == jsondecode(file("definitions/copy-function.json")).timeout_seconds && module.copy_function.settings.memory_size == jsondecode(file("definitions/copy-function.json")).memory_size_mb && module.copy_function.settings.reserved_concurrency == jsondecode(file("definitions/copy-function.json")).reserved_concurrency
-    error_message = "Timeout, memory and reserved concurrency come from the shared settings file."
+    condition     = module.copy_function.settings.timeout == jsondecode(file("definitions/copy-function.json")).timeout_seconds && module.copy_function.settings.memory_size == jsondecode(file("definitions/copy-function.json")).memory_size_mb
+    error_message = "Timeout and memory come from the shared settings file."
+  }
+  assert {
+    condition     = module.copy_function.settings.reserved_concurrency == null || module.copy_function.settings.reserved_concurrency == -1
+    error_message = "No concurrency is reserved by default, so accounts whose concurrency limit is 10 can deploy."
   }
   assert {
     condition     = module.copy_function.settings.environment["METADATA_TABLE"] == output.harness.table
@@ -212,6 +216,29 @@ run "function_and_table" {
     condition     = join(",", module.metadata_table.settings.indexes) == "by-customer,by-status"
     error_message = "The table can list by status and by customer."
   }
+}
+
+run "reserved_concurrency_when_asked_for" {
+  command = apply
+
+  variables {
+    lambda_reserved_concurrency = 10
+  }
+
+  assert {
+    condition     = module.copy_function.settings.reserved_concurrency == 10
+    error_message = "lambda_reserved_concurrency reserves (and caps) the function's concurrency."
+  }
+}
+
+run "reserved_concurrency_is_never_zero" {
+  command = plan
+
+  variables {
+    lambda_reserved_concurrency = 0
+  }
+
+  expect_failures = [var.lambda_reserved_concurrency]
 }
 
 run "names_carry_the_stack_name" {

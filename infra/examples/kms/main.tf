@@ -45,19 +45,20 @@ resource "aws_kms_key_policy" "intake" {
 module "partner_intake" {
   source = "../.."
 
-  name                      = var.name
-  vpc_id                    = var.vpc_id
-  subnet_ids                = var.subnet_ids
-  allowed_cidrs             = var.allowed_cidrs
-  internet_facing           = var.internet_facing
-  users                     = var.users
-  lambda_zip_path           = var.lambda_zip_path
-  kms_key_arn               = aws_kms_key.intake.arn
-  dead_letter_kms_key_arn   = aws_kms_key.intake.arn
-  table_deletion_protection = var.table_deletion_protection
-  force_destroy             = var.force_destroy
-  log_retention_days        = var.log_retention_days
-  tags                      = var.tags
+  name                        = var.name
+  vpc_id                      = var.vpc_id
+  subnet_ids                  = var.subnet_ids
+  allowed_cidrs               = var.allowed_cidrs
+  internet_facing             = var.internet_facing
+  users                       = var.users
+  lambda_zip_path             = var.lambda_zip_path
+  lambda_reserved_concurrency = var.lambda_reserved_concurrency
+  kms_key_arn                 = aws_kms_key.intake.arn
+  dead_letter_kms_key_arn     = aws_kms_key.intake.arn
+  table_deletion_protection   = var.table_deletion_protection
+  force_destroy               = var.force_destroy
+  log_retention_days          = var.log_retention_days
+  tags                        = var.tags
 }
 
 output "harness" {

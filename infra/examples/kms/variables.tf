@@ -45,6 +45,12 @@ variable "lambda_zip_path" {
 }
 
 
+variable "lambda_reserved_concurrency" {
+  description = "Concurrency reserved for the copy function; null reserves none (accounts with a limit of 10 cannot reserve any)."
+  type        = number
+  default     = null
+}
+
 variable "table_deletion_protection" {
   description = "Protect the metadata table from deletion; false for stacks that are destroyed again (tests)."
   type        = bool
