@@ -188,12 +188,12 @@ variable "table_deletion_protection" {
 # --- Copy function and workflow ---
 
 variable "lambda_zip_path" {
-  description = "Path of the bootstrap.zip built by lambda/scripts/package.sh."
+  description = "Path of the bootstrap.zip built by lambda/scripts/package.sh (its bootstrap.json beside it says which architecture it was built for)."
   type        = string
 }
 
 variable "lambda_architecture" {
-  description = "x86_64 or arm64 (the zip must be built for it)."
+  description = "x86_64 or arm64; the zip must be built for it (lambda/scripts/package.sh reads this default, and the plan stops on a zip built for the other one)."
   type        = string
   default     = "x86_64"
 

@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== lambda/scripts/package.sh (machine-type check and architecture, without building)"
+bash ../lambda/scripts/package_test.sh
+
 if ! command -v terraform >/dev/null 2>&1; then
   echo "SKIPPED infra checks: terraform is not installed (https://developer.hashicorp.com/terraform/install)"
   exit 0

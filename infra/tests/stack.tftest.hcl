@@ -218,6 +218,15 @@ run "function_and_table" {
   }
 }
 
+run "architecture_matches_the_package" {
+  command = plan
+
+  assert {
+    condition     = one(module.copy_function.settings.architectures) == var.lambda_architecture && module.copy_function.settings.package_architecture == var.lambda_architecture
+    error_message = "The function runs on the architecture its zip was built for (package.sh's bootstrap.json)."
+  }
+}
+
 run "reserved_concurrency_when_asked_for" {
   command = apply
 

@@ -50,6 +50,12 @@ variable "kms_key_arn" {
   default     = null
 }
 
+variable "lambda_architecture" {
+  description = "x86_64 or arm64: build the zip for it (lambda/scripts/package.sh --arch)."
+  type        = string
+  default     = "x86_64"
+}
+
 variable "lambda_reserved_concurrency" {
   description = "Concurrency reserved for the copy function; null reserves none (accounts with a limit of 10 cannot reserve any)."
   type        = number

@@ -10,6 +10,9 @@ subnet_ids = ["subnet-0a1b2c3d4e5f67890", "subnet-0f9e8d7c6b5a43210"]
 allowed_cidrs   = ["203.0.113.0/24", "198.51.100.17/32"]
 internet_facing = true
 lambda_zip_path = "../../../target/lambda/copy-lambda/bootstrap.zip"
+# What the zip was built for: lambda/scripts/package.sh --arch x86_64|arm64 (the plan stops on a
+# zip built for the other one).
+lambda_architecture = "x86_64"
 # None reserved: the function uses the account's unreserved concurrency (an account whose limit is
 # 10 cannot reserve any). A number caps it; see infra/README.md, Throttling, before lowering it.
 lambda_reserved_concurrency = null

@@ -82,6 +82,14 @@ resource "aws_iam_role_policy_attachment" "xray" {
   policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
 }
 
+# lambda/scripts/package.sh writes bootstrap.json beside the zip: the architecture it built for
+# and the zip's digest. A binary for the other architecture cannot start (exec format error), so
+# the plan stops instead.
+locals {
+  manifest_path = "${trimsuffix(var.zip_path, ".zip")}.json"
+  manifest      = fileexists(local.manifest_path) ? jsondecode(file(local.manifest_path)) : null
+}
+
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_117:The function reaches only S3 and DynamoDB through public AWS endpoints; a VPC adds NAT cost without a security gain here.
   #checkov:skip=CKV_AWS_116:Step Functions invokes the function synchronously and its Catch records failures; a Lambda DLQ applies to asynchronous invocations only.
@@ -122,4 +130,19 @@ resource "aws_lambda_function" "this" {
   tags = var.tags
 
   depends_on = [aws_iam_role_policy.this]
+
+  lifecycle {
+    precondition {
+      condition     = local.manifest != null
+      error_message = "${local.manifest_path} is missing: build the zip with lambda/scripts/package.sh, which records the architecture it built for."
+    }
+    precondition {
+      condition     = try(local.manifest.architecture, var.architecture) == var.architecture
+      error_message = "${var.zip_path} is built for ${try(local.manifest.architecture, "?")}, but lambda_architecture is ${var.architecture}: the function could not start. Rebuild with lambda/scripts/package.sh --arch ${var.architecture}, or set lambda_architecture = \"${try(local.manifest.architecture, "?")}\"."
+    }
+    precondition {
+      condition     = try(local.manifest.zip_sha256, "") == filesha256(var.zip_path) || local.manifest == null
+      error_message = "${local.manifest_path} describes another build than ${var.zip_path} (its zip_sha256 differs): rebuild with lambda/scripts/package.sh."
+    }
+  }
 }

@@ -22,6 +22,8 @@ output "settings" {
   description = "Runtime, limits and environment, as deployed (for tests)."
   value = {
     runtime              = aws_lambda_function.this.runtime
+    architectures        = aws_lambda_function.this.architectures
+    package_architecture = try(local.manifest.architecture, null)
     handler              = aws_lambda_function.this.handler
     timeout              = aws_lambda_function.this.timeout
     memory_size          = aws_lambda_function.this.memory_size
