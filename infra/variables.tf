@@ -86,7 +86,7 @@ variable "host_key" {
 }
 
 variable "users" {
-  description = "SFTP users (see examples/complete/users.auto.tfvars.json, which the simulator reads too): several SSH public keys each; a LOGICAL home chrooted to /<source bucket>/<user> unless home_directory_type, home_directory or home_directory_mappings say otherwise ($${source_bucket} and $${transfer:UserName} are filled in)."
+  description = "SFTP users (see examples/complete/users.auto.tfvars.json, which the simulator reads too): several SSH public keys each; a LOGICAL home chrooted to /<source bucket>/<user> unless home_directory_mappings say otherwise (a LOGICAL user lands on /: AWS ignores home_directory for it), or a PATH home (home_directory_type = \"PATH\", home_directory defaults to /<source bucket>/<user>); $${source_bucket} and $${transfer:UserName} are filled in."
   type = map(object({
     ssh_public_keys         = list(string)
     home_directory_type     = optional(string, "LOGICAL")

@@ -39,10 +39,15 @@ run "sftp_endpoint" {
     error_message = "A user without mappings is chrooted to /<source bucket>/<user>."
   }
   assert {
-    condition = (module.sftp.settings.users["globex"].home_directory == "/inbound"
-      && join(",", [for m in module.sftp.settings.users["globex"].mappings : "${m.entry}=${m.target}"])
+    condition = (join(",", [for m in module.sftp.settings.users["globex"].mappings : "${m.entry}=${m.target}"])
     == "/inbound=/partner-intake-source-123456789012/globex/inbound,/outbound=/partner-intake-source-123456789012/globex/outbound")
     error_message = "Several mappings keep their entries; $${source_bucket} and $${transfer:UserName} are filled in."
+  }
+  # globex declares home_directory = "/inbound" with a LOGICAL home: AWS ignores it (the user
+  # lands on /), so it is not sent.
+  assert {
+    condition     = module.sftp.settings.users["globex"].home_directory == null && module.sftp.settings.users["acme"].home_directory == null
+    error_message = "A LOGICAL user gets no home_directory: it lands on /, as AWS does with one."
   }
   assert {
     condition = (module.sftp.settings.users["initech"].home_directory_type == "PATH"

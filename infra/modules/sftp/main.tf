@@ -200,10 +200,9 @@ resource "aws_transfer_user" "this" {
   role                = aws_iam_role.access.arn
   policy              = local.session_policy
   home_directory_type = each.value.home_directory_type
-  home_directory = (
-    each.value.home_directory_type == "PATH" ? local.homes[each.key].path :
-    each.value.home_directory
-  )
+  # AWS reads HomeDirectory for PATH homes only: a LOGICAL user always lands on / (its mappings'
+  # entries are what it sees there), so a LOGICAL home_directory is not sent.
+  home_directory = each.value.home_directory_type == "PATH" ? local.homes[each.key].path : null
 
   dynamic "home_directory_mappings" {
     for_each = each.value.home_directory_type == "LOGICAL" ? local.homes[each.key].mappings : []
