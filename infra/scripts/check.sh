@@ -44,3 +44,7 @@ if [ ! -x "$venv/bin/checkov" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check checkov
 fi
 "$venv/bin/checkov" -d . --skip-download --quiet --compact --framework terraform
+
+echo "== nightly workflow: apply/destroy read one settings file; two runs' stacks share no name"
+# The checkov venv has PyYAML; the test also runs terraform test -test-directory=tests/nightly.
+"$venv/bin/python" tests/nightly/test_nightly.py
