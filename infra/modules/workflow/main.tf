@@ -8,7 +8,16 @@ locals {
     metadata_table    = var.table_name
   })
   event_pattern = templatefile(var.event_pattern_file, { source_bucket = var.source_bucket })
-  transformer   = jsondecode(templatefile(var.input_transformer_file, { destination_bucket = var.destination_bucket }))
+
+  # The copy task's retry for Lambda throttling, as the definition has it (the first retrier that
+  # matches Lambda.TooManyRequestsException applies): how long a throttled execution keeps trying.
+  copy_task        = one([for name, st in jsondecode(local.definition).States : merge(st, { Name = name }) if try(st.Resource, "") == "arn:aws:states:::lambda:invoke"])
+  throttle_retrier = try([for r in local.copy_task.Retry : r if contains(r.ErrorEquals, "Lambda.TooManyRequestsException")][0], null)
+  throttle_waits = local.throttle_retrier == null ? [] : [
+    for n in range(try(local.throttle_retrier.MaxAttempts, 3)) :
+    min(try(local.throttle_retrier.IntervalSeconds, 1) * pow(try(local.throttle_retrier.BackoffRate, 2), n), try(local.throttle_retrier.MaxDelaySeconds, 31622400))
+  ]
+  transformer = jsondecode(templatefile(var.input_transformer_file, { destination_bucket = var.destination_bucket }))
 }
 
 # --- State machine ---

@@ -83,3 +83,17 @@ output "trust_policies" {
     events        = aws_iam_role.events.assume_role_policy
   }
 }
+
+output "retries" {
+  description = "The copy task's retries as the definition has them: the errors retried, and for Lambda throttling the attempts and the total wait (expected: half of it with FULL jitter), for tests and reviews (infra/README.md, Throttling)."
+  value = {
+    task           = local.copy_task.Name
+    retried_errors = distinct(flatten([for r in try(local.copy_task.Retry, []) : r.ErrorEquals]))
+    throttling = {
+      max_attempts          = try(local.throttle_retrier.MaxAttempts, 3)
+      jitter                = try(local.throttle_retrier.JitterStrategy, "NONE")
+      total_wait_seconds    = sum(concat([0], local.throttle_waits))
+      expected_wait_seconds = sum(concat([0], local.throttle_waits)) * (try(local.throttle_retrier.JitterStrategy, "NONE") == "FULL" ? 0.5 : 1)
+    }
+  }
+}
