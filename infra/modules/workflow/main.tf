@@ -11,7 +11,8 @@ locals {
 
   # The copy task's retry for Lambda throttling, as the definition has it (the first retrier that
   # matches Lambda.TooManyRequestsException applies): how long a throttled execution keeps trying.
-  copy_task        = one([for name, st in jsondecode(local.definition).States : merge(st, { Name = name }) if try(st.Resource, "") == "arn:aws:states:::lambda:invoke"])
+  # (Reporting only: a definition without exactly one lambda:invoke task reports nothing.)
+  copy_task        = try(one([for name, st in jsondecode(local.definition).States : merge(st, { Name = name }) if try(st.Resource, "") == "arn:aws:states:::lambda:invoke"]), null)
   throttle_retrier = try([for r in local.copy_task.Retry : r if contains(r.ErrorEquals, "Lambda.TooManyRequestsException")][0], null)
   throttle_waits = local.throttle_retrier == null ? [] : [
     for n in range(try(local.throttle_retrier.MaxAttempts, 3)) :

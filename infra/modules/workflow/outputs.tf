@@ -87,7 +87,7 @@ output "trust_policies" {
 output "retries" {
   description = "The copy task's retries as the definition has them: the errors retried, and for Lambda throttling the attempts and the total wait (expected: half of it with FULL jitter), for tests and reviews (infra/README.md, Throttling)."
   value = {
-    task           = local.copy_task.Name
+    task           = try(local.copy_task.Name, null)
     retried_errors = distinct(flatten([for r in try(local.copy_task.Retry, []) : r.ErrorEquals]))
     throttling = {
       max_attempts          = try(local.throttle_retrier.MaxAttempts, 3)
