@@ -3,7 +3,7 @@
 # machine's /bin/true, the architecture it resolves (--arch, $LAMBDA_ARCHITECTURE, Terraform's
 # default), and the refusal of a cross build without a Rust target. Never runs cargo.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 script=lambda/scripts/package.sh
 failures=0
 
@@ -17,7 +17,7 @@ expect() {
     echo "PASS $name"
   else
     echo "FAIL $name: exit $got (want $rc), output:"
-    sed 's/^/    /' <<<"$out"
+    while IFS= read -r line; do echo "    $line"; done <<<"$out"
     failures=$((failures + 1))
   fi
 }
