@@ -9,6 +9,7 @@ locals {
   account_id         = data.aws_caller_identity.current.account_id
   source_bucket      = coalesce(var.source_bucket_name, "${var.name}-source-${local.account_id}")
   destination_bucket = coalesce(var.destination_bucket_name, "${var.name}-destination-${local.account_id}")
+  table_name         = coalesce(var.table_name, "${var.name}-file-transfer-metadata")
   function_settings  = jsondecode(file("${path.module}/definitions/copy-function.json"))
   tags               = merge({ Project = "partner-intake", ManagedBy = "terraform" }, var.tags)
 }
@@ -19,6 +20,7 @@ module "storage" {
   source_bucket             = local.source_bucket
   destination_bucket        = local.destination_bucket
   kms_key_arn               = var.kms_key_arn
+  force_destroy             = var.force_destroy
   incomplete_multipart_days = var.incomplete_multipart_days
   noncurrent_version_days   = var.noncurrent_version_days
   tags                      = local.tags
@@ -27,7 +29,7 @@ module "storage" {
 module "metadata_table" {
   source = "./modules/metadata_table"
 
-  table_name          = var.table_name
+  table_name          = local.table_name
   deletion_protection = var.table_deletion_protection
   kms_key_arn         = var.kms_key_arn
   tags                = local.tags
@@ -40,6 +42,7 @@ module "copy_function" {
   zip_path               = var.lambda_zip_path
   architecture           = var.lambda_architecture
   settings               = local.function_settings
+  reserved_concurrency   = var.lambda_reserved_concurrency
   source_bucket_arn      = module.storage.source_bucket_arn
   destination_bucket     = module.storage.destination_bucket
   destination_bucket_arn = module.storage.destination_bucket_arn
@@ -55,19 +58,20 @@ module "copy_function" {
 module "workflow" {
   source = "./modules/workflow"
 
-  name                   = "${var.name}-transfer"
-  state_machine_file     = "${path.module}/definitions/state-machine.asl.json"
-  event_pattern_file     = "${path.module}/definitions/event-pattern.json"
-  input_transformer_file = "${path.module}/definitions/input-transformer.json"
-  function_arn           = module.copy_function.function_arn
-  table_name             = module.metadata_table.name
-  table_arn              = module.metadata_table.arn
-  source_bucket          = module.storage.source_bucket
-  destination_bucket     = module.storage.destination_bucket
-  kms_key_arn            = var.kms_key_arn
-  log_retention_days     = var.log_retention_days
-  tracing_enabled        = var.tracing_enabled
-  tags                   = local.tags
+  name                    = "${var.name}-transfer"
+  state_machine_file      = "${path.module}/definitions/state-machine.asl.json"
+  event_pattern_file      = "${path.module}/definitions/event-pattern.json"
+  input_transformer_file  = "${path.module}/definitions/input-transformer.json"
+  function_arn            = module.copy_function.function_arn
+  table_name              = module.metadata_table.name
+  table_arn               = module.metadata_table.arn
+  source_bucket           = module.storage.source_bucket
+  destination_bucket      = module.storage.destination_bucket
+  table_kms_key_arn       = var.kms_key_arn
+  dead_letter_kms_key_arn = var.dead_letter_kms_key_arn
+  log_retention_days      = var.log_retention_days
+  tracing_enabled         = var.tracing_enabled
+  tags                    = local.tags
 }
 
 module "sftp" {
@@ -87,6 +91,7 @@ module "sftp" {
   session_policy     = replace(file("${path.module}/definitions/session-policy.json"), "$${source_bucket}", module.storage.source_bucket)
   access_role_policy = replace(file("${path.module}/definitions/access-role-policy.json"), "$${source_bucket}", module.storage.source_bucket)
   kms_key_arn        = var.kms_key_arn
+  logging_role       = var.sftp_logging_role
   log_retention_days = var.log_retention_days
   tags               = local.tags
 }

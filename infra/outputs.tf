@@ -34,7 +34,28 @@ output "sftp_endpoint" {
   value       = module.sftp.endpoint
 }
 
+output "kms_key_policy_statements" {
+  description = "Statements the customer managed keys' policies must contain besides the account's own (IAM-enabling) statement. The stack does not manage key policies; add these to them. Empty without dead_letter_kms_key_arn."
+  value       = [for s in [module.workflow.dead_letter_key_policy_statement] : s if s != null]
+}
+
+output "sftp_logging_role_log_group" {
+  description = "With sftp_logging_role: the group Transfer Family writes to through the role (/aws/transfer/<server-id>); null otherwise. Structured session logs are in harness.log_groups.sftp either way."
+  value       = module.sftp.logging.logging_role_log_group
+}
+
 output "dead_letter_queue_url" {
   description = "Events EventBridge could not deliver to the state machine."
   value       = module.workflow.dead_letter_queue_url
+}
+
+output "resource_names" {
+  description = "The name of every named resource the stack creates, each carrying var.name (cleanup scripts and the nightly collision test read it)."
+  value = merge(
+    module.storage.resource_names,
+    module.metadata_table.resource_names,
+    module.copy_function.resource_names,
+    module.workflow.resource_names,
+    module.sftp.resource_names,
+  )
 }

@@ -51,9 +51,14 @@ variable "internet_facing" {
 # --- SFTP server ---
 
 variable "security_policy_name" {
-  description = "Transfer Family security policy (key exchange, ciphers, MACs, host keys)."
+  description = "Transfer Family security policy (key exchange, ciphers, MACs, host keys); the default is the newest general one the provider accepts."
   type        = string
-  default     = "TransferSecurityPolicy-2024-01"
+  default     = "TransferSecurityPolicy-2025-03"
+
+  validation {
+    condition     = startswith(var.security_policy_name, "TransferSecurityPolicy-")
+    error_message = "security_policy_name is a Transfer Family security policy name such as TransferSecurityPolicy-2025-03."
+  }
 }
 
 variable "setstat_option" {
@@ -67,6 +72,12 @@ variable "setstat_option" {
   }
 }
 
+variable "sftp_logging_role" {
+  description = "Also give the SFTP server a logging role. Not needed: structured JSON session logs go to /aws/transfer/<name> (output log_groups.sftp) without one. With a role, Transfer Family also writes to /aws/transfer/<server-id>; the stack creates that group and lets the role write only there."
+  type        = bool
+  default     = false
+}
+
 variable "host_key" {
   description = "Optional PEM private host key (RSA, ECDSA or ED25519) so the endpoint keeps its fingerprint across rebuilds."
   type        = string
@@ -75,7 +86,7 @@ variable "host_key" {
 }
 
 variable "users" {
-  description = "SFTP users (see examples/complete/users.auto.tfvars.json, which the simulator reads too): several SSH public keys each; a LOGICAL home chrooted to /<source bucket>/<user> unless home_directory_type, home_directory or home_directory_mappings say otherwise ($${source_bucket} and $${transfer:UserName} are filled in)."
+  description = "SFTP users (see examples/complete/users.auto.tfvars.json, which the simulator reads too): several SSH public keys each; a LOGICAL home chrooted to /<source bucket>/<user> unless home_directory_mappings say otherwise (a LOGICAL user lands on /: AWS ignores home_directory for it), or a PATH home (home_directory_type = \"PATH\", home_directory defaults to /<source bucket>/<user>); $${source_bucket} and $${transfer:UserName} are filled in."
   type = map(object({
     ssh_public_keys         = list(string)
     home_directory_type     = optional(string, "LOGICAL")
@@ -104,19 +115,41 @@ variable "users" {
 # --- Storage and encryption ---
 
 variable "source_bucket_name" {
-  description = "Name of the bucket partners upload into (defaults to <name>-source-<account id>)."
+  description = "Name of the bucket partners upload into (defaults to <name>-source-<account id>); it must contain var.name."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.source_bucket_name == null || strcontains(coalesce(var.source_bucket_name, "-"), var.name)
+    error_message = "source_bucket_name must contain var.name, so that stacks of different names never share a resource name."
+  }
 }
 
 variable "destination_bucket_name" {
-  description = "Name of the bucket files are copied to (defaults to <name>-destination-<account id>)."
+  description = "Name of the bucket files are copied to (defaults to <name>-destination-<account id>); it must contain var.name."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.destination_bucket_name == null || strcontains(coalesce(var.destination_bucket_name, "-"), var.name)
+    error_message = "destination_bucket_name must contain var.name, so that stacks of different names never share a resource name."
+  }
+}
+
+variable "force_destroy" {
+  description = "Let `terraform destroy` delete both buckets with every object version in them (test stacks); false keeps a non-empty bucket from being destroyed."
+  type        = bool
+  default     = false
+}
+
+variable "kms_key_arn" {
+  description = "Customer managed KMS key for both buckets (SSE-KMS), the copy function's writes and the metadata table; null uses SSE-S3 and the table's AWS managed key. Its key policy must let this account's IAM policies grant its use (the default key policy does): the stack grants each role what it needs."
   type        = string
   default     = null
 }
 
-variable "kms_key_arn" {
-  description = "KMS key for SSE-KMS on both buckets and the copy function's writes; null uses SSE-S3."
+variable "dead_letter_kms_key_arn" {
+  description = "KMS key for the queue of events EventBridge could not deliver. null (the default, also with kms_key_arn set) uses SQS-managed encryption, which EventBridge can always write to. A customer managed key works only if its key policy lets events.amazonaws.com use it: add the statement of the kms_key_policy_statements output (this stack does not manage key policies)."
   type        = string
   default     = null
 }
@@ -136,13 +169,18 @@ variable "noncurrent_version_days" {
 # --- Metadata table ---
 
 variable "table_name" {
-  description = "Name of the DynamoDB table holding one record per file."
+  description = "Name of the DynamoDB table holding one record per file (defaults to <name>-file-transfer-metadata); it must contain var.name."
   type        = string
-  default     = "FileTransferMetadata"
+  default     = null
+
+  validation {
+    condition     = var.table_name == null || strcontains(coalesce(var.table_name, "-"), var.name)
+    error_message = "table_name must contain var.name, so that stacks of different names never share a resource name."
+  }
 }
 
 variable "table_deletion_protection" {
-  description = "Protect the metadata table from deletion."
+  description = "Protect the metadata table from deletion (set false for stacks that are destroyed, such as the nightly test stack)."
   type        = bool
   default     = true
 }
@@ -150,18 +188,29 @@ variable "table_deletion_protection" {
 # --- Copy function and workflow ---
 
 variable "lambda_zip_path" {
-  description = "Path of the bootstrap.zip built by lambda/scripts/package.sh."
+  description = "Path of the bootstrap.zip built by lambda/scripts/package.sh (its bootstrap.json beside it says which architecture it was built for)."
   type        = string
 }
 
 variable "lambda_architecture" {
-  description = "x86_64 or arm64 (the zip must be built for it)."
+  description = "x86_64 or arm64; the zip must be built for it (lambda/scripts/package.sh reads this default, and the plan stops on a zip built for the other one)."
   type        = string
   default     = "x86_64"
 
   validation {
     condition     = contains(["x86_64", "arm64"], var.lambda_architecture)
     error_message = "lambda_architecture must be x86_64 or arm64."
+  }
+}
+
+variable "lambda_reserved_concurrency" {
+  description = "Concurrent executions reserved for the copy function. null (default) reserves none: the function draws on the account's unreserved concurrency, and accounts whose limit is 10 can deploy (AWS keeps 100 unreserved, so they can reserve nothing). A number also caps the function; the state machine's throttling retries are sized so a burst of 1,000 uploads still ends transferred at 10 (see infra/README.md, Throttling)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.lambda_reserved_concurrency == null || try(var.lambda_reserved_concurrency >= 1 && floor(var.lambda_reserved_concurrency) == var.lambda_reserved_concurrency, false)
+    error_message = "lambda_reserved_concurrency is null (none) or a whole number of at least 1 (0 would stop the function)."
   }
 }
 

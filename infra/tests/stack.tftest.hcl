@@ -3,55 +3,7 @@
 # properties the stack promises.
 
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "eu-west-1" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
-  # Computed ARNs feed arguments the provider validates, so they must look like ARNs.
-  mock_resource "aws_iam_role" {
-    defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
-  }
-  mock_resource "aws_cloudwatch_log_group" {
-    defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:mock" }
-  }
-  mock_resource "aws_lambda_function" {
-    defaults = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:partner-intake-copy" }
-  }
-  mock_resource "aws_sfn_state_machine" {
-    defaults = { arn = "arn:aws:states:eu-west-1:123456789012:stateMachine:partner-intake-transfer" }
-  }
-  mock_resource "aws_sqs_queue" {
-    defaults = { arn = "arn:aws:sqs:eu-west-1:123456789012:partner-intake-undelivered-events" }
-  }
-  mock_resource "aws_dynamodb_table" {
-    defaults = { arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/FileTransferMetadata" }
-  }
-  mock_resource "aws_transfer_server" {
-    defaults = {
-      id                   = "s-0123456789abcdef0"
-      arn                  = "arn:aws:transfer:eu-west-1:123456789012:server/s-0123456789abcdef0"
-      endpoint             = "s-0123456789abcdef0.server.transfer.eu-west-1.amazonaws.com"
-      host_key_fingerprint = "SHA256:mockmockmockmockmockmockmockmockmockmockmo"
-    }
-  }
-  mock_resource "aws_cloudwatch_event_rule" {
-    defaults = { arn = "arn:aws:events:eu-west-1:123456789012:rule/partner-intake-transfer-object-created" }
-  }
-}
-
-override_resource {
-  target = module.storage.aws_s3_bucket.this["source"]
-  values = { arn = "arn:aws:s3:::partner-intake-source-123456789012" }
-}
-
-override_resource {
-  target = module.storage.aws_s3_bucket.this["destination"]
-  values = { arn = "arn:aws:s3:::partner-intake-destination-123456789012" }
+  source = "./tests/mocks"
 }
 
 variables {
@@ -67,8 +19,8 @@ run "sftp_endpoint" {
     error_message = "The SFTP endpoint must be a VPC endpoint."
   }
   assert {
-    condition     = module.sftp.settings.security_policy_name == "TransferSecurityPolicy-2024-01"
-    error_message = "The default security policy must be TransferSecurityPolicy-2024-01."
+    condition     = module.sftp.settings.security_policy_name == "TransferSecurityPolicy-2025-03"
+    error_message = "The default security policy is TransferSecurityPolicy-2025-03, the newest general one."
   }
   assert {
     condition     = module.sftp.settings.set_stat_option == "DEFAULT"
@@ -87,10 +39,15 @@ run "sftp_endpoint" {
     error_message = "A user without mappings is chrooted to /<source bucket>/<user>."
   }
   assert {
-    condition = (module.sftp.settings.users["globex"].home_directory == "/inbound"
-      && join(",", [for m in module.sftp.settings.users["globex"].mappings : "${m.entry}=${m.target}"])
+    condition = (join(",", [for m in module.sftp.settings.users["globex"].mappings : "${m.entry}=${m.target}"])
     == "/inbound=/partner-intake-source-123456789012/globex/inbound,/outbound=/partner-intake-source-123456789012/globex/outbound")
     error_message = "Several mappings keep their entries; $${source_bucket} and $${transfer:UserName} are filled in."
+  }
+  # globex declares home_directory = "/inbound" with a LOGICAL home: AWS ignores it (the user
+  # lands on /), so it is not sent.
+  assert {
+    condition     = module.sftp.settings.users["globex"].home_directory == null && module.sftp.settings.users["acme"].home_directory == null
+    error_message = "A LOGICAL user gets no home_directory: it lands on /, as AWS does with one."
   }
   assert {
     condition = (module.sftp.settings.users["initech"].home_directory_type == "PATH"
@@ -207,6 +164,36 @@ run "least_privilege" {
   }
 }
 
+run "trust_policies_pin_their_source" {
+  command = apply
+
+  variables {
+    sftp_logging_role = true
+  }
+
+  assert {
+    condition     = jsondecode(module.sftp.trust_policies.access).Statement[0].Condition.ArnLike["aws:SourceArn"] == "arn:aws:transfer:eu-west-1:123456789012:user/${output.harness.sftp.server_id}/*"
+    error_message = "Transfer Family assumes the access role for this server's users only."
+  }
+  assert {
+    condition     = jsondecode(module.sftp.trust_policies.logging).Statement[0].Condition.ArnLike["aws:SourceArn"] == "arn:aws:transfer:eu-west-1:123456789012:server/*"
+    error_message = "Transfer Family assumes the logging role for this account's servers only."
+  }
+  assert {
+    condition     = jsondecode(module.workflow.trust_policies.state_machine).Statement[0].Condition.ArnLike["aws:SourceArn"] == module.workflow.state_machine_arn
+    error_message = "Step Functions assumes the state machine's role for this state machine only."
+  }
+  assert {
+    condition     = jsondecode(module.workflow.trust_policies.events).Statement[0].Condition.ArnEquals["aws:SourceArn"] == module.workflow.rule_arn
+    error_message = "EventBridge assumes its role for this rule only."
+  }
+  assert {
+    condition = alltrue([for p in concat(values(module.sftp.trust_policies), values(module.workflow.trust_policies), [module.copy_function.trust_policy]) :
+    jsondecode(p).Statement[0].Condition.StringEquals["aws:SourceAccount"] == "123456789012"])
+    error_message = "Every role is assumed on behalf of this account only."
+  }
+}
+
 run "function_and_table" {
   command = apply
 
@@ -215,8 +202,12 @@ run "function_and_table" {
     error_message = "The function runs the bootstrap binary on provided.al2023."
   }
   assert {
-    condition     = module.copy_function.settings.timeout == jsondecode(file("definitions/copy-function.json")).timeout_seconds && module.copy_function.settings.memory_size == jsondecode(file("definitions/copy-function.json")).memory_size_mb && module.copy_function.settings.reserved_concurrency == jsondecode(file("definitions/copy-function.json")).reserved_concurrency
-    error_message = "Timeout, memory and reserved concurrency come from the shared settings file."
+    condition     = module.copy_function.settings.timeout == jsondecode(file("definitions/copy-function.json")).timeout_seconds && module.copy_function.settings.memory_size == jsondecode(file("definitions/copy-function.json")).memory_size_mb
+    error_message = "Timeout and memory come from the shared settings file."
+  }
+  assert {
+    condition     = module.copy_function.settings.reserved_concurrency == null || module.copy_function.settings.reserved_concurrency == -1
+    error_message = "No concurrency is reserved by default, so accounts whose concurrency limit is 10 can deploy."
   }
   assert {
     condition     = module.copy_function.settings.environment["METADATA_TABLE"] == output.harness.table
@@ -229,6 +220,122 @@ run "function_and_table" {
   assert {
     condition     = join(",", module.metadata_table.settings.indexes) == "by-customer,by-status"
     error_message = "The table can list by status and by customer."
+  }
+}
+
+run "architecture_matches_the_package" {
+  command = plan
+
+  assert {
+    condition     = one(module.copy_function.settings.architectures) == var.lambda_architecture && module.copy_function.settings.package_architecture == var.lambda_architecture
+    error_message = "The function runs on the architecture its zip was built for (package.sh's bootstrap.json)."
+  }
+}
+
+run "reserved_concurrency_when_asked_for" {
+  command = apply
+
+  variables {
+    lambda_reserved_concurrency = 10
+  }
+
+  assert {
+    condition     = module.copy_function.settings.reserved_concurrency == 10
+    error_message = "lambda_reserved_concurrency reserves (and caps) the function's concurrency."
+  }
+}
+
+run "reserved_concurrency_is_never_zero" {
+  command = plan
+
+  variables {
+    lambda_reserved_concurrency = 0
+  }
+
+  expect_failures = [var.lambda_reserved_concurrency]
+}
+
+run "names_carry_the_stack_name" {
+  command = apply
+
+  assert {
+    condition     = startswith(output.harness.table, "${var.name}-")
+    error_message = "The metadata table's name starts with var.name (not a fixed FileTransferMetadata two stacks would share)."
+  }
+  assert {
+    condition     = length(output.resource_names) > 15 && alltrue([for k, n in output.resource_names : strcontains(n, var.name)])
+    error_message = "Every named resource carries var.name."
+  }
+  assert {
+    condition     = module.metadata_table.settings.deletion_protection == var.table_deletion_protection && alltrue([for role, b in module.storage.settings : b.force_destroy == var.force_destroy])
+    error_message = "Deletion protection and force_destroy are the example's settings."
+  }
+}
+
+run "a_destroyable_test_stack" {
+  command = plan
+
+  variables {
+    name                      = "pi-nightly-1234567890-1"
+    table_deletion_protection = false
+    force_destroy             = true
+  }
+
+  assert {
+    condition     = !module.metadata_table.settings.deletion_protection && alltrue([for role, b in module.storage.settings : b.force_destroy])
+    error_message = "A test stack can be destroyed: no deletion protection, buckets emptied on destroy."
+  }
+  assert {
+    condition     = output.harness.table == "pi-nightly-1234567890-1-file-transfer-metadata" && alltrue([for k, n in output.resource_names : strcontains(n, "pi-nightly-1234567890-1")])
+    error_message = "Another name gives every resource another name."
+  }
+}
+
+run "name_overrides_carry_the_name" {
+  command = plan
+
+  variables {
+    table_name = "FileTransferMetadata"
+  }
+
+  expect_failures = [var.table_name]
+}
+
+run "session_logs" {
+  command = apply
+
+  assert {
+    condition     = one(module.sftp.logging.structured_log_destinations) == "${module.sftp.logging.sessions_log_group.arn}:*" && output.harness.log_groups.sftp == module.sftp.logging.sessions_log_group.name && output.harness.log_groups.sftp == "/aws/transfer/${var.name}"
+    error_message = "Structured session logs go to the stack's log group, and the outputs document names that group."
+  }
+  assert {
+    condition     = module.sftp.logging.logging_role == null && output.sftp_logging_role_log_group == null
+    error_message = "Structured logging needs no logging role, so there is none by default."
+  }
+}
+
+run "logging_role_writes_where_aws_writes" {
+  command = apply
+
+  variables {
+    sftp_logging_role = true
+  }
+
+  override_resource {
+    target = module.sftp.aws_cloudwatch_log_group.logging_role[0]
+    values = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/transfer/s-0123456789abcdef0" }
+  }
+
+  # With a logging role, Transfer Family writes to /aws/transfer/<server-id>.
+  assert {
+    condition     = output.sftp_logging_role_log_group == "/aws/transfer/${output.harness.sftp.server_id}"
+    error_message = "The logging role's group is named after the server id, as AWS names it."
+  }
+  assert {
+    condition = alltrue([for st in jsondecode(module.sftp.logging.logging_role_policy).Statement : alltrue([for r in st.Resource :
+      startswith(r, "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/transfer/${output.harness.sftp.server_id}")
+    ])]) && module.sftp.logging.logging_role != null
+    error_message = "The logging role may write to /aws/transfer/<server-id> and nowhere else."
   }
 }
 

@@ -1,11 +1,25 @@
-region          = "eu-west-1"
-name            = "partner-intake"
-vpc_id          = "vpc-0a1b2c3d4e5f67890"
-subnet_ids      = ["subnet-0a1b2c3d4e5f67890", "subnet-0f9e8d7c6b5a43210"]
+region = "eu-west-1"
+# Every resource name carries it (the table is <name>-file-transfer-metadata): a second stack in
+# the same account needs another name.
+name       = "partner-intake"
+vpc_id     = "vpc-0a1b2c3d4e5f67890"
+subnet_ids = ["subnet-0a1b2c3d4e5f67890", "subnet-0f9e8d7c6b5a43210"]
+# Placeholders (RFC 5737 documentation ranges): nobody can connect from them. Put your partners'
+# egress ranges here; a test run adds its own address as a /32 (the nightly workflow does).
 allowed_cidrs   = ["203.0.113.0/24", "198.51.100.17/32"]
 internet_facing = true
 lambda_zip_path = "../../../target/lambda/copy-lambda/bootstrap.zip"
-kms_key_arn     = null
+# What the zip was built for: lambda/scripts/package.sh --arch x86_64|arm64 (the plan stops on a
+# zip built for the other one).
+lambda_architecture = "x86_64"
+# None reserved: the function uses the account's unreserved concurrency (an account whose limit is
+# 10 cannot reserve any). A number caps it; see infra/README.md, Throttling, before lowering it.
+lambda_reserved_concurrency = null
+kms_key_arn                 = null
+
+# A production stack keeps both; a stack that is destroyed again (tests) sets them to false / true.
+table_deletion_protection = true
+force_destroy             = false
 
 # Users are in users.auto.tfvars.json, which `harness sim --users` reads too.
 

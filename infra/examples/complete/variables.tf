@@ -4,7 +4,7 @@ variable "region" {
 }
 
 variable "name" {
-  description = "Resource prefix."
+  description = "Prefix of every resource name; two stacks in one account need two names."
   type        = string
 }
 
@@ -19,7 +19,7 @@ variable "subnet_ids" {
 }
 
 variable "allowed_cidrs" {
-  description = "Partner networks allowed on port 22."
+  description = "Networks allowed on port 22: your partners' egress ranges (and, for tests, the runner's own address as a /32)."
   type        = list(string)
 }
 
@@ -48,6 +48,30 @@ variable "kms_key_arn" {
   description = "KMS key for SSE-KMS, or null for SSE-S3."
   type        = string
   default     = null
+}
+
+variable "lambda_architecture" {
+  description = "x86_64 or arm64: build the zip for it (lambda/scripts/package.sh --arch)."
+  type        = string
+  default     = "x86_64"
+}
+
+variable "lambda_reserved_concurrency" {
+  description = "Concurrency reserved for the copy function; null reserves none (accounts with a limit of 10 cannot reserve any)."
+  type        = number
+  default     = null
+}
+
+variable "table_deletion_protection" {
+  description = "Protect the metadata table from deletion; false for stacks that are destroyed again (tests)."
+  type        = bool
+  default     = true
+}
+
+variable "force_destroy" {
+  description = "Let destroy empty and delete the versioned buckets; true only for stacks that are destroyed again (tests)."
+  type        = bool
+  default     = false
 }
 
 variable "log_retention_days" {

@@ -4,7 +4,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.80.0, < 6.0.0"
+      version = ">= 5.95.0, < 6.0.0" # TransferSecurityPolicy-2025-03 needs 5.95.0+ (provider PR #42167)
     }
   }
 }

@@ -14,12 +14,18 @@ variable "architecture" {
 }
 
 variable "settings" {
-  description = "infra/definitions/copy-function.json: timeout_seconds, memory_size_mb, reserved_concurrency."
+  description = "infra/definitions/copy-function.json: timeout_seconds and memory_size_mb (a reserved_concurrency there is the simulator's; AWS gets var.reserved_concurrency)."
   type = object({
     timeout_seconds      = number
     memory_size_mb       = number
-    reserved_concurrency = number
+    reserved_concurrency = optional(number)
   })
+}
+
+variable "reserved_concurrency" {
+  description = "Concurrent executions reserved for the function; null reserves none (the function shares the account's unreserved pool)."
+  type        = number
+  default     = null
 }
 
 variable "source_bucket_arn" {

@@ -3,14 +3,33 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
-  # Both roles (session logs, S3 access) are assumed by this account's Transfer Family only.
-  transfer_trust_policy = jsonencode({
+  # Each role is assumed by this account's Transfer Family only, in the context AWS documents:
+  # the access role for the users of this server (user/<server-id>/*), the logging role for a
+  # server (server/*: the server takes the role's ARN when it is created, so the role cannot name
+  # the server's id without a cycle).
+  transfer_source = "arn:${data.aws_partition.current.partition}:transfer:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}"
+  access_trust_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
       Effect    = "Allow"
       Principal = { Service = "transfer.amazonaws.com" }
       Action    = "sts:AssumeRole"
-      Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
+        ArnLike      = { "aws:SourceArn" = "${local.transfer_source}:user/${aws_transfer_server.this.id}/*" }
+      }
+    }]
+  })
+  logging_trust_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "transfer.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
+        ArnLike      = { "aws:SourceArn" = "${local.transfer_source}:server/*" }
+      }
     }]
   })
 
@@ -27,6 +46,20 @@ locals {
       ]
     }
   }
+
+  # A session policy is intersected with the access role's permissions: with SSE-KMS buckets the
+  # session must allow the key as well, or every read and write is denied. The file stays the
+  # source of truth; the statement is added here, and $${transfer:...} variables stay literal.
+  kms_session_statement = {
+    Sid      = "UseBucketKey"
+    Effect   = "Allow"
+    Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    Resource = [var.kms_key_arn]
+  }
+  session_policy = var.kms_key_arn == null ? var.session_policy : jsonencode(merge(
+    jsondecode(var.session_policy),
+    { Statement = concat(jsondecode(var.session_policy).Statement, [local.kms_session_statement]) },
+  ))
 
   # One entry per (user, key).
   user_keys = merge([
@@ -69,35 +102,50 @@ resource "aws_cloudwatch_log_group" "sessions" {
   tags              = var.tags
 }
 
+# Session logs: structured JSON to the log group above (structured_log_destinations, no role
+# needed). A logging role is optional; with one, Transfer Family also writes to
+# /aws/transfer/<server-id>, a group named after the server, so that group is created here once the
+# server id is known and the role may write there and nowhere else.
 resource "aws_iam_role" "logging" {
+  count              = var.logging_role ? 1 : 0
   name               = "${var.name}-transfer-logging"
-  assume_role_policy = local.transfer_trust_policy
+  assume_role_policy = local.logging_trust_policy
   tags               = var.tags
 }
 
+resource "aws_cloudwatch_log_group" "logging_role" {
+  #checkov:skip=CKV_AWS_158:Logs are encrypted with the CloudWatch Logs service key unless a key is given.
+  count             = var.logging_role ? 1 : 0
+  name              = "/aws/transfer/${aws_transfer_server.this.id}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_kms_key_arn
+  tags              = var.tags
+}
+
 resource "aws_iam_role_policy" "logging" {
-  name = "session-logs"
-  role = aws_iam_role.logging.id
+  count = var.logging_role ? 1 : 0
+  name  = "session-logs"
+  role  = aws_iam_role.logging[0].id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
       Sid      = "SessionLogs"
       Effect   = "Allow"
-      Action   = ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
-      Resource = ["${aws_cloudwatch_log_group.sessions.arn}:*"]
+      Action   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
+      Resource = [aws_cloudwatch_log_group.logging_role[0].arn, "${aws_cloudwatch_log_group.logging_role[0].arn}:*"]
     }]
   })
 }
 
 resource "aws_transfer_server" "this" {
-  #checkov:skip=CKV_AWS_380:security_policy_name is a variable defaulting to TransferSecurityPolicy-2024-01, the newest general policy; checkov cannot resolve it through the module call.
+  #checkov:skip=CKV_AWS_380:security_policy_name is a variable defaulting to TransferSecurityPolicy-2025-03, the newest general policy; checkov cannot resolve it through the module call.
   endpoint_type          = "VPC"
   identity_provider_type = "SERVICE_MANAGED"
   protocols              = ["SFTP"]
   domain                 = "S3"
   security_policy_name   = var.security_policy_name
   host_key               = var.host_key
-  logging_role           = aws_iam_role.logging.arn
+  logging_role           = var.logging_role ? aws_iam_role.logging[0].arn : null
   structured_log_destinations = [
     "${aws_cloudwatch_log_group.sessions.arn}:*",
   ]
@@ -119,7 +167,7 @@ resource "aws_transfer_server" "this" {
 # One access role for every user; the session policy narrows it to the user's own folder.
 resource "aws_iam_role" "access" {
   name               = "${var.name}-sftp-access"
-  assume_role_policy = local.transfer_trust_policy
+  assume_role_policy = local.access_trust_policy
   tags               = var.tags
 }
 
@@ -131,6 +179,8 @@ resource "aws_iam_role_policy" "access" {
     Statement = concat(
       jsondecode(var.access_role_policy).Statement,
       var.kms_key_arn == null ? [] : [{
+        # S3 calls KMS as the session: GenerateDataKey for PutObject and CreateMultipartUpload,
+        # Decrypt for GetObject, UploadPart and CompleteMultipartUpload.
         Sid      = "Encryption"
         Effect   = "Allow"
         Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
@@ -148,12 +198,11 @@ resource "aws_transfer_user" "this" {
   server_id           = aws_transfer_server.this.id
   user_name           = each.key
   role                = aws_iam_role.access.arn
-  policy              = var.session_policy
+  policy              = local.session_policy
   home_directory_type = each.value.home_directory_type
-  home_directory = (
-    each.value.home_directory_type == "PATH" ? local.homes[each.key].path :
-    each.value.home_directory
-  )
+  # AWS reads HomeDirectory for PATH homes only: a LOGICAL user always lands on / (its mappings'
+  # entries are what it sees there), so a LOGICAL home_directory is not sent.
+  home_directory = each.value.home_directory_type == "PATH" ? local.homes[each.key].path : null
 
   dynamic "home_directory_mappings" {
     for_each = each.value.home_directory_type == "LOGICAL" ? local.homes[each.key].mappings : []
@@ -164,6 +213,13 @@ resource "aws_transfer_user" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.session_policy) <= 2048
+      error_message = "Transfer Family accepts session policies of at most 2048 characters."
+    }
+  }
 }
 
 resource "aws_transfer_ssh_key" "this" {

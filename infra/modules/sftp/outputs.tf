@@ -14,8 +14,19 @@ output "host_key_fingerprint" {
 }
 
 output "log_group" {
-  description = "Session log group."
+  description = "The log group the server's structured session logs land in."
   value       = aws_cloudwatch_log_group.sessions.name
+}
+
+output "logging" {
+  description = "Where session logs go: structured destinations, and with a logging role its log group and policy (for tests and reviews)."
+  value = {
+    structured_log_destinations = aws_transfer_server.this.structured_log_destinations
+    sessions_log_group          = { name = aws_cloudwatch_log_group.sessions.name, arn = aws_cloudwatch_log_group.sessions.arn }
+    logging_role                = aws_transfer_server.this.logging_role
+    logging_role_log_group      = var.logging_role ? aws_cloudwatch_log_group.logging_role[0].name : null
+    logging_role_policy         = var.logging_role ? aws_iam_role_policy.logging[0].policy : null
+  }
 }
 
 output "elastic_ips" {
@@ -51,4 +62,23 @@ output "settings" {
       }
     }
   }
+}
+
+output "resource_names" {
+  description = "The name of every named resource of this module (the server and Elastic IPs by their Name tag)."
+  value = merge(
+    {
+      "security_group.sftp"  = aws_security_group.endpoint.name
+      "log_group.sessions"   = aws_cloudwatch_log_group.sessions.name
+      "iam_role.sftp_access" = aws_iam_role.access.name
+      "transfer_server"      = aws_transfer_server.this.tags["Name"]
+    },
+    { for i, e in aws_eip.endpoint : "eip.${i}" => e.tags["Name"] },
+    { for r in aws_iam_role.logging : "iam_role.logging" => r.name },
+  )
+}
+
+output "trust_policies" {
+  description = "The roles' trust policies (for tests and reviews)."
+  value       = merge({ access = aws_iam_role.access.assume_role_policy }, { for r in aws_iam_role.logging : "logging" => r.assume_role_policy })
 }

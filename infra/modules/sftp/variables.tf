@@ -71,6 +71,12 @@ variable "kms_key_arn" {
   default     = null
 }
 
+variable "logging_role" {
+  description = "Also give the server a logging role (it then writes to /aws/transfer/<server-id> too); structured logs need none."
+  type        = bool
+  default     = false
+}
+
 variable "logs_kms_key_arn" {
   description = "KMS key for the log group; null for the service key."
   type        = string

@@ -12,8 +12,9 @@ resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_145:SSE-KMS is used when kms_key_arn is set; SSE-S3 is the documented default.
   for_each = local.buckets
 
-  bucket = each.value
-  tags   = merge(var.tags, { Name = each.value, Role = each.key })
+  bucket        = each.value
+  force_destroy = var.force_destroy
+  tags          = merge(var.tags, { Name = each.value, Role = each.key })
 }
 
 resource "aws_s3_bucket_versioning" "this" {

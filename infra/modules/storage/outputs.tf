@@ -29,9 +29,15 @@ output "settings" {
         aws_s3_bucket_public_access_block.this[role].ignore_public_acls,
         aws_s3_bucket_public_access_block.this[role].restrict_public_buckets,
       ])
-      ownership  = one(aws_s3_bucket_ownership_controls.this[role].rule).object_ownership
-      versioning = one(aws_s3_bucket_versioning.this[role].versioning_configuration).status
-      policy     = aws_s3_bucket_policy.tls_only[role].policy
+      ownership     = one(aws_s3_bucket_ownership_controls.this[role].rule).object_ownership
+      versioning    = one(aws_s3_bucket_versioning.this[role].versioning_configuration).status
+      policy        = aws_s3_bucket_policy.tls_only[role].policy
+      force_destroy = b.force_destroy
     }
   }
+}
+
+output "resource_names" {
+  description = "The name of every named resource of this module."
+  value       = { for role, b in aws_s3_bucket.this : "s3_bucket.${role}" => b.bucket }
 }

@@ -14,6 +14,12 @@ variable "kms_key_arn" {
   default     = null
 }
 
+variable "force_destroy" {
+  description = "Let destroy delete the buckets with every object version in them."
+  type        = bool
+  default     = false
+}
+
 variable "incomplete_multipart_days" {
   description = "Days after which incomplete multipart uploads are aborted."
   type        = number

@@ -1,4 +1,6 @@
+data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
+data "aws_region" "current" {}
 
 locals {
   definition = templatefile(var.state_machine_file, {
@@ -6,7 +8,17 @@ locals {
     metadata_table    = var.table_name
   })
   event_pattern = templatefile(var.event_pattern_file, { source_bucket = var.source_bucket })
-  transformer   = jsondecode(templatefile(var.input_transformer_file, { destination_bucket = var.destination_bucket }))
+
+  # The copy task's retry for Lambda throttling, as the definition has it (the first retrier that
+  # matches Lambda.TooManyRequestsException applies): how long a throttled execution keeps trying.
+  # (Reporting only: a definition without exactly one lambda:invoke task reports nothing.)
+  copy_task        = try(one([for name, st in jsondecode(local.definition).States : merge(st, { Name = name }) if try(st.Resource, "") == "arn:aws:states:::lambda:invoke"]), null)
+  throttle_retrier = try([for r in local.copy_task.Retry : r if contains(r.ErrorEquals, "Lambda.TooManyRequestsException")][0], null)
+  throttle_waits = local.throttle_retrier == null ? [] : [
+    for n in range(try(local.throttle_retrier.MaxAttempts, 3)) :
+    min(try(local.throttle_retrier.IntervalSeconds, 1) * pow(try(local.throttle_retrier.BackoffRate, 2), n), try(local.throttle_retrier.MaxDelaySeconds, 31622400))
+  ]
+  transformer = jsondecode(templatefile(var.input_transformer_file, { destination_bucket = var.destination_bucket }))
 }
 
 # --- State machine ---
@@ -19,6 +31,8 @@ resource "aws_cloudwatch_log_group" "states" {
   tags              = var.tags
 }
 
+# Assumed by Step Functions for this state machine only (its ARN is known from its name, so the
+# role can name it before it exists).
 resource "aws_iam_role" "states" {
   name = "${var.name}-states"
   assume_role_policy = jsonencode({
@@ -27,6 +41,10 @@ resource "aws_iam_role" "states" {
       Effect    = "Allow"
       Principal = { Service = "states.amazonaws.com" }
       Action    = "sts:AssumeRole"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
+        ArnLike      = { "aws:SourceArn" = "arn:${data.aws_partition.current.partition}:states:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:stateMachine:${var.name}" }
+      }
     }]
   })
   tags = var.tags
@@ -56,6 +74,15 @@ locals {
         Resource = ["*"]
       },
     ],
+    # DynamoDB encrypts and decrypts the table's items with the caller's permissions on a customer
+    # managed key: without these, RecordFailure is denied and crashes and timeouts go unrecorded.
+    var.table_kms_key_arn == null ? [] : [{
+      Sid       = "MetadataTableKey"
+      Effect    = "Allow"
+      Action    = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+      Resource  = [var.table_kms_key_arn]
+      Condition = { StringEquals = { "kms:ViaService" = "dynamodb.${data.aws_region.current.name}.${data.aws_partition.current.dns_suffix}" } }
+    }],
     var.tracing_enabled ? [{
       Sid      = "Tracing"
       Effect   = "Allow"
@@ -103,6 +130,7 @@ resource "aws_cloudwatch_event_rule" "object_created" {
   tags          = var.tags
 }
 
+# Assumed by EventBridge for this rule only.
 resource "aws_iam_role" "events" {
   name = "${var.name}-events"
   assume_role_policy = jsonencode({
@@ -111,6 +139,10 @@ resource "aws_iam_role" "events" {
       Effect    = "Allow"
       Principal = { Service = "events.amazonaws.com" }
       Action    = "sts:AssumeRole"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
+        ArnEquals    = { "aws:SourceArn" = aws_cloudwatch_event_rule.object_created.arn }
+      }
     }]
   })
   tags = var.tags
@@ -130,11 +162,14 @@ resource "aws_iam_role_policy" "events" {
   })
 }
 
+# EventBridge writes to an SSE-KMS queue only if the key's policy lets events.amazonaws.com use
+# it, and this stack does not own key policies: the queue uses SQS-managed encryption unless a key
+# is given for it on purpose (dead_letter_kms_key_arn; its statement is in dead_letter_key_policy_statement).
 resource "aws_sqs_queue" "dead_letters" {
   name                      = "${var.name}-undelivered-events"
   message_retention_seconds = 1209600
-  sqs_managed_sse_enabled   = var.kms_key_arn == null ? true : null
-  kms_master_key_id         = var.kms_key_arn
+  sqs_managed_sse_enabled   = var.dead_letter_kms_key_arn == null ? true : null
+  kms_master_key_id         = var.dead_letter_kms_key_arn
   tags                      = var.tags
 }
 

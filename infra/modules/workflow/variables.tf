@@ -43,8 +43,14 @@ variable "destination_bucket" {
   type        = string
 }
 
-variable "kms_key_arn" {
-  description = "KMS key for the dead-letter queue; null for SQS-managed encryption."
+variable "table_kms_key_arn" {
+  description = "Customer managed key of the metadata table (the state machine's RecordFailure writes through it); null for the AWS managed key."
+  type        = string
+  default     = null
+}
+
+variable "dead_letter_kms_key_arn" {
+  description = "KMS key for the dead-letter queue; null for SQS-managed encryption (SSE-SQS), which EventBridge can always write to."
   type        = string
   default     = null
 }
