@@ -33,45 +33,8 @@ for dir in . examples/complete examples/kms; do
   echo "== terraform init + validate ($dir)"
   (cd "$dir" && rm -rf .terraform .terraform.lock.hcl && terraform init "${init_args[@]}" >/dev/null && terraform validate -no-color)
 done
-# Test files that check infra/definitions/ changes made on another branch: run apart, reported
-# as expected failures until those changes land. When one passes, delete it from this list (with
-# PENDING_STRICT=1 a passing pending file fails the check, as a reminder).
-PENDING=(tests/record_failure.tftest.hcl tests/state_machine_retries.tftest.hcl)
-var_files=(-var-file=examples/complete/terraform.tfvars -var-file=examples/complete/users.auto.tfvars.json)
-
 echo "== terraform test"
-filters=()
-for f in tests/*.tftest.hcl; do
-  [[ " ${PENDING[*]} " == *" $f "* ]] || filters+=("-filter=$f")
-done
-terraform test -no-color "${filters[@]}" "${var_files[@]}"
-
-for f in "${PENDING[@]}"; do
-  echo "== terraform test $f (PENDING: waits for a definitions change)"
-  status=0
-  terraform test -json "-filter=$f" "${var_files[@]}" >"${TMPDIR:-/tmp}/pending-test.json" 2>&1 || status=$?
-  python3 - "${TMPDIR:-/tmp}/pending-test.json" <<'PY'
-import json, sys
-for line in open(sys.argv[1]):
-    try:
-        m = json.loads(line)
-    except ValueError:
-        continue
-    run = m.get("test_run", {})
-    if m.get("type") == "test_run" and run.get("progress") == "complete":
-        print(f'  run "{run["run"]}"... {run["status"]}')
-    elif m.get("type") == "diagnostic" and m["diagnostic"]["severity"] == "error":
-        print(f'      {m["diagnostic"]["summary"]}: {m["diagnostic"].get("detail", "")}')
-    elif m.get("type") == "test_summary":
-        print(m["@message"])
-PY
-  if [ "$status" = 0 ]; then
-    echo "NOTE: $f now passes: remove it from PENDING in infra/scripts/check.sh"
-    [ "${PENDING_STRICT:-0}" != 1 ] || exit 1
-  else
-    echo "EXPECTED FAILURE (pending definitions change; not counted)"
-  fi
-done
+terraform test -no-color -var-file=examples/complete/terraform.tfvars -var-file=examples/complete/users.auto.tfvars.json
 
 echo "== checkov"
 venv="${XDG_CACHE_HOME:-$HOME/.cache}/partner-intake/checkov-venv"

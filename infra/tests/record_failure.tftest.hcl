@@ -1,8 +1,3 @@
-# PENDING until the state machine definition (infra/definitions/state-machine.asl.json, being
-# rewritten on another branch) lands: infra/scripts/check.sh runs this file apart and reports it
-# as an expected failure until then. Once the definition passes it, drop it from PENDING in
-# check.sh so it runs with the others.
-#
 # RecordFailure writes the record the copy function would have written: the same attribute
 # names (`key`, not `raw_key`) and both indexes' keys (`customer_id`, `upload_timestamp`, with
 # `status`), so a crash or a timeout shows up in by-status and by-customer like any failure; and

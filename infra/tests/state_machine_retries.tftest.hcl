@@ -1,6 +1,3 @@
-# PENDING until the state machine definition (infra/definitions/state-machine.asl.json, being
-# rewritten on another branch) lands; see PENDING in infra/scripts/check.sh.
-#
 # The copy task's retries: Lambda.ClientExecutionTimeoutException is retried like the other
 # transient Lambda errors, and Lambda.TooManyRequestsException keeps a throttled execution trying
 # long enough to drain a burst of 1,000 uploads at a concurrency of 10 even if every copy ran its
