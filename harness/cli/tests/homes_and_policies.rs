@@ -26,7 +26,7 @@ fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
 }
 
 /// Two users as the stack's `users` variable declares them: globex with two logical mappings
-/// landing in `/inbound`, initech with a PATH home.
+/// (and a `home_directory` AWS ignores for LOGICAL users), initech with a PATH home.
 struct Stack {
     sim: SimProcess,
     keys: tempfile::TempDir,
@@ -105,11 +105,13 @@ fn logical_mappings_show_only_their_entries() {
     let l = local.display();
     let out = stack.sftp(
         "globex",
-        &format!("pwd\nls /\nput {l}\nput {l} /outbound/b.csv\n-put {l} /elsewhere/c.csv\n-mkdir /newtop\n-put {l} /../../../initech/x.csv\nls /outbound\n"),
+        &format!("pwd\nls /\n-put {l}\nput {l} /inbound/a.csv\nput {l} /outbound/b.csv\n-put {l} /elsewhere/c.csv\n-mkdir /newtop\n-put {l} /../../../initech/x.csv\nls /outbound\n"),
     );
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    assert!(t.contains("Remote working directory: /inbound"), "lands in its home directory: {t}");
+    // A LOGICAL user lands on `/` whatever home_directory says, as in AWS; a relative path starts there.
+    assert!(t.contains("Remote working directory: /\n"), "lands on /: {t}");
+    assert!(t.contains(r#"dest open "/a.csv": No such file or directory"#), "{t}");
     let root: Vec<&str> =
         t.split("sftp> ls /\n").nth(1).unwrap().lines().take_while(|l| !l.starts_with("sftp>")).collect();
     assert_eq!(root.join(" ").split_whitespace().collect::<Vec<_>>(), ["/inbound", "/outbound"], "{t}");
@@ -125,7 +127,7 @@ fn logical_mappings_show_only_their_entries() {
 fn a_path_home_is_kept_in_its_folder_by_the_session_policy() {
     let Some((stack, local)) = start_with_a_file() else { return };
     let l = local.display();
-    let out = stack.sftp("globex", &format!("put {l} mine.csv\n"));
+    let out = stack.sftp("globex", &format!("put {l} /inbound/mine.csv\n"));
     assert!(out.status.success(), "{}", text(&out));
 
     let theirs = format!("/{BUCKET}/globex/inbound/mine.csv");
@@ -220,7 +222,7 @@ t.close()
 #[test]
 fn paramiko_sees_the_denials() {
     let Some((stack, local)) = start_with_a_file() else { return };
-    let out = stack.sftp("globex", &format!("put {} mine.csv\n", local.display()));
+    let out = stack.sftp("globex", &format!("put {} /inbound/mine.csv\n", local.display()));
     assert!(out.status.success(), "{}", text(&out));
     let addr = stack.sim.sftp();
     let (ip, port, key) = (addr.ip().to_string(), addr.port().to_string(), stack.keys.path().join("initech"));

@@ -388,7 +388,7 @@ impl Simulator {
             settings.timeout_seconds = t;
         }
         if let Some(c) = config.function_reserved_concurrency {
-            settings.reserved_concurrency = c;
+            settings.reserved_concurrency = Some(c);
         }
         lambda.deploy(lambda::FunctionSpec {
             name: config.function_name.clone(),

@@ -14,7 +14,7 @@ variable "architecture" {
 }
 
 variable "settings" {
-  description = "infra/definitions/copy-function.json: timeout_seconds and memory_size_mb (a reserved_concurrency there is the simulator's; AWS gets var.reserved_concurrency)."
+  description = "infra/definitions/copy-function.json: timeout_seconds and memory_size_mb (the reservation is var.reserved_concurrency, none by default)."
   type = object({
     timeout_seconds      = number
     memory_size_mb       = number

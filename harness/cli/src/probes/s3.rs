@@ -96,16 +96,15 @@ pub async fn versions(c: &Clients, bucket: &str, key: &str) -> Result<Vec<Option
     let mut out = Vec::new();
     let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
     loop {
-        let page = c
-            .s3
-            .list_object_versions()
-            .bucket(bucket)
-            .prefix(key)
-            .set_key_marker(key_marker.clone())
-            .set_version_id_marker(version_marker.clone())
-            .send()
-            .await
-            .map_err(|e| ProbeError::from_sdk("s3", "ListObjectVersions", uri(bucket, key), &e))?;
+        let page =
+            c.s3.list_object_versions()
+                .bucket(bucket)
+                .prefix(key)
+                .set_key_marker(key_marker.clone())
+                .set_version_id_marker(version_marker.clone())
+                .send()
+                .await
+                .map_err(|e| ProbeError::from_sdk("s3", "ListObjectVersions", uri(bucket, key), &e))?;
         out.extend(
             page.versions()
                 .iter()

@@ -38,7 +38,13 @@ pub fn judged(stage: Stage, name: impl Into<String>, started: Instant, result: R
 
 /// Checks one key's journey: every upload's executions and record, its copies, and what the
 /// destination holds. `deliveries` is how many executions each event starts.
-pub async fn check_key(clients: &Clients, ep: &Target, kp: &KeyPlan, deliveries: usize, deadline: Instant) -> Vec<Check> {
+pub async fn check_key(
+    clients: &Clients,
+    ep: &Target,
+    kp: &KeyPlan,
+    deliveries: usize,
+    deadline: Instant,
+) -> Vec<Check> {
     if let Some(Expect::Absent { why }) = kp.uploads.last().map(|p| &p.expect) {
         return vec![check_absent(clients, ep, kp, why).await];
     }
@@ -251,7 +257,9 @@ fn judge_record(kp: &KeyPlan, f: &Planned, i: &dynamodb::Record) -> Result<Strin
         _ if f.error_type.as_ref().is_some_and(|t| !error_type.contains(t.as_str())) => {
             saw(format!("error_type is {error_type:?}, expected {:?}", f.error_type.as_deref().unwrap_or_default()))
         }
-        Expect::Failed { error_contains: Some(needle) } if !err_msg.as_deref().unwrap_or("").contains(needle.as_str()) => {
+        Expect::Failed { error_contains: Some(needle) }
+            if !err_msg.as_deref().unwrap_or("").contains(needle.as_str()) =>
+        {
             saw(format!("error_message {err_msg:?} does not mention {needle:?}"))
         }
         Expect::Transferred { copy_method: Some(m), .. } if !method.contains(m.as_str()) => {
@@ -267,7 +275,12 @@ fn judge_record(kp: &KeyPlan, f: &Planned, i: &dynamodb::Record) -> Result<Strin
 
 /// Before the copy is released, the upload's record reads `uploaded`, with the schema every
 /// writer uses, and the destination holds nothing of it.
-pub async fn uploaded_before_copy(clients: &Clients, ep: &Target, kp: &KeyPlan, deadline: Instant) -> Result<String, Failure> {
+pub async fn uploaded_before_copy(
+    clients: &Clients,
+    ep: &Target,
+    kp: &KeyPlan,
+    deadline: Instant,
+) -> Result<String, Failure> {
     let Some(src) = s3::head(clients, &ep.source_bucket, &kp.key).await? else {
         return Err(Failure::Saw(format!("no s3://{}/{}", ep.source_bucket, kp.key)));
     };

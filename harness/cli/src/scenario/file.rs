@@ -122,8 +122,8 @@ pub struct User {
     /// `PATH`, as in the Terraform stack's `users` variable.
     #[serde(default)]
     pub home_directory_type: Option<HomeType>,
-    /// PATH: the home (`/${source_bucket}/${transfer:UserName}` by default); LOGICAL: the
-    /// landing directory, one of the entries. Relative upload paths start here.
+    /// PATH: the home (`/${source_bucket}/${transfer:UserName}` by default), where relative
+    /// upload paths start. Ignored for LOGICAL users, as AWS ignores it: they land on `/`.
     #[serde(default)]
     pub home_directory: Option<String>,
     /// LOGICAL: what the user sees (`entry`) and where it is in S3 (`target`, may use
@@ -256,6 +256,9 @@ pub struct Upload {
     /// Drop the connection after this many bytes, without closing the file.
     #[serde(default)]
     pub interrupt_after: Option<u64>,
+    /// Upload this many files like this one, `{n}` in the path numbering them from 1.
+    #[serde(default)]
+    pub repeat: Option<u32>,
 }
 
 /// Which key a login attempt offers.
@@ -302,7 +305,7 @@ impl Scenario {
     /// Parses scenario text; `path` names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ScenarioError> {
         let invalid = |message: String| ScenarioError::Invalid { path: path.into(), message };
-        let s: Scenario = toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_string()))?;
+        let mut s: Scenario = toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_string()))?;
         if s.version != SCENARIO_VERSION {
             return Err(invalid(format!(
                 "version: {} is not supported (this harness reads version {SCENARIO_VERSION})",
@@ -381,6 +384,25 @@ impl Scenario {
         if s.uploads.is_empty() && s.directories.is_empty() && s.logins.is_empty() {
             return Err(invalid("give at least one [[uploads]] or [[directories]] entry".into()));
         }
+        let mut expanded = Vec::with_capacity(s.uploads.len());
+        for (i, u) in s.uploads.iter().enumerate() {
+            match u.repeat {
+                None => expanded.push(u.clone()),
+                Some(n) if n == 0 || !u.path.contains("{n}") => {
+                    return Err(invalid(format!(
+                        "line {}: uploads[{i}].repeat: give a count of at least 1 and a path with {{n}} to number the files",
+                        line_of(text, "uploads", i, "repeat")
+                    )));
+                }
+                Some(n) => expanded.extend((1..=n).map(|k| Upload {
+                    path: u.path.replace("{n}", &k.to_string()),
+                    rename_to: u.rename_to.as_ref().map(|r| r.replace("{n}", &k.to_string())),
+                    repeat: None,
+                    ..u.clone()
+                })),
+            }
+        }
+        s.uploads = expanded;
         Ok(s)
     }
 

@@ -210,7 +210,9 @@ pub fn plan(scenario: &Scenario, homes: &Homes<'_>) -> Vec<KeyPlan> {
         };
         let content = content_of(u, n);
         let expect = match u.expect {
-            None | Some(file::Outcome::Transferred) => Expect::Transferred { content, copy_method: u.copy_method.clone() },
+            None | Some(file::Outcome::Transferred) => {
+                Expect::Transferred { content, copy_method: u.copy_method.clone() }
+            }
             Some(file::Outcome::Superseded) => Expect::Superseded,
             Some(file::Outcome::Failed) | Some(file::Outcome::Refused) => {
                 Expect::Failed { error_contains: u.error_contains.clone() }

@@ -135,7 +135,7 @@ mod tests {
         assert_eq!(t.region, "eu-west-1");
         assert_eq!(t.endpoint_url, None);
         assert_eq!(t.source_bucket, "partner-intake-source-123456789012");
-        assert_eq!(t.table, "FileTransferMetadata");
+        assert_eq!(t.table, "partner-intake-file-transfer-metadata");
         assert_eq!(t.sftp_log_group, "/aws/transfer/partner-intake");
         assert!(t.state_machine_arn.ends_with(":stateMachine:partner-intake-transfer"));
     }

@@ -19,6 +19,9 @@ use crate::logs::LogStore;
 use crate::states::TaskFailure;
 use runtime_api::{Invocation, Reply, RuntimeApi};
 
+/// The account's concurrency for functions without a reservation (Lambda's default quota).
+pub const ACCOUNT_CONCURRENCY: u32 = 1000;
+
 /// The function's settings: the shared `infra/` settings file plus its environment.
 #[derive(Debug, Clone, Deserialize)]
 pub struct FunctionSettings {
@@ -26,8 +29,10 @@ pub struct FunctionSettings {
     pub timeout_seconds: u64,
     /// Memory in MB.
     pub memory_size_mb: u32,
-    /// Reserved concurrency (at most this many invocations at once).
-    pub reserved_concurrency: u32,
+    /// Reserved concurrency (at most this many invocations at once); none by default, as the
+    /// stack deploys it, when the account's unreserved pool limits it.
+    #[serde(default)]
+    pub reserved_concurrency: Option<u32>,
     /// Environment variables.
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
@@ -147,13 +152,11 @@ impl LambdaService {
                     ),
                 )
             })?;
-            if f.running >= f.spec.settings.reserved_concurrency {
+            let limit = f.spec.settings.reserved_concurrency.unwrap_or(ACCOUNT_CONCURRENCY);
+            if f.running >= limit {
                 return Err(TaskFailure::new(
                     "Lambda.TooManyRequestsException",
-                    format!(
-                        "Rate Exceeded. (Service: Lambda, Status Code: 429, function {name}, reserved concurrency {})",
-                        f.spec.settings.reserved_concurrency
-                    ),
+                    format!("Rate Exceeded. (Service: Lambda, Status Code: 429, function {name}, concurrency {limit})"),
                 ));
             }
             f.running += 1;

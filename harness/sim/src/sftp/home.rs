@@ -64,9 +64,6 @@ pub enum HomeError {
     /// A LOGICAL home without mappings.
     #[error("a LOGICAL home needs at least one HomeDirectoryMappings entry")]
     NoMappings,
-    /// A LOGICAL landing directory outside the mappings.
-    #[error("the home directory {0:?} is not inside any mapping entry")]
-    LandingOutside(String),
 }
 
 /// What a client path names.
@@ -120,8 +117,9 @@ impl HomeDirectory {
         Ok(Self::Path { home })
     }
 
-    /// A LOGICAL home from its mappings and optional landing directory.
-    pub fn logical(mappings: &[Mapping], landing: Option<&str>, user: &str) -> Result<Self, HomeError> {
+    /// A LOGICAL home from its mappings. The user lands on `/`: Transfer Family reads
+    /// `HomeDirectory` for PATH users only.
+    pub fn logical(mappings: &[Mapping], user: &str) -> Result<Self, HomeError> {
         if mappings.is_empty() {
             return Err(HomeError::NoMappings);
         }
@@ -135,12 +133,7 @@ impl HomeDirectory {
             out.push((entry, bucket, key));
         }
         out.sort_by_key(|(e, _, _)| std::cmp::Reverse(e.len()));
-        let landing = vpath::display(&clean("HomeDirectory", landing.unwrap_or("/"))?);
-        let home = Self::Logical { mappings: out, landing: landing.clone() };
-        if landing != "/" && matches!(home.resolve(&vpath::resolve(&landing)), Resolved::Outside) {
-            return Err(HomeError::LandingOutside(landing));
-        }
-        Ok(home)
+        Ok(Self::Logical { mappings: out, landing: "/".into() })
     }
 
     /// Where the client lands: the path `realpath(".")` answers.
@@ -250,7 +243,7 @@ mod tests {
 
     #[test]
     fn chroot_maps_everything_below_the_target() {
-        let home = HomeDirectory::logical(&[m("/", "/src/${Transfer:UserName}")], None, "acme").unwrap();
+        let home = HomeDirectory::logical(&[m("/", "/src/${Transfer:UserName}")], "acme").unwrap();
         assert_eq!(at(&home, "/"), s3("src", "acme"));
         assert_eq!(at(&home, "/../../other/x"), s3("src", "acme/other/x"));
         assert_eq!(home.home_dir(), "/src/acme");
@@ -269,10 +262,11 @@ mod tests {
                 m("/inbound/urgent", "/fast/${transfer:username}"),
                 m("/shared/reports", "/reports/2026"),
             ],
-            Some("/inbound"),
             "globex",
         )
         .unwrap();
+        // Transfer Family lands LOGICAL users on `/`, whatever HomeDirectory says.
+        assert_eq!(home.landing(), "/");
         assert_eq!(at(&home, "/inbound/a.csv"), s3("src", "globex/in/a.csv"));
         assert_eq!(at(&home, "/inbound/urgent/b"), s3("fast", "globex/b"));
         assert_eq!(at(&home, "/inbound/urgentish"), s3("src", "globex/in/urgentish"));
@@ -280,7 +274,7 @@ mod tests {
         assert_eq!(at(&home, "/shared"), Resolved::Virtual(vec!["reports".into()]));
         assert_eq!(at(&home, "/elsewhere"), Resolved::Outside);
         assert_eq!(at(&home, "/shared/other"), Resolved::Outside);
-        assert_eq!(home.home_dir(), "/src/globex/in");
+        assert_eq!(home.home_dir(), "/");
     }
 
     #[test]
@@ -295,23 +289,19 @@ mod tests {
 
     #[test]
     fn invalid_homes_are_refused_with_the_field() {
-        assert_eq!(HomeDirectory::logical(&[], None, "u"), Err(HomeError::NoMappings));
+        assert_eq!(HomeDirectory::logical(&[], "u"), Err(HomeError::NoMappings));
         assert!(matches!(
-            HomeDirectory::logical(&[m("inbound", "/b/k")], None, "u"),
+            HomeDirectory::logical(&[m("inbound", "/b/k")], "u"),
             Err(HomeError::NotAbsolute { what: "Entry", .. })
         ));
         assert!(matches!(
-            HomeDirectory::logical(&[m("/", "/b/../k")], None, "u"),
+            HomeDirectory::logical(&[m("/", "/b/../k")], "u"),
             Err(HomeError::NotAbsolute { what: "Target", .. })
         ));
-        assert!(matches!(HomeDirectory::logical(&[m("/", "/")], None, "u"), Err(HomeError::NoBucket { .. })));
+        assert!(matches!(HomeDirectory::logical(&[m("/", "/")], "u"), Err(HomeError::NoBucket { .. })));
         assert_eq!(
-            HomeDirectory::logical(&[m("/a", "/b/1"), m("/a/", "/b/2")], None, "u"),
+            HomeDirectory::logical(&[m("/a", "/b/1"), m("/a/", "/b/2")], "u"),
             Err(HomeError::DuplicateEntry("/a/".into()))
-        );
-        assert_eq!(
-            HomeDirectory::logical(&[m("/a", "/b/1")], Some("/c"), "u"),
-            Err(HomeError::LandingOutside("/c".into()))
         );
         assert!(HomeDirectory::path("bucket/x", "u").is_err());
     }

@@ -42,7 +42,8 @@ pub struct UserEntry {
     /// `LOGICAL` (default) or `PATH`.
     #[serde(default)]
     pub home_directory_type: HomeType,
-    /// PATH: the home (`/bucket/prefix`); LOGICAL: the landing directory (a mapping entry).
+    /// PATH: the home (`/bucket/prefix`); ignored for LOGICAL users, who land on `/` (AWS reads it
+    /// for PATH users only).
     #[serde(default)]
     pub home_directory: Option<String>,
     /// LOGICAL: the mappings (default: `/` to [`DEFAULT_HOME`]).
@@ -111,7 +112,7 @@ pub fn load(path: &Path) -> Result<BTreeMap<String, UserEntry>, UsersFileError> 
 pub struct HomeSpec {
     /// `LOGICAL` or `PATH`.
     pub home_directory_type: HomeType,
-    /// PATH: the home; LOGICAL: the landing directory.
+    /// PATH: the home (LOGICAL users land on `/`: AWS ignores it for them).
     pub home_directory: Option<String>,
     /// LOGICAL: the mappings (default: `/` to [`DEFAULT_HOME`]).
     pub home_directory_mappings: Option<Vec<Mapping>>,
@@ -163,7 +164,8 @@ impl HomeSpec {
                     .iter()
                     .map(|m| Mapping { entry: m.entry.clone(), target: fill(&m.target) })
                     .collect();
-                HomeDirectory::logical(&mappings, self.home_directory.as_deref(), user)
+                // A LOGICAL user's home_directory is ignored, as Transfer Family ignores it.
+                HomeDirectory::logical(&mappings, user)
             }
         }
     }
@@ -192,7 +194,8 @@ mod tests {
         ));
         let users = load(f.path()).unwrap();
         assert_eq!(users["acme"].home("acme", "src").unwrap().home_dir(), "/src/acme");
-        assert_eq!(users["globex"].home("globex", "src").unwrap().home_dir(), "/src/globex/in");
+        // LOGICAL users land on `/` whatever home_directory says, as in AWS.
+        assert_eq!(users["globex"].home("globex", "src").unwrap().landing(), "/");
         let initech = users["initech"].home("initech", "src").unwrap();
         assert_eq!((initech.kind(), initech.landing()), ("PATH", "/src/initech"));
     }
@@ -214,7 +217,7 @@ mod tests {
             homes,
             [
                 ("acme".to_string(), "LOGICAL", format!("/{bucket}/acme")),
-                ("globex".to_string(), "LOGICAL", format!("/{bucket}/globex/inbound")),
+                ("globex".to_string(), "LOGICAL", "/".to_string()),
                 ("initech".to_string(), "PATH", format!("/{bucket}/initech")),
             ]
         );
