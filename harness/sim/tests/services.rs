@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
+use sha2::Digest;
 use sim::{SimConfig, Simulator};
 
 fn infra() -> PathBuf {
@@ -469,4 +470,74 @@ async fn a_failing_branch_is_caught_and_execution_names_are_unique() {
         .unwrap();
     let stopped = sfn.describe_execution().execution_arn(exec.execution_arn()).send().await.unwrap();
     assert_eq!((stopped.status().as_str(), stopped.error()), ("ABORTED", Some("Operator")));
+}
+
+/// The shipped state machine with a task that times out (an error without a Cause, which a
+/// plain `$.error.Cause` path would turn into an uncatchable States.Runtime): the failure is
+/// still recorded, with the record schema every writer uses.
+#[tokio::test]
+async fn a_timed_out_task_without_cause_is_still_recorded() {
+    // The shipped infra/, with TransferFile's TimeoutSeconds lowered to 1 s.
+    let dir = tempfile::tempdir().unwrap();
+    let defs = dir.path().join("definitions");
+    std::fs::create_dir(&defs).unwrap();
+    for f in std::fs::read_dir(infra().join("definitions")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, defs.join(f.file_name().unwrap())).unwrap();
+    }
+    let asl = defs.join("state-machine.asl.json");
+    let mut def: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&asl).unwrap()).unwrap();
+    def["States"]["TransferFile"]["TimeoutSeconds"] = serde_json::json!(1);
+    std::fs::write(&asl, def.to_string()).unwrap();
+    let mut config = SimConfig::new(dir.path().to_path_buf(), vec!["sleep".into(), "600".into()]);
+    config.clock = sim::states::Clock { scale: 100.0 };
+    let sim = Simulator::start(config).await.unwrap();
+    let ep = &sim.endpoints;
+    let conf = sdk_config(&ep.aws, sim::SECRET_ACCESS_KEY);
+    let sfn = aws_sdk_sfn::Client::new(&conf);
+    let input = serde_json::json!({"source_bucket": ep.source_bucket, "destination_bucket": ep.destination_bucket,
+        "key": "acme/x.csv", "size": 3, "etag": "e", "sequencer": "0A", "version_id": "v1", "event_time": "2026-12-01T00:00:00Z"});
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(&ep.state_machine_arn)
+        .name("timeout")
+        .input(input.to_string())
+        .send()
+        .await
+        .unwrap();
+    let done = wait_execution(&sfn, started.execution_arn()).await;
+    assert_eq!(done.status().as_str(), "FAILED");
+    assert_eq!(done.error(), Some("States.Timeout"));
+    let history = sfn.get_execution_history().execution_arn(started.execution_arn()).send().await.unwrap();
+    let timed_out = history.events().iter().find_map(|e| e.task_timed_out_event_details()).expect("TaskTimedOut");
+    assert_eq!(timed_out.cause(), None, "a task timeout carries no cause");
+    let ddb = aws_sdk_dynamodb::Client::new(&conf);
+    let file_id = hex::encode(sha2::Sha256::digest(format!("{}/acme/x.csv#v1", ep.source_bucket)));
+    let item = ddb
+        .get_item()
+        .table_name(&ep.table)
+        .key("file_id", aws_sdk_dynamodb::types::AttributeValue::S(file_id))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("recorded");
+    let s = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    assert_eq!(
+        (s("status").as_str(), s("error_type").as_str(), s("error_message").as_str()),
+        ("failed", "States.Timeout", "")
+    );
+    for field in [
+        "source_bucket",
+        "destination_bucket",
+        "key",
+        "version_id",
+        "sequencer",
+        "customer_id",
+        "upload_timestamp",
+        "attempts",
+    ] {
+        assert!(item.contains_key(field), "the failure record lacks {field}: {item:?}");
+    }
+    assert_eq!(s("customer_id"), "acme");
 }

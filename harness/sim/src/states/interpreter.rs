@@ -15,14 +15,28 @@ use super::paths::{self, PathError};
 pub struct TaskFailure {
     /// Error name (`Lambda.Unknown`, `States.Timeout`, the function's errorType, ...).
     pub error: String,
-    /// Cause text (for Lambda, the JSON error document).
-    pub cause: String,
+    /// Cause text (for Lambda, the JSON error document); task timeouts carry none.
+    pub cause: Option<String>,
 }
 
 impl TaskFailure {
     /// A failure with this error name and cause.
     pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        Self { error: error.into(), cause: cause.into() }
+        Self { error: error.into(), cause: Some(cause.into()) }
+    }
+
+    /// A failure with no cause, as a task's timeout is.
+    pub fn without_cause(error: impl Into<String>) -> Self {
+        Self { error: error.into(), cause: None }
+    }
+
+    /// The error output a Catch passes on: `Error`, and `Cause` when there is one.
+    pub fn error_output(&self) -> Value {
+        let mut out = json!({"Error": self.error});
+        if let Some(c) = &self.cause {
+            out["Cause"] = json!(c);
+        }
+        out
     }
 }
 
@@ -184,7 +198,7 @@ impl Run {
     fn catch(&self, s: &State, raw_input: Value, failure: TaskFailure) -> Step {
         for c in &s.catch {
             if error_matches(&c.error_equals, &failure.error) {
-                let error_output = json!({"Error": failure.error, "Cause": failure.cause});
+                let error_output = failure.error_output();
                 return match paths::place(raw_input, c.result_path.as_deref(), error_output) {
                     Ok(out) => Step::Next(c.next.clone(), out),
                     Err(e) => Step::Fail(e.into()),
@@ -455,7 +469,8 @@ impl Run {
         let outcome = match s.timeout_seconds {
             Some(t) => match tokio::time::timeout(self.clock.real(Duration::from_secs(t)), call).await {
                 Ok(r) => r,
-                Err(_) => Err(TaskFailure::new("States.Timeout", format!("Task timed out after {t} seconds"))),
+                // A task's timeout carries no Cause (TaskTimedOut has only the error).
+                Err(_) => Err(TaskFailure::without_cause("States.Timeout")),
             },
             None => call.await,
         };
@@ -482,10 +497,11 @@ impl Run {
                 let key =
                     if f.error == "States.Timeout" { "taskTimedOutEventDetails" } else { "taskFailedEventDetails" };
                 let kind_name = if f.error == "States.Timeout" { "TaskTimedOut" } else { "TaskFailed" };
-                (self.record)(
-                    kind_name,
-                    json!({ key: {"resourceType": resource_type, "resource": kind, "error": f.error, "cause": f.cause}}),
-                );
+                let mut details = json!({"resourceType": resource_type, "resource": kind, "error": f.error});
+                if let Some(c) = &f.cause {
+                    details["cause"] = json!(c);
+                }
+                (self.record)(kind_name, json!({ key: details }));
                 Err(f)
             }
         }

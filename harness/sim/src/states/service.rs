@@ -257,11 +257,13 @@ impl StepFunctions {
             }
             Some(Some(Err(f))) => {
                 e.error = Some(f.error.clone());
-                e.cause = Some(f.cause.clone());
+                e.cause = f.cause.clone();
                 (
                     ExecutionStatus::Failed,
                     "ExecutionFailed",
-                    json!({"executionFailedEventDetails": {"error": f.error, "cause": f.cause}}),
+                    json!({"executionFailedEventDetails": f.error_output().as_object().map(|o| {
+                        o.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect::<serde_json::Map<_, _>>()
+                    })}),
                 )
             }
         };
