@@ -9,11 +9,13 @@
 //! report/       the report as data; console (the only printer), json, junit, html
 //! sftp_client   the russh SFTP client (pipelined writes), shared by scenarios and load
 //! content       generated upload content and its SHA-256
+//! function_zip  the deployable Lambda zip, checked and unpacked for the simulator to run
 //! bench, sim_cmd  `harness bench`, `harness sim`
 //! ```
 
 pub mod bench;
 pub mod content;
+pub mod function_zip;
 pub mod probes;
 pub mod report;
 pub mod scenario;

@@ -21,6 +21,10 @@ struct Cli {
     /// The `infra/` directory with the shared definition files.
     #[arg(long, global = true, env = "HARNESS_INFRA_DIR")]
     infra: Option<PathBuf>,
+    /// Run the copy function from this deployable zip (what `lambda/scripts/package.sh`
+    /// builds) instead of the harness's own build of it.
+    #[arg(long, global = true, env = "HARNESS_FUNCTION_ZIP", value_name = "ZIP")]
+    function_zip: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -151,9 +155,30 @@ fn init_tracing() {
         .init();
 }
 
-fn function_command() -> anyhow::Result<Vec<String>> {
-    let exe = std::env::current_exe().context("locating the harness executable")?;
-    Ok(vec![exe.to_string_lossy().into_owned(), "lambda-bootstrap".into()])
+/// The command the simulator starts as the function's `bootstrap`, and the directory the
+/// deployable zip was unpacked into (kept until the harness exits).
+struct Function {
+    command: Vec<String>,
+    _unpacked: Option<tempfile::TempDir>,
+}
+
+impl Function {
+    fn resolve(zip: Option<&Path>) -> anyhow::Result<Self> {
+        match zip {
+            None => {
+                let exe = std::env::current_exe().context("locating the harness executable")?;
+                Ok(Self {
+                    command: vec![exe.to_string_lossy().into_owned(), "lambda-bootstrap".into()],
+                    _unpacked: None,
+                })
+            }
+            Some(zip) => {
+                let dir = tempfile::Builder::new().prefix("harness-function-").tempdir()?;
+                let bootstrap = harness::function_zip::unpack_bootstrap(zip, dir.path())?;
+                Ok(Self { command: vec![bootstrap.to_string_lossy().into_owned()], _unpacked: Some(dir) })
+            }
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -183,9 +208,9 @@ fn main() -> ExitCode {
 
 impl ScenarioOptions {
     /// The target these options name.
-    fn target(&self, infra: &Path) -> anyhow::Result<TargetSpec> {
+    fn target(&self, infra: &Path, function: &Function) -> anyhow::Result<TargetSpec> {
         let paths = || -> anyhow::Result<targets::Paths> {
-            Ok(targets::Paths { infra: infra.to_path_buf(), function_command: function_command()? })
+            Ok(targets::Paths { infra: infra.to_path_buf(), function_command: function.command.clone() })
         };
         Ok(match self.target {
             TargetKind::Embedded => TargetSpec::Embedded(paths()?),
@@ -227,6 +252,7 @@ impl ScenarioOptions {
 /// `harness scenario ...`: returns the number of failed checks.
 async fn scenario_command(
     infra: &Path,
+    function: &Function,
     action: Option<ScenarioAction>,
     name: Option<String>,
     file: Option<PathBuf>,
@@ -266,7 +292,7 @@ async fn scenario_command(
             vec![scenario::Scenario::load(&path)?]
         }
     };
-    let spec = common.target(infra)?;
+    let spec = common.target(infra, function)?;
     let mut console = Console::default();
     let reports = commands::run(&selected, &spec, &common.report_files(), &mut console).await?;
     console.totals(&reports);
@@ -275,11 +301,12 @@ async fn scenario_command(
 
 async fn dispatch(cli: Cli) -> anyhow::Result<usize> {
     let infra = cli.infra.clone().unwrap_or_else(|| default_dir("infra"));
+    let function = Function::resolve(cli.function_zip.as_deref())?;
     match cli.command {
         Command::Scenario { action, name, file, list, common } => {
-            scenario_command(&infra, action, name, file, list, common).await
+            scenario_command(&infra, &function, action, name, file, list, common).await
         }
-        Command::Sim(args) => sim_cmd::run(args, infra, function_command()?).await.map(|_| 0),
+        Command::Sim(args) => sim_cmd::run(args, infra, function.command.clone()).await.map(|_| 0),
         Command::Bench(BenchCommand::Copy(args)) => bench::copy(args, infra).await.map(|_| 0),
         Command::Stack(StackCommand::Show { stack }) => {
             let outputs = targets::StackOutputs::load(&stack)?;

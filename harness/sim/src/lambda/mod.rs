@@ -251,8 +251,15 @@ impl LambdaService {
         let group = format!("/aws/lambda/{}", spec.name);
         self.logs.ensure_stream(&group, &stream);
         let (program, args) = spec.command.split_first().ok_or("empty function command")?;
+        // The bootstrap's directory stands in for /var/task, where Lambda unpacks the zip.
+        let task_root = std::path::Path::new(program)
+            .parent()
+            .filter(|p| p.is_absolute())
+            .map(|p| p.to_path_buf())
+            .unwrap_or_else(std::env::temp_dir);
         let mut cmd = tokio::process::Command::new(program);
         cmd.args(args)
+            .current_dir(&task_root)
             .env_clear()
             .envs(
                 std::env::vars()
@@ -266,8 +273,14 @@ impl LambdaService {
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", spec.settings.memory_size_mb.to_string())
             .env("AWS_LAMBDA_LOG_GROUP_NAME", &group)
             .env("AWS_LAMBDA_LOG_STREAM_NAME", &stream)
-            .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
+            .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+            // As Lambda sets them for OS-only runtimes (provided.al2023 defines no
+            // AWS_EXECUTION_ENV): "Defined runtime environment variables" in the Lambda guide.
             .env("_HANDLER", "bootstrap")
+            .env("LAMBDA_TASK_ROOT", &task_root)
+            .env("LAMBDA_RUNTIME_DIR", &task_root)
+            .env("TZ", ":UTC")
+            .env("LANG", "en_US.UTF-8")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -553,7 +553,10 @@ impl S3 for S3Frontend {
     ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
         let i = &req.input;
         let meta = self.store.head_version(&i.bucket, &i.key, i.version_id.as_deref())?;
-        let wanted = |name: &str| i.object_attributes.iter().any(|a| a.as_str().eq_ignore_ascii_case(name));
+        // One header, comma-separated, may arrive as one list element.
+        let wanted = |name: &str| {
+            i.object_attributes.iter().flat_map(|a| a.as_str().split(',')).any(|a| a.trim().eq_ignore_ascii_case(name))
+        };
         let object_parts = (wanted("ObjectParts") && !meta.parts.is_empty()).then(|| {
             let composite = meta.checksum.as_ref().is_some_and(|c| c.kind == Kind::Composite);
             let marker = i.part_number_marker.unwrap_or(0).max(0) as usize;
