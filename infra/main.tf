@@ -19,6 +19,7 @@ module "storage" {
 
   source_bucket             = local.source_bucket
   destination_bucket        = local.destination_bucket
+  settings                  = jsondecode(file("${path.module}/definitions/buckets.json"))
   kms_key_arn               = var.kms_key_arn
   force_destroy             = var.force_destroy
   incomplete_multipart_days = var.incomplete_multipart_days

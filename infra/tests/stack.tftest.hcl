@@ -86,6 +86,12 @@ run "buckets" {
     error_message = "Both buckets enforce bucket-owner ownership and keep versions."
   }
   assert {
+    # The simulator reads the same file: versioning and EventBridge notifications, bucket by bucket.
+    condition = alltrue([for role, want in jsondecode(file("definitions/buckets.json")) :
+    module.storage.settings[role].versioning == want.versioning && module.storage.settings[role].eventbridge == want.eventbridge])
+    error_message = "Each bucket is versioned and notifies EventBridge as definitions/buckets.json says."
+  }
+  assert {
     condition = alltrue([for role, b in module.storage.settings :
     jsondecode(b.policy).Statement[0].Condition.Bool["aws:SecureTransport"] == "false" && jsondecode(b.policy).Statement[0].Effect == "Deny"])
     error_message = "Both buckets refuse requests without TLS."

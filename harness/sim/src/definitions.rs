@@ -15,6 +15,14 @@ pub enum DefinitionFileError {
         /// Why.
         source: std::io::Error,
     },
+    /// The file is not the JSON it should be.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
     /// A placeholder has no value.
     #[error("{path}: placeholder ${{{name}}} has no value (known: {known})")]
     Placeholder {
@@ -69,4 +77,39 @@ pub fn load(infra: &Path, name: &str, values: &BTreeMap<&str, String>) -> Result
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// `infra/definitions/buckets.json`: how the stack configures each bucket.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketsFile {
+    /// The source bucket.
+    pub source: BucketFileEntry,
+    /// The destination bucket.
+    pub destination: BucketFileEntry,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketFileEntry {
+    /// `Enabled` or `Suspended`, as `aws_s3_bucket_versioning` takes it.
+    pub versioning: crate::s3::Versioning,
+    /// Whether the bucket sends its events to EventBridge.
+    pub eventbridge: bool,
+}
+
+impl BucketFileEntry {
+    /// The store's settings for the bucket.
+    pub fn settings(&self) -> crate::s3::BucketSettings {
+        crate::s3::BucketSettings { versioning: self.versioning, eventbridge: self.eventbridge }
+    }
+}
+
+/// Reads `buckets.json`.
+pub fn buckets(infra: &Path, values: &BTreeMap<&str, String>) -> Result<BucketsFile, DefinitionFileError> {
+    let text = load(infra, BUCKETS, values)?;
+    serde_json::from_str(&text).map_err(|e| DefinitionFileError::Invalid {
+        path: infra.join("definitions").join(BUCKETS),
+        message: e.to_string(),
+    })
 }

@@ -271,29 +271,6 @@ pub struct Endpoints {
     pub table: String,
 }
 
-/// `infra/definitions/buckets.json`: how the stack configures each bucket.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BucketsFile {
-    source: BucketFileEntry,
-    destination: BucketFileEntry,
-}
-
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BucketFileEntry {
-    /// `Enabled` or `Suspended`, as `aws_s3_bucket_versioning` takes it.
-    versioning: s3::Versioning,
-    /// Whether the bucket sends its events to EventBridge.
-    eventbridge: bool,
-}
-
-impl BucketFileEntry {
-    fn settings(&self) -> s3::BucketSettings {
-        s3::BucketSettings { versioning: self.versioning, eventbridge: self.eventbridge }
-    }
-}
-
 /// A running simulator; dropping it (or [`Simulator::shutdown`]) stops everything.
 pub struct Simulator {
     /// Where to reach it.
@@ -345,9 +322,7 @@ impl Simulator {
         let mut settings: lambda::FunctionSettings = serde_json::from_str(&settings_text).map_err(|e| {
             StartError::Settings { file: definitions::FUNCTION_SETTINGS.into(), message: e.to_string() }
         })?;
-        let buckets_text = definitions::load(infra, definitions::BUCKETS, &values)?;
-        let buckets: BucketsFile = serde_json::from_str(&buckets_text)
-            .map_err(|e| StartError::Settings { file: definitions::BUCKETS.into(), message: e.to_string() })?;
+        let buckets = definitions::buckets(infra, &values)?;
 
         // DynamoDB.
         let db = dynoxide::Database::memory().map_err(|e| StartError::Setup(format!("dynamodb: {e}")))?;

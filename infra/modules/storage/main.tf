@@ -22,7 +22,7 @@ resource "aws_s3_bucket_versioning" "this" {
 
   bucket = each.value.id
   versioning_configuration {
-    status = "Enabled"
+    status = var.settings[each.key].versioning
   }
 }
 
@@ -104,7 +104,9 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 }
 
 # S3 sends "Object Created" to EventBridge; the workflow's rule picks it up.
-resource "aws_s3_bucket_notification" "source" {
-  bucket      = aws_s3_bucket.this["source"].id
+resource "aws_s3_bucket_notification" "this" {
+  for_each = { for k, b in aws_s3_bucket.this : k => b if var.settings[k].eventbridge }
+
+  bucket      = each.value.id
   eventbridge = true
 }

@@ -33,6 +33,7 @@ output "settings" {
       versioning    = one(aws_s3_bucket_versioning.this[role].versioning_configuration).status
       policy        = aws_s3_bucket_policy.tls_only[role].policy
       force_destroy = b.force_destroy
+      eventbridge   = contains(keys(aws_s3_bucket_notification.this), role)
     }
   }
 }

@@ -8,6 +8,19 @@ variable "destination_bucket" {
   type        = string
 }
 
+variable "settings" {
+  description = "infra/definitions/buckets.json: per bucket (source, destination), versioning (Enabled or Suspended) and whether it sends its events to EventBridge."
+  type = map(object({
+    versioning  = string
+    eventbridge = bool
+  }))
+
+  validation {
+    condition     = alltrue([for k in ["source", "destination"] : contains(keys(var.settings), k)]) && alltrue([for s in values(var.settings) : contains(["Enabled", "Suspended"], s.versioning)])
+    error_message = "settings needs source and destination, each with versioning Enabled or Suspended."
+  }
+}
+
 variable "kms_key_arn" {
   description = "KMS key for SSE-KMS; null for SSE-S3."
   type        = string
