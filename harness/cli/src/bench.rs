@@ -1,5 +1,7 @@
-//! `harness bench copy`: the copy function's throughput on the simulator, single CopyObject and
-//! multipart UploadPartCopy measured side by side, alternating, in one run.
+//! `harness bench copy`: the copy function's throughput, single CopyObject and multipart
+//! UploadPartCopy measured side by side, alternating, in one run: on the simulator, on any
+//! AWS-compatible endpoint, or in an AWS account, where it measures what `COPY_SINGLE_MIBPS`
+//! should be set to (the function's single-copy limit is that rate times the time it has left).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -28,6 +30,14 @@ pub struct CopyBenchArgs {
     /// Parts copied at once.
     #[arg(long, default_value_t = 8)]
     concurrency: u32,
+    /// Measure at this AWS-compatible endpoint (credentials from the environment) instead of
+    /// the simulator.
+    #[arg(long, value_name = "URL", conflicts_with = "aws_region")]
+    endpoint_url: Option<String>,
+    /// Measure in AWS itself, in this region (credentials from the standard chain); two
+    /// buckets are created and removed.
+    #[arg(long, value_name = "REGION")]
+    aws_region: Option<String>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -37,11 +47,29 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Runs the benchmark and prints MiB/s for both methods and their ratio.
 pub async fn copy(args: CopyBenchArgs, infra: std::path::PathBuf) -> anyhow::Result<()> {
-    let sim = sim::Simulator::start(sim::SimConfig::new(infra, vec!["true".into()]))
-        .await
-        .context("starting the simulator")?;
-    let clients = Clients::for_endpoint(&sim.endpoints.aws, sim::REGION, sim::ACCESS_KEY_ID, sim::SECRET_ACCESS_KEY);
-    let (src, dst, key) = ("bench-source", "bench-destination", "bench/object.bin");
+    let mut simulator = None;
+    let (clients, place) = match (&args.endpoint_url, &args.aws_region) {
+        (Some(url), _) => {
+            let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "test".into());
+            let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "test".into());
+            (Clients::for_endpoint(url, sim::REGION, &key, &secret), url.clone())
+        }
+        (None, Some(region)) => {
+            let c = Clients::from_environment(region).await.context("--aws-region needs AWS credentials")?;
+            (c, format!("AWS {region}"))
+        }
+        (None, None) => {
+            let s = sim::Simulator::start(sim::SimConfig::new(infra, vec!["true".into()]))
+                .await
+                .context("starting the simulator")?;
+            let c = Clients::for_endpoint(&s.endpoints.aws, sim::REGION, sim::ACCESS_KEY_ID, sim::SECRET_ACCESS_KEY);
+            simulator = Some(s);
+            (c, "the simulator".to_string())
+        }
+    };
+    let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let (src, dst, key) = (format!("bench-source-{run}"), format!("bench-destination-{run}"), "bench/object.bin");
+    let (src, dst) = (src.as_str(), dst.as_str());
     clients.s3.create_bucket().bucket(src).send().await?;
     clients.s3.create_bucket().bucket(dst).send().await?;
     let size = args.size_mib * 1024 * 1024;
@@ -102,7 +130,7 @@ pub async fn copy(args: CopyBenchArgs, infra: std::path::PathBuf) -> anyhow::Res
     let multi = Copier::new(clients.s3.clone(), config(5 * 1024 * 1024)?);
     let mib = size as f64 / (1024.0 * 1024.0);
     let (mut a, mut b) = (Vec::new(), Vec::new());
-    println!("copying a {} MiB object on the simulator, {} rounds", args.size_mib, args.rounds);
+    println!("copying a {} MiB object on {place}, {} rounds", args.size_mib, args.rounds);
     for round in 1..=args.rounds {
         for (name, copier, rates) in [("CopyObject", &single, &mut a), ("UploadPartCopy", &multi, &mut b)] {
             let t = Instant::now();
@@ -117,6 +145,17 @@ pub async fn copy(args: CopyBenchArgs, infra: std::path::PathBuf) -> anyhow::Res
     }
     let (ma, mb) = (median(a), median(b));
     println!("median: CopyObject {ma:.1} MiB/s, UploadPartCopy {mb:.1} MiB/s, ratio multipart/single {:.2}", mb / ma);
-    sim.shutdown();
+    println!("COPY_SINGLE_MIBPS={} (the function keeps 20% of its time spare on top)", ma.floor().max(1.0));
+    // Leave nothing behind, in an account above all.
+    for bucket in [src, dst] {
+        let listed = clients.s3.list_object_versions().bucket(bucket).send().await?;
+        for v in listed.versions() {
+            let _ = clients.s3.delete_object().bucket(bucket).key(v.key().unwrap_or_default()).set_version_id(v.version_id().map(str::to_string)).send().await;
+        }
+        let _ = clients.s3.delete_bucket().bucket(bucket).send().await;
+    }
+    if let Some(s) = simulator {
+        s.shutdown();
+    }
     Ok(())
 }
