@@ -328,6 +328,20 @@ macro_rules! checksums {
     };
 }
 
+/// A part as CompleteMultipartUpload lists it: its ETag and whichever checksum S3 gave it.
+fn completed(number: i32, etag: Option<&str>, sums: [(ChecksumAlgorithm, Option<&str>); 5]) -> CompletedPart {
+    let [crc64, sha256, crc32c, crc32, sha1] = sums.map(|(_, v)| v.map(str::to_string));
+    CompletedPart::builder()
+        .part_number(number)
+        .set_e_tag(etag.map(str::to_string))
+        .set_checksum_crc64_nvme(crc64)
+        .set_checksum_sha256(sha256)
+        .set_checksum_crc32_c(crc32c)
+        .set_checksum_crc32(crc32)
+        .set_checksum_sha1(sha1)
+        .build()
+}
+
 fn version(v: &str) -> Option<String> {
     (!v.is_empty() && v != "null").then(|| v.to_string())
 }
@@ -780,19 +794,10 @@ impl Copier {
                 S3CallError::from_sdk(format!("UploadPartCopy part {} of s3://{dst_bucket}/{dst_key}", part.number), e)
             })?;
             let r = out.copy_part_result();
-            let c = r.map(|r| checksums!(r));
-            let mut p = CompletedPart::builder()
-                .part_number(part.number)
-                .set_e_tag(r.and_then(|r| r.e_tag()).map(str::to_string));
-            if let Some([crc64, sha256, crc32c, crc32, sha1]) = c {
-                p = p
-                    .set_checksum_crc64_nvme(crc64.1.map(str::to_string))
-                    .set_checksum_sha256(sha256.1.map(str::to_string))
-                    .set_checksum_crc32_c(crc32c.1.map(str::to_string))
-                    .set_checksum_crc32(crc32.1.map(str::to_string))
-                    .set_checksum_sha1(sha1.1.map(str::to_string));
-            }
-            done.insert(part.number, p.build());
+            let sums = r
+                .map(|r| checksums!(r))
+                .unwrap_or_else(|| std::array::from_fn(|_| (ChecksumAlgorithm::Crc64Nvme, None)));
+            done.insert(part.number, completed(part.number, r.and_then(|r| r.e_tag()), sums));
         }
         if stopped || done.len() < total {
             return Err(CopyError::Incomplete {
@@ -830,20 +835,7 @@ impl Copier {
                 let n = p.part_number().unwrap_or(0);
                 let expected = plan.iter().find(|x| x.number == n).map(|x| x.last - x.first + 1);
                 if expected == Some(p.size().unwrap_or(-1).max(0) as u64) {
-                    let c = checksums!(p);
-                    let [crc64, sha256, crc32c, crc32, sha1] = c;
-                    out.insert(
-                        n,
-                        CompletedPart::builder()
-                            .part_number(n)
-                            .set_e_tag(p.e_tag().map(str::to_string))
-                            .set_checksum_crc64_nvme(crc64.1.map(str::to_string))
-                            .set_checksum_sha256(sha256.1.map(str::to_string))
-                            .set_checksum_crc32_c(crc32c.1.map(str::to_string))
-                            .set_checksum_crc32(crc32.1.map(str::to_string))
-                            .set_checksum_sha1(sha1.1.map(str::to_string))
-                            .build(),
-                    );
+                    out.insert(n, completed(n, p.e_tag(), checksums!(p)));
                 }
             }
             marker = page.next_part_number_marker().map(str::to_string);

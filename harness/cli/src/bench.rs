@@ -150,7 +150,14 @@ pub async fn copy(args: CopyBenchArgs, infra: std::path::PathBuf) -> anyhow::Res
     for bucket in [src, dst] {
         let listed = clients.s3.list_object_versions().bucket(bucket).send().await?;
         for v in listed.versions() {
-            let _ = clients.s3.delete_object().bucket(bucket).key(v.key().unwrap_or_default()).set_version_id(v.version_id().map(str::to_string)).send().await;
+            let _ = clients
+                .s3
+                .delete_object()
+                .bucket(bucket)
+                .key(v.key().unwrap_or_default())
+                .set_version_id(v.version_id().map(str::to_string))
+                .send()
+                .await;
         }
         let _ = clients.s3.delete_bucket().bucket(bucket).send().await;
     }

@@ -150,7 +150,8 @@ fn init_tracing() {
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // dynoxide logs every refused condition (normal for conditional writes) as a warning.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,dynoxide=error")),
         )
         .init();
 }

@@ -54,7 +54,13 @@ async fn smoke_runs_against_moto_with_the_simulator_filling_in() {
     assert!(records.items().len() >= 6, "records are in moto's table: {}", records.items().len());
     // Versioned as buckets.json says (moto's GetBucketVersioning answer is one the Rust SDK
     // cannot parse, so the versions themselves show it).
-    let versions = s3.list_object_versions().bucket("partner-intake-source").prefix("acme/inbound/orders.csv").send().await.unwrap();
+    let versions = s3
+        .list_object_versions()
+        .bucket("partner-intake-source")
+        .prefix("acme/inbound/orders.csv")
+        .send()
+        .await
+        .unwrap();
     assert!(versions.versions().iter().all(|v| v.version_id().is_some_and(|id| id != "null")), "{versions:?}");
     for scenario in ["duplicate-delivery", "late-older-event", "uploaded-first"] {
         run(scenario);

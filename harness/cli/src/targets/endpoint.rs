@@ -24,7 +24,9 @@ pub async fn provision(c: &Clients, names: &sim::SimConfig) -> anyhow::Result<()
         if versioned {
             c.s3.put_bucket_versioning()
                 .bucket(bucket)
-                .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+                .versioning_configuration(
+                    VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
+                )
                 .send()
                 .await
                 .with_context(|| format!("enabling versioning on {bucket}"))?;

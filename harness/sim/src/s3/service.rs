@@ -294,6 +294,27 @@ fn part_of(meta: &ObjectMeta, number: i32) -> S3Result<(std::ops::Range<u64>, Op
     Ok((start..start + part.size, checksum))
 }
 
+/// A response struct literal with the checksum fields of `f` filled in (and its `checksum_type`
+/// with `kind`): every output carrying checksums names the same five fields.
+macro_rules! checksummed {
+    ($f:expr, kind, $ty:ident { $($rest:tt)* }) => {{
+        let f: ChecksumFields = $f;
+        let kind = f.kind.clone();
+        checksummed!(f, $ty { checksum_type: kind, $($rest)* })
+    }};
+    ($f:expr, $ty:ident { $($rest:tt)* }) => {{
+        let f: ChecksumFields = $f;
+        $ty {
+            checksum_crc32: f.crc32,
+            checksum_crc32c: f.crc32c,
+            checksum_crc64nvme: f.crc64,
+            checksum_sha1: f.sha1,
+            checksum_sha256: f.sha256,
+            $($rest)*
+        }
+    }};
+}
+
 #[async_trait::async_trait]
 impl S3 for S3Frontend {
     async fn list_buckets(&self, _req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
@@ -419,17 +440,11 @@ impl S3 for S3Frontend {
         let meta =
             self.store.put_ingested(&input.bucket, &input.key, ingested, algorithm, attrs, &conditions, &caller)?;
         let f = ChecksumFields::of(meta.checksum.as_ref(), false);
-        Ok(S3Response::new(PutObjectOutput {
-            e_tag: Some(quoted(&meta.etag)),
-            version_id: meta.version_id,
-            checksum_crc32: f.crc32,
-            checksum_crc32c: f.crc32c,
-            checksum_crc64nvme: f.crc64,
-            checksum_sha1: f.sha1,
-            checksum_sha256: f.sha256,
-            checksum_type: f.kind,
-            ..Default::default()
-        }))
+        Ok(S3Response::new(checksummed!(
+            f,
+            kind,
+            PutObjectOutput { e_tag: Some(quoted(&meta.etag)), version_id: meta.version_id, ..Default::default() }
+        )))
     }
 
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
@@ -470,32 +485,30 @@ impl S3 for S3Frontend {
             ChecksumFields::default()
         };
         let a = meta.attrs;
-        Ok(S3Response::new(GetObjectOutput {
-            body: Some(StreamingBlob::wrap(stream)),
-            content_length: Some((range.end - range.start) as i64),
-            content_range,
-            parts_count,
-            storage_class: storage_class(&a),
-            content_type: a.content_type,
-            content_encoding: a.content_encoding,
-            content_disposition: a.content_disposition,
-            content_language: a.content_language,
-            cache_control: a.cache_control,
-            expires: timestamp(a.expires),
-            tag_count: (!a.tags.is_empty()).then_some(a.tags.len() as i32),
-            e_tag: Some(quoted(&meta.etag)),
-            last_modified: Some(Timestamp::from(meta.last_modified)),
-            metadata: Some(a.metadata.into_iter().collect()),
-            version_id: meta.version_id,
-            accept_ranges: Some("bytes".into()),
-            checksum_crc32: f.crc32,
-            checksum_crc32c: f.crc32c,
-            checksum_crc64nvme: f.crc64,
-            checksum_sha1: f.sha1,
-            checksum_sha256: f.sha256,
-            checksum_type: f.kind,
-            ..Default::default()
-        }))
+        Ok(S3Response::new(checksummed!(
+            f,
+            kind,
+            GetObjectOutput {
+                body: Some(StreamingBlob::wrap(stream)),
+                content_length: Some((range.end - range.start) as i64),
+                content_range,
+                parts_count,
+                storage_class: storage_class(&a),
+                content_type: a.content_type,
+                content_encoding: a.content_encoding,
+                content_disposition: a.content_disposition,
+                content_language: a.content_language,
+                cache_control: a.cache_control,
+                expires: timestamp(a.expires),
+                tag_count: (!a.tags.is_empty()).then_some(a.tags.len() as i32),
+                e_tag: Some(quoted(&meta.etag)),
+                last_modified: Some(Timestamp::from(meta.last_modified)),
+                metadata: Some(a.metadata.into_iter().collect()),
+                version_id: meta.version_id,
+                accept_ranges: Some("bytes".into()),
+                ..Default::default()
+            }
+        )))
     }
 
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
@@ -522,29 +535,27 @@ impl S3 for S3Frontend {
             ChecksumFields::default()
         };
         let a = meta.attrs;
-        Ok(S3Response::new(HeadObjectOutput {
-            content_length: Some(size as i64),
-            parts_count,
-            storage_class: storage_class(&a),
-            content_type: a.content_type,
-            content_encoding: a.content_encoding,
-            content_disposition: a.content_disposition,
-            content_language: a.content_language,
-            cache_control: a.cache_control,
-            expires: timestamp(a.expires),
-            e_tag: Some(quoted(&meta.etag)),
-            last_modified: Some(Timestamp::from(meta.last_modified)),
-            metadata: Some(a.metadata.into_iter().collect()),
-            version_id: meta.version_id,
-            accept_ranges: Some("bytes".into()),
-            checksum_crc32: f.crc32,
-            checksum_crc32c: f.crc32c,
-            checksum_crc64nvme: f.crc64,
-            checksum_sha1: f.sha1,
-            checksum_sha256: f.sha256,
-            checksum_type: f.kind,
-            ..Default::default()
-        }))
+        Ok(S3Response::new(checksummed!(
+            f,
+            kind,
+            HeadObjectOutput {
+                content_length: Some(size as i64),
+                parts_count,
+                storage_class: storage_class(&a),
+                content_type: a.content_type,
+                content_encoding: a.content_encoding,
+                content_disposition: a.content_disposition,
+                content_language: a.content_language,
+                cache_control: a.cache_control,
+                expires: timestamp(a.expires),
+                e_tag: Some(quoted(&meta.etag)),
+                last_modified: Some(Timestamp::from(meta.last_modified)),
+                metadata: Some(a.metadata.into_iter().collect()),
+                version_id: meta.version_id,
+                accept_ranges: Some("bytes".into()),
+                ..Default::default()
+            }
+        )))
     }
 
     async fn get_object_attributes(
@@ -574,15 +585,7 @@ impl S3 for S3Frontend {
                             checksum::encode(p.checksum.as_deref().unwrap_or_default()),
                             None,
                         );
-                        ObjectPart {
-                            part_number: Some(n as i32 + 1),
-                            size: Some(p.size as i64),
-                            checksum_crc32: f.crc32,
-                            checksum_crc32c: f.crc32c,
-                            checksum_crc64nvme: f.crc64,
-                            checksum_sha1: f.sha1,
-                            checksum_sha256: f.sha256,
-                        }
+                        checksummed!(f, ObjectPart { part_number: Some(n as i32 + 1), size: Some(p.size as i64) })
                     })
                     .collect()
             } else {
@@ -598,14 +601,9 @@ impl S3 for S3Frontend {
                 parts: composite.then_some(listed),
             }
         });
-        let checksum = wanted("Checksum").then(|| ChecksumFields::of(meta.checksum.as_ref(), true)).map(|f| Checksum {
-            checksum_crc32: f.crc32,
-            checksum_crc32c: f.crc32c,
-            checksum_crc64nvme: f.crc64,
-            checksum_sha1: f.sha1,
-            checksum_sha256: f.sha256,
-            checksum_type: f.kind,
-        });
+        let checksum = wanted("Checksum")
+            .then(|| ChecksumFields::of(meta.checksum.as_ref(), true))
+            .map(|f| checksummed!(f, kind, Checksum {}));
         Ok(S3Response::new(GetObjectAttributesOutput {
             e_tag: wanted("ETag").then(|| quoted(&meta.etag)),
             checksum,
@@ -737,16 +735,14 @@ impl S3 for S3Frontend {
             .await?;
         let f = ChecksumFields::of(meta.checksum.as_ref(), false);
         Ok(S3Response::new(CopyObjectOutput {
-            copy_object_result: Some(CopyObjectResult {
-                e_tag: Some(quoted(&meta.etag)),
-                last_modified: Some(Timestamp::from(meta.last_modified)),
-                checksum_crc32: f.crc32,
-                checksum_crc32c: f.crc32c,
-                checksum_crc64nvme: f.crc64,
-                checksum_sha1: f.sha1,
-                checksum_sha256: f.sha256,
-                checksum_type: f.kind,
-            }),
+            copy_object_result: Some(checksummed!(
+                f,
+                kind,
+                CopyObjectResult {
+                    e_tag: Some(quoted(&meta.etag)),
+                    last_modified: Some(Timestamp::from(meta.last_modified)),
+                }
+            )),
             version_id: meta.version_id,
             copy_source_version_id: src.version_id,
             ..Default::default()
@@ -939,15 +935,7 @@ impl S3 for S3Frontend {
         let i = &req.input;
         let part = self.store.add_ingested_part(&i.bucket, &i.key, &i.upload_id, i.part_number, ingested, &all_sent)?;
         let f = part.checksum.map(|(a, v)| ChecksumFields::single(a, v, None)).unwrap_or_default();
-        Ok(S3Response::new(UploadPartOutput {
-            e_tag: Some(quoted(&part.etag)),
-            checksum_crc32: f.crc32,
-            checksum_crc32c: f.crc32c,
-            checksum_crc64nvme: f.crc64,
-            checksum_sha1: f.sha1,
-            checksum_sha256: f.sha256,
-            ..Default::default()
-        }))
+        Ok(S3Response::new(checksummed!(f, UploadPartOutput { e_tag: Some(quoted(&part.etag)), ..Default::default() })))
     }
 
     async fn upload_part_copy(
@@ -983,15 +971,13 @@ impl S3 for S3Frontend {
             .await?;
         let f = part.checksum.map(|(a, v)| ChecksumFields::single(a, v, None)).unwrap_or_default();
         Ok(S3Response::new(UploadPartCopyOutput {
-            copy_part_result: Some(CopyPartResult {
-                e_tag: Some(quoted(&part.etag)),
-                last_modified: Some(Timestamp::from(part.last_modified)),
-                checksum_crc32: f.crc32,
-                checksum_crc32c: f.crc32c,
-                checksum_crc64nvme: f.crc64,
-                checksum_sha1: f.sha1,
-                checksum_sha256: f.sha256,
-            }),
+            copy_part_result: Some(checksummed!(
+                f,
+                CopyPartResult {
+                    e_tag: Some(quoted(&part.etag)),
+                    last_modified: Some(Timestamp::from(part.last_modified)),
+                }
+            )),
             copy_source_version_id: src.version_id,
             ..Default::default()
         }))
@@ -1012,17 +998,15 @@ impl S3 for S3Frontend {
                     .mode
                     .map(|(a, _)| ChecksumFields::single(a, checksum::encode(&p.checksum), None))
                     .unwrap_or_default();
-                Part {
-                    part_number: Some(n),
-                    size: Some(p.size as i64),
-                    e_tag: Some(quoted(&p.etag)),
-                    last_modified: Some(Timestamp::from(p.last_modified)),
-                    checksum_crc32: f.crc32,
-                    checksum_crc32c: f.crc32c,
-                    checksum_crc64nvme: f.crc64,
-                    checksum_sha1: f.sha1,
-                    checksum_sha256: f.sha256,
-                }
+                checksummed!(
+                    f,
+                    Part {
+                        part_number: Some(n),
+                        size: Some(p.size as i64),
+                        e_tag: Some(quoted(&p.etag)),
+                        last_modified: Some(Timestamp::from(p.last_modified)),
+                    }
+                )
             })
             .collect();
         let next = page.last().and_then(|p| p.part_number);
@@ -1093,19 +1077,17 @@ impl S3 for S3Frontend {
             .complete_upload(&input.bucket, &input.key, &input.upload_id, &parts, full, &conditions, &caller)
             .await?;
         let f = ChecksumFields::of(meta.checksum.as_ref(), false);
-        Ok(S3Response::new(CompleteMultipartUploadOutput {
-            bucket: Some(input.bucket),
-            key: Some(input.key),
-            e_tag: Some(quoted(&meta.etag)),
-            version_id: meta.version_id,
-            checksum_crc32: f.crc32,
-            checksum_crc32c: f.crc32c,
-            checksum_crc64nvme: f.crc64,
-            checksum_sha1: f.sha1,
-            checksum_sha256: f.sha256,
-            checksum_type: f.kind,
-            ..Default::default()
-        }))
+        Ok(S3Response::new(checksummed!(
+            f,
+            kind,
+            CompleteMultipartUploadOutput {
+                bucket: Some(input.bucket),
+                key: Some(input.key),
+                e_tag: Some(quoted(&meta.etag)),
+                version_id: meta.version_id,
+                ..Default::default()
+            }
+        )))
     }
 
     async fn list_multipart_uploads(
