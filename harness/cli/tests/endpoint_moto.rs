@@ -62,7 +62,7 @@ async fn smoke_runs_against_moto_with_the_simulator_filling_in() {
         .await
         .unwrap();
     assert!(versions.versions().iter().all(|v| v.version_id().is_some_and(|id| id != "null")), "{versions:?}");
-    for scenario in ["duplicate-delivery", "late-older-event", "uploaded-first"] {
+    for scenario in ["special-keys", "duplicate-delivery", "late-older-event", "uploaded-first"] {
         run(scenario);
     }
 
