@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Offline checks of the Terraform stack: fmt, validate (root and example), the terraform test
-# suite against a mocked provider, and checkov. Skips with a message where Terraform is absent.
+# suite against a mocked provider, and checkov. Skips with a message where Terraform is absent
+# (fails under CI=true).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,7 +9,14 @@ echo "== lambda/scripts/package.sh (machine-type check and architecture, without
 bash ../lambda/scripts/package_test.sh
 
 if ! command -v terraform >/dev/null 2>&1; then
-  echo "SKIPPED infra checks: terraform is not installed (https://developer.hashicorp.com/terraform/install)"
+  why="terraform is not installed (https://developer.hashicorp.com/terraform/install)"
+  # In CI a missing Terraform means the stack went untested: a failure, unless the run says
+  # out loud that it goes without (INFRA_CHECKS=skip).
+  if [ "${CI:-}" = "true" ] && [ "${INFRA_CHECKS:-}" != "skip" ]; then
+    echo "FAILED infra checks: $why; under CI=true that is a failure (set INFRA_CHECKS=skip to run without them)" >&2
+    exit 1
+  fi
+  echo "SKIPPED infra checks: $why; the Terraform stack was not checked"
   exit 0
 fi
 

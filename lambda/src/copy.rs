@@ -913,12 +913,17 @@ impl Copier {
             .set_version_id(copied.version_id.as_deref().and_then(version))
             .checksum_mode(ChecksumMode::Enabled)
             .send();
-        let dest = deadline
-            .within(&action, call)
-            .await
-            .map_err(|e| S3CallError::deadline(action.clone(), e))?
-            .map_err(|e| S3CallError::from_sdk(action, e))?;
         let mismatch = |reason: String| Ok(Err(VerifyError { bucket: dst_bucket.into(), key: dst_key.into(), reason }));
+        let dest = match deadline.within(&action, call).await.map_err(|e| S3CallError::deadline(action.clone(), e))? {
+            Ok(dest) => dest,
+            // A HEAD's 404 has no body, so no message to pass on: say what it means here.
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
+                return mismatch(format!(
+                    "missing: {action} answered 404 Not Found right after the copy reported success"
+                ));
+            }
+            Err(e) => return Err(S3CallError::from_sdk(action, e)),
+        };
         let size = dest.content_length().unwrap_or(-1);
         if size != src.size as i64 {
             return mismatch(format!("size {size} bytes, source has {}", src.size));

@@ -90,6 +90,12 @@ struct ScenarioOptions {
     /// With --target aws: an SFTP account `NAME=PRIVATE_KEY_FILE` (repeat for each scenario user).
     #[arg(long = "user", global = true, value_name = "NAME=KEYFILE")]
     users: Vec<String>,
+    /// Check what would run (target, accounts, keys, settings) without running anything.
+    #[arg(long, global = true)]
+    dry_run: bool,
+    /// Break a stage on purpose (the harness's own tests: show a check fails when its stage does).
+    #[arg(long = "break", global = true, hide = true, value_name = "NAME")]
+    breaks: Vec<String>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
@@ -293,7 +299,26 @@ async fn scenario_command(
             vec![scenario::Scenario::load(&path)?]
         }
     };
+    let mut selected = selected;
+    for name in &common.breaks {
+        let b: sim::breaks::Break = serde_json::from_value(serde_json::Value::String(name.clone()))
+            .with_context(|| format!("--break {name:?}: not a known break (see sim::breaks::Break)"))?;
+        for s in &mut selected {
+            s.sim.breaks.push(b);
+        }
+    }
+    if common.dry_run && common.target == TargetKind::Localstack {
+        bail!("--dry-run does not start LocalStack: use --target endpoint --endpoint-url URL");
+    }
     let spec = common.target(infra, function)?;
+    if common.dry_run {
+        let planned = commands::dry_run(&selected, &spec);
+        let bad = Console::dry_run(&planned);
+        if bad > 0 {
+            bail!("{bad} of {} scenario(s) could not run as given", planned.len());
+        }
+        return Ok(0);
+    }
     let mut console = Console::default();
     let reports = commands::run(&selected, &spec, &common.report_files(), &mut console).await?;
     console.totals(&reports);

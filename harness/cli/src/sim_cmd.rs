@@ -38,7 +38,7 @@ pub struct SimArgs {
     #[arg(long)]
     key_dir: Option<PathBuf>,
     /// Transfer Family security policy of the SFTP server.
-    #[arg(long, default_value = "TransferSecurityPolicy-2024-01")]
+    #[arg(long, default_value = sim::sftp::DEFAULT_POLICY)]
     security_policy: String,
     /// Ignore SETSTAT (Transfer Family's ENABLE_NO_OP) instead of refusing it.
     #[arg(long)]

@@ -8,9 +8,9 @@ use std::process::Command;
 
 #[tokio::test]
 async fn smoke_runs_against_moto_with_the_simulator_filling_in() {
-    let Some(moto) = common::start_moto() else {
-        eprintln!("SKIPPED: moto server could not start (pip install 'moto[server]==5.2.5'; .ci/run does)");
-        return;
+    let moto = match testkit::moto::Moto::start(false) {
+        Ok(moto) => moto,
+        Err(why) => return testkit::unavailable("moto's server", &why),
     };
     let endpoint = moto.endpoint();
     // Versioned buckets, as the stack configures them; the scenarios of the copy's correctness

@@ -352,9 +352,9 @@ async fn heads_match(b: &Backend, s3: &aws_sdk_s3::Client, table: &str, name: &s
 
 #[tokio::test]
 async fn handler_against_moto_server() {
-    let Some(moto) = common::start_moto() else {
-        eprintln!("SKIPPED: moto server could not start (pip install 'moto[server]==5.2.5'; .ci/run does)");
-        return;
+    let moto = match testkit::moto::Moto::start(false) {
+        Ok(moto) => moto,
+        Err(why) => return testkit::unavailable("moto's server", &why),
     };
     let b = Backend { name: "moto", endpoint: moto.endpoint(), access: "testing".into(), secret: "testing".into() };
     exercise(&b).await;

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{SimProcess, aws, have, start_sim_with};
+use common::{SimProcess, aws, start_sim_with};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -81,11 +81,7 @@ fn text(o: &Output) -> String {
 }
 
 fn tools() -> bool {
-    let ok = have("sftp", "-h") && have("aws", "--version") && have("ssh-keygen", "-?");
-    if !ok {
-        eprintln!("SKIPPED: needs OpenSSH's sftp and ssh-keygen and the aws CLI (.ci/run installs them)");
-    }
-    ok
+    testkit::need(&[("sftp", "-h"), ("aws", "--version"), ("ssh-keygen", "-?")])
 }
 
 /// The stack and a small local file to upload, or `None` (with a message) without the tools.

@@ -1,6 +1,6 @@
 //! The report files a run writes, read by the tools that consume them: the JSON parsed here,
 //! the JUnit XML by `junitparser` (PyPI), the HTML rendered by headless Chromium. Each skips with
-//! a message where its tool is missing; `.ci/run` installs them.
+//! a message where its tool is missing (a failure under `CI=true`); `.ci/run` installs them.
 
 use std::path::Path;
 use std::process::Command;
@@ -36,33 +36,54 @@ fn json_report_has_every_check_with_timings() {
     assert_eq!(json["runs"][0]["users"], serde_json::json!(["acme"]));
 }
 
-#[test]
-fn junit_report_parses_with_junitparser() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_, checks) = run_smoke(dir.path());
-    let script = r#"
+/// Runs a junitparser script on `xml`: `None` (a failure under CI) where junitparser is missing.
+/// Only a failed import is a skip; any other failure is the script's, for the caller to judge.
+fn junitparser(script: &str, xml: &Path) -> Option<std::process::Output> {
+    if let Err(why) = testkit::python_module("junitparser") {
+        testkit::unavailable("junitparser", &format!("{why}; pip install junitparser (.ci/run does)"));
+        return None;
+    }
+    Some(Command::new("python3").args(["-c", script]).arg(xml).output().expect("python3 runs"))
+}
+
+/// What the JUnit test reads: the cases, those passed, and the suite's count.
+const COUNT_CASES: &str = r#"
 import sys
 from junitparser import JUnitXml
 xml = JUnitXml.fromfile(sys.argv[1])
 cases = [c for suite in xml for c in suite]
 print(len(cases), sum(1 for c in cases if c.is_passed), xml.tests)
 "#;
-    let out = match Command::new("python3").args(["-c", script]).arg(dir.path().join("report.xml")).output() {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
-        Ok(o) => {
-            eprintln!(
-                "SKIPPED: junitparser is not installed ({}); pip install junitparser",
-                String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")
-            );
-            return;
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: python3 not available: {e}");
-            return;
-        }
-    };
+
+#[test]
+fn junit_report_parses_with_junitparser() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, checks) = run_smoke(dir.path());
+    let Some(out) = junitparser(COUNT_CASES, &dir.path().join("report.xml")) else { return };
+    assert!(out.status.success(), "junitparser could not read the report: {}", String::from_utf8_lossy(&out.stderr));
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
     let n: Vec<usize> = out.split_whitespace().map(|x| x.parse().unwrap()).collect();
     assert_eq!(n, vec![checks, checks, checks], "junitparser read: {out}");
+}
+
+/// The JUnit test above can fail: a truncated report, and one that is XML but not JUnit, are
+/// refused by the same script.
+#[test]
+fn junitparser_refuses_malformed_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _) = run_smoke(dir.path());
+    let report = std::fs::read_to_string(dir.path().join("report.xml")).unwrap();
+    let truncated = dir.path().join("truncated.xml");
+    std::fs::write(&truncated, &report[..report.len() / 2]).unwrap();
+    let Some(out) = junitparser(COUNT_CASES, &truncated) else { return };
+    assert!(!out.status.success(), "junitparser read half a report: {}", String::from_utf8_lossy(&out.stdout));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ParseError") || err.contains("XMLSyntaxError"), "{err}");
+    // Well-formed XML whose root is no JUnit element.
+    let alien = dir.path().join("alien.xml");
+    std::fs::write(&alien, "<?xml version=\"1.0\"?><report><check name=\"x\"/></report>\n").unwrap();
+    let Some(out) = junitparser(COUNT_CASES, &alien) else { return };
+    assert!(!out.status.success(), "junitparser read a non-JUnit document: {}", String::from_utf8_lossy(&out.stdout));
 }
 
 #[test]
@@ -71,8 +92,10 @@ fn html_report_renders_every_check_in_chromium() {
         .into_iter()
         .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
     else {
-        eprintln!("SKIPPED: no headless Chromium (apt-get install chromium; .ci/run does)");
-        return;
+        return testkit::unavailable(
+            "headless Chromium",
+            "none of chromium, chromium-browser, google-chrome runs (apt-get install chromium; .ci/run does)",
+        );
     };
     let dir = tempfile::tempdir().unwrap();
     let (json, checks) = run_smoke(dir.path());

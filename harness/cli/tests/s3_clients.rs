@@ -8,16 +8,11 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{SimProcess, aws, have, start_sim};
+use common::{SimProcess, aws, start_sim};
 
-/// Skips outside CI, fails in CI, when `tool` cannot run.
+/// Whether `tool` runs (a failure under CI where it does not).
 fn needs(tool: &str, arg: &str) -> bool {
-    if have(tool, arg) {
-        return true;
-    }
-    assert!(std::env::var_os("CI").is_none(), "{tool} is missing under CI=true (.ci/run installs it)");
-    eprintln!("SKIPPED: {tool} is not installed (.ci/run installs it); its S3 calls were not tested");
-    false
+    testkit::need(&[(tool, arg)])
 }
 
 fn files(dir: &Path) {
@@ -142,14 +137,8 @@ fn boto3_uploads_lists_and_deletes() {
     if !needs("python3", "--version") {
         return;
     }
-    let probe = Command::new("python3").args(["-c", "import boto3"]).status().unwrap();
-    if !probe.success() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "boto3 is missing under CI=true (.ci/run installs moto, which brings it)"
-        );
-        eprintln!("SKIPPED: boto3 is not installed");
-        return;
+    if let Err(why) = testkit::python_module("boto3") {
+        return testkit::unavailable("boto3", &format!("{why} (.ci/run installs moto, which brings it)"));
     }
     let sim = start_sim();
     let script = r#"

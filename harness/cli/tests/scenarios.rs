@@ -3,6 +3,9 @@
 
 use std::process::Command;
 
+#[path = "common/check_kinds.rs"]
+mod check_kinds;
+
 fn harness(args: &[&str]) -> (i32, String) {
     let out =
         Command::new(env!("CARGO_BIN_EXE_harness")).args(args).env("RUST_LOG", "error").output().expect("harness runs");
@@ -38,13 +41,23 @@ fn every_shipped_scenario_passes() {
             let path = e.ok()?.path();
             (path.extension()? == "toml").then(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))?
         })
-        .filter(|n| n != "smoke" && n != "multi-user")
         .collect();
     names.sort();
     assert!(names.len() >= 5, "{names:?}");
+    let reports = tempfile::tempdir().unwrap();
     for name in names {
-        let (code, out) = harness(&["scenario", &name]);
+        let report = reports.path().join(format!("{name}.json"));
+        let (code, out) = harness(&["scenario", &name, "--json", report.to_str().unwrap()]);
         assert_eq!(code, 0, "scenario {name} failed:\n{out}");
+        // A check without a kind has no row in checks_fail.rs that shows it can fail.
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        for c in json["runs"][0]["checks"].as_array().unwrap() {
+            let check = c["name"].as_str().unwrap();
+            assert!(
+                check_kinds::kind_of(check).is_some(),
+                "{name}: check {check:?} has no kind in tests/common/check_kinds.rs: add one, and a row in checks_fail.rs that breaks it"
+            );
+        }
     }
 }
 

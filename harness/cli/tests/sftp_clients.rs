@@ -5,10 +5,8 @@
 
 mod common;
 
-use common::have;
-
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 /// An SFTP server under test and how to log in.
@@ -49,29 +47,39 @@ fn start_sim_with(extra: &[&str]) -> Server {
     }
 }
 
-/// OpenSSH's sshd with internal-sftp, chrooted to a fresh directory, on a free loopback port.
-fn start_sshd() -> Option<Server> {
-    let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"].into_iter().find(|p| Path::new(p).exists())?;
+/// OpenSSH's sshd with internal-sftp, chrooted to a fresh directory, on a free loopback port;
+/// `Err` says why not (with sshd's stderr where it ran).
+fn start_sshd() -> Result<Server, String> {
+    let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .ok_or("no /usr/sbin/sshd (apt-get install openssh-server; .ci/run does)")?;
+    fn io(what: &'static str) -> impl Fn(std::io::Error) -> String {
+        move |e| format!("{what}: {e}")
+    }
     // sshd chroots only into directories whose every component is root-owned and not writable by
     // others, which rules out /tmp; /run is such a place on Debian.
-    let dir = tempfile::Builder::new().prefix("harness-sshd-").tempdir_in("/run").ok()?;
+    let dir = tempfile::Builder::new().prefix("harness-sshd-").tempdir_in("/run").map_err(io("a directory in /run"))?;
     let d = dir.path();
     let keygen = |name: &str| {
-        Command::new("ssh-keygen")
+        let out = Command::new("ssh-keygen")
             .args(["-q", "-t", "ed25519", "-N", "", "-f"])
             .arg(d.join(name))
-            .status()
-            .is_ok_and(|s| s.success())
+            .output()
+            .map_err(io("ssh-keygen"))?;
+        if out.status.success() { Ok(()) } else { Err(format!("ssh-keygen: {}", text(&out))) }
     };
-    if !keygen("host") || !keygen("user") {
-        return None;
-    }
-    std::fs::copy(d.join("user.pub"), d.join("authorized_keys")).ok()?;
+    keygen("host")?;
+    keygen("user")?;
+    std::fs::copy(d.join("user.pub"), d.join("authorized_keys")).map_err(io("authorized_keys"))?;
     let chroot = d.join("chroot");
-    std::fs::create_dir(&chroot).ok()?;
+    std::fs::create_dir(&chroot).map_err(io("the chroot"))?;
     let _ = std::fs::create_dir_all("/run/sshd");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
-    let user = String::from_utf8(Command::new("id").arg("-un").output().ok()?.stdout).ok()?.trim().to_string();
+    let port =
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(io("a free port"))?.port();
+    let user = String::from_utf8_lossy(&Command::new("id").arg("-un").output().map_err(io("id -un"))?.stdout)
+        .trim()
+        .to_string();
     let config = format!(
         "Port {port}\nListenAddress 127.0.0.1\nHostKey {host}\nPidFile {pid}\nAuthorizedKeysFile {auth}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nSubsystem sftp internal-sftp\nChrootDirectory {chroot}\nForceCommand internal-sftp\n",
         host = d.join("host").display(),
@@ -79,22 +87,41 @@ fn start_sshd() -> Option<Server> {
         auth = d.join("authorized_keys").display(),
         chroot = chroot.display(),
     );
-    std::fs::write(d.join("sshd_config"), config).ok()?;
-    let child =
-        Command::new(sshd).args(["-D", "-e", "-f"]).arg(d.join("sshd_config")).stderr(Stdio::null()).spawn().ok()?;
-    let guard = ChildGuard(child);
+    std::fs::write(d.join("sshd_config"), config).map_err(io("sshd_config"))?;
+    let log = d.join("sshd.log");
+    let stderr = std::fs::File::create(&log).map_err(io("sshd.log"))?;
+    let child = Command::new(sshd)
+        .args(["-D", "-e", "-f"])
+        .arg(d.join("sshd_config"))
+        .stderr(stderr)
+        .spawn()
+        .map_err(io("sshd"))?;
+    let mut guard = ChildGuard(child);
+    let said = || std::fs::read_to_string(&log).unwrap_or_default().trim().replace('\n', " | ");
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = guard.0.try_wait() {
+            return Err(format!("sshd exited ({status}): {}", said()));
+        }
         if Instant::now() > deadline {
-            return None;
+            return Err(format!("sshd did not listen within 10 s: {}", said()));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let host_pub = std::fs::read_to_string(d.join("host.pub")).ok()?;
-    std::fs::write(d.join("known_hosts"), format!("[127.0.0.1]:{port} {host_pub}")).ok()?;
-    let fp = Command::new("ssh-keygen").args(["-l", "-E", "sha256", "-f"]).arg(d.join("host.pub")).output().ok()?;
-    let fp = String::from_utf8_lossy(&fp.stdout).split_whitespace().nth(1)?.trim_start_matches("SHA256:").to_string();
-    Some(Server {
+    let host_pub = std::fs::read_to_string(d.join("host.pub")).map_err(io("host.pub"))?;
+    std::fs::write(d.join("known_hosts"), format!("[127.0.0.1]:{port} {host_pub}")).map_err(io("known_hosts"))?;
+    let fp = Command::new("ssh-keygen")
+        .args(["-l", "-E", "sha256", "-f"])
+        .arg(d.join("host.pub"))
+        .output()
+        .map_err(io("ssh-keygen -l"))?;
+    let fp = String::from_utf8_lossy(&fp.stdout)
+        .split_whitespace()
+        .nth(1)
+        .ok_or("ssh-keygen -l printed no fingerprint")?
+        .trim_start_matches("SHA256:")
+        .to_string();
+    Ok(Server {
         host: "127.0.0.1".into(),
         port,
         user,
@@ -137,8 +164,7 @@ fn common_script(local: &Path) -> String {
 
 #[test]
 fn openssh_sftp_against_the_simulator() {
-    if !have("sftp", "-h") {
-        eprintln!("SKIPPED: OpenSSH's sftp is not installed");
+    if !testkit::need(&[("sftp", "-h")]) {
         return;
     }
     let server = start_sim();
@@ -176,15 +202,12 @@ fn openssh_sftp_against_the_simulator() {
 
 #[test]
 fn the_common_openssh_script_is_right_against_sshd() {
-    if !have("sftp", "-h") {
-        eprintln!("SKIPPED: OpenSSH's sftp is not installed");
+    if !testkit::need(&[("sftp", "-h")]) {
         return;
     }
-    let Some(server) = start_sshd() else {
-        eprintln!(
-            "SKIPPED: OpenSSH's sshd is not installed or could not start (apt-get install openssh-server; .ci/run does)"
-        );
-        return;
+    let server = match start_sshd() {
+        Ok(server) => server,
+        Err(why) => return testkit::unavailable("OpenSSH's sshd", &why),
     };
     let dir = tempfile::tempdir().unwrap();
     let local = local_file(dir.path(), "orders.csv", "id\n1\n");
@@ -222,14 +245,13 @@ fn curl_upload(server: &Server, local: &Path, remote: &str) -> Output {
 
 #[test]
 fn curl_uploads_over_sftp() {
-    if !have("curl", "-V") {
-        eprintln!("SKIPPED: curl is not installed");
+    if !testkit::need(&[("curl", "-V")]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let local = local_file(dir.path(), "curl.csv", "id\n7\n");
     // Debian 12's curl uses libssh2 1.10, which has no -etm MACs and no AES-GCM: like Transfer
-    // Family itself, the default TransferSecurityPolicy-2024-01 cannot agree with it...
+    // Family itself, the default TransferSecurityPolicy-2025-03 cannot agree with it...
     let strict = start_sim();
     let refused = curl_upload(&strict, &local, "inbound/curl.csv");
     if !refused.status.success() {
@@ -239,13 +261,16 @@ fn curl_uploads_over_sftp() {
     let sim = start_sim_with(&["--security-policy", "TransferSecurityPolicy-2018-11"]);
     let out = curl_upload(&sim, &local, "inbound/curl.csv");
     assert!(out.status.success(), "curl against the simulator: {}", text(&out));
-    if have("sftp", "-h") {
+    if testkit::have("sftp", "-h") {
         let listed = sftp_batch(&sim, "ls inbound\n");
         assert!(text(&listed).contains("curl.csv"), "{}", text(&listed));
     }
-    if let Some(sshd) = start_sshd() {
-        let out = curl_upload(&sshd, &local, "curl.csv");
-        assert!(out.status.success(), "curl against sshd: {}", text(&out));
+    match start_sshd() {
+        Ok(sshd) => {
+            let out = curl_upload(&sshd, &local, "curl.csv");
+            assert!(out.status.success(), "curl against sshd: {}", text(&out));
+        }
+        Err(why) => testkit::unavailable("OpenSSH's sshd (for curl against it)", &why),
     }
 }
 
@@ -297,22 +322,24 @@ fn paramiko_uploads_and_sees_the_refusals() {
     assert!(t.contains("refused chmod yes: [Errno 13] Permission denied"), "{t}");
     assert!(t.contains("refused read+write yes:") && t.contains("Cannot open file in mode"), "{t}");
     assert!(t.contains("refused symlink yes:"), "{t}");
-    if let Some(sshd) = start_sshd() {
-        let t = paramiko(&sshd, "sshd").unwrap();
-        assert!(t.contains("paramiko.csv"), "{t}");
+    match start_sshd() {
+        Ok(sshd) => {
+            let t = paramiko(&sshd, "sshd").unwrap();
+            assert!(t.contains("paramiko.csv"), "{t}");
+        }
+        Err(why) => testkit::unavailable("OpenSSH's sshd (for paramiko against it)", &why),
     }
 }
 
 #[test]
 fn the_default_security_policy_refuses_weaker_algorithms() {
-    if !have("sftp", "-h") {
-        eprintln!("SKIPPED: OpenSSH's sftp is not installed");
+    if !testkit::need(&[("sftp", "-h")]) {
         return;
     }
     let server = start_sim();
     let ok = sftp_batch_with(&server, "ls\n", &["Ciphers=aes256-gcm@openssh.com", "KexAlgorithms=curve25519-sha256"]);
     assert!(ok.status.success(), "{}", text(&ok));
-    // TransferSecurityPolicy-2024-01 offers no chacha20-poly1305 (Terrapin) and no SHA-1 MACs.
+    // TransferSecurityPolicy-2025-03 (like 2024-01) offers no chacha20-poly1305 (Terrapin) and no SHA-1 MACs.
     let chacha = sftp_batch_with(&server, "ls\n", &["Ciphers=chacha20-poly1305@openssh.com"]);
     assert!(!chacha.status.success() && text(&chacha).contains("no matching cipher"), "{}", text(&chacha));
     let sha1 = sftp_batch_with(&server, "ls\n", &["Ciphers=aes128-ctr", "MACs=hmac-sha1"]);
@@ -321,8 +348,7 @@ fn the_default_security_policy_refuses_weaker_algorithms() {
 
 #[test]
 fn every_transfer_family_key_type_logs_in() {
-    if !have("sftp", "-h") || !have("ssh-keygen", "-?") {
-        eprintln!("SKIPPED: OpenSSH's sftp and ssh-keygen are needed");
+    if !testkit::need(&[("sftp", "-h"), ("ssh-keygen", "-?")]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -389,8 +415,7 @@ fn ten_sftp_channels_per_connection() {
 
 #[test]
 fn the_host_key_is_configurable() {
-    if !have("sftp", "-h") || !have("ssh-keygen", "-?") {
-        eprintln!("SKIPPED: OpenSSH's sftp and ssh-keygen are needed");
+    if !testkit::need(&[("sftp", "-h"), ("ssh-keygen", "-?")]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -412,8 +437,7 @@ fn the_host_key_is_configurable() {
 
 #[test]
 fn session_logs_name_the_negotiated_key_exchange_and_ciphers() {
-    if !have("sftp", "-h") || !have("aws", "--version") {
-        eprintln!("SKIPPED: OpenSSH's sftp and the aws CLI are needed");
+    if !testkit::need(&[("sftp", "-h"), ("aws", "--version")]) {
         return;
     }
     let sim = common::start_sim();

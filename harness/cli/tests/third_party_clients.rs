@@ -3,15 +3,14 @@
 
 mod common;
 
-use common::{aws, have, start_sim};
+use common::{aws, start_sim};
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[test]
 fn openssh_sftp_uploads_and_aws_cli_sees_the_result() {
-    if !have("sftp", "-h") || !have("aws", "--version") {
-        eprintln!("SKIPPED: needs OpenSSH's sftp and the aws CLI on PATH (.ci/run installs them)");
+    if !testkit::need(&[("sftp", "-h"), ("aws", "--version")]) {
         return;
     }
     let sim = start_sim();
@@ -85,8 +84,7 @@ fn openssh_sftp_uploads_and_aws_cli_sees_the_result() {
 
 #[test]
 fn openssh_sftp_is_refused_with_an_unknown_key() {
-    if !have("sftp", "-h") || !have("ssh-keygen", "-?") {
-        eprintln!("SKIPPED: needs OpenSSH's sftp and ssh-keygen on PATH");
+    if !testkit::need(&[("sftp", "-h"), ("ssh-keygen", "-?")]) {
         return;
     }
     let sim = start_sim();

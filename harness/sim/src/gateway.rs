@@ -28,6 +28,18 @@ pub struct Routes {
     pub logs: Arc<LogStore>,
     /// DynamoDB (dynoxide) address.
     pub dynamodb: SocketAddr,
+    /// The `wrong-status` break: the function's `transferred` is stored as `skipped`.
+    pub wrong_status: bool,
+}
+
+/// The `wrong-status` break applied to an UpdateItem body.
+fn misrecord(body: Bytes) -> Bytes {
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&body) else { return body };
+    let to = &mut v["ExpressionAttributeValues"][":to"];
+    if to["S"] == "transferred" {
+        *to = serde_json::json!({"S": "skipped"});
+    }
+    Bytes::from(v.to_string())
 }
 
 fn full(bytes: impl Into<Bytes>) -> Body {
@@ -72,8 +84,10 @@ async fn route(
             crate::logs::handle_api(&routes.logs, operation, &body),
         ),
         "DynamoDB_20120810" => {
+            let body = if routes.wrong_status && operation == "UpdateItem" { misrecord(body) } else { body };
             let mut fwd = Request::from_parts(parts, Full::new(body));
             fwd.headers_mut().remove(http::header::HOST);
+            fwd.headers_mut().remove(http::header::CONTENT_LENGTH);
             return Ok(match forward(routes.dynamodb, fwd).await {
                 Ok(r) => r.map(|b| b.map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { Box::new(e) }).boxed()),
                 Err(e) => Response::builder().status(StatusCode::BAD_GATEWAY).body(full(e)).expect("valid"),

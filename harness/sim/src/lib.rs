@@ -5,6 +5,7 @@
 //! The simulator knows nothing of scenarios or of the copy function: it runs whatever command
 //! it is given as the function's `bootstrap`, and the definition files under `infra/`.
 
+pub mod breaks;
 pub mod definitions;
 pub mod dynamodb;
 pub mod events;
@@ -198,6 +199,8 @@ pub struct SimConfig {
     pub s3_faults: Vec<s3::Fault>,
     /// Hold every function invocation until [`Simulator::release_held_requests`].
     pub hold_invocations: bool,
+    /// Stages broken on purpose, for the harness's own tests.
+    pub breaks: breaks::Breaks,
     /// S3 and DynamoDB from an external endpoint instead of the simulator.
     pub external: Option<ExternalAws>,
 }
@@ -231,6 +234,7 @@ impl SimConfig {
             upload: sftp::UploadSettings::default(),
             s3_faults: Vec::new(),
             hold_invocations: false,
+            breaks: breaks::Breaks::default(),
             external: None,
         }
     }
@@ -353,7 +357,8 @@ impl Simulator {
             Some(x) => endpoint_addr(&x.endpoint).await.map_err(StartError::Setup)?,
             None => dynamo_addr,
         };
-        let lambda = lambda::LambdaService::new(logs.clone(), aws_env);
+        let breaks = Arc::new(config.breaks.clone());
+        let lambda = lambda::LambdaService::new(logs.clone(), aws_env).with_breaks(breaks.clone());
         if config.hold_invocations {
             lambda.hold();
         }
@@ -371,11 +376,15 @@ impl Simulator {
             command: config.function_command.clone(),
         });
         let invoker_lambda = lambda.clone();
+        let drop_record_upload = breaks.has(breaks::Break::DropRecordUpload);
         let invoker: states::TaskInvoker = Arc::new(move |target, payload| {
             let l = invoker_lambda.clone();
             Box::pin(async move {
                 match target {
                     states::TaskTarget::Lambda(function) => l.invoke(&function, payload).await,
+                    states::TaskTarget::DynamoDb(action) if drop_record_upload && action == "PutItem" => {
+                        Ok(serde_json::json!({}))
+                    }
                     states::TaskTarget::DynamoDb(action) => dynamodb::call(table_addr, &action, payload).await,
                 }
             })
@@ -389,10 +398,16 @@ impl Simulator {
         // EventBridge: the rule targets the state machine.
         let target_sfn = sfn.clone();
         let target_arn = machine_arn.clone();
+        let no_execution = breaks.has(breaks::Break::NoExecution);
         let target: events::Target = Arc::new(move |input: String| {
             let sfn = target_sfn.clone();
             let arn = target_arn.clone();
-            Box::pin(async move { sfn.start_execution(&arn, None, Some(input)).map(|_| ()).map_err(|e| e.to_string()) })
+            Box::pin(async move {
+                if no_execution {
+                    return Ok(());
+                }
+                sfn.start_execution(&arn, None, Some(input)).map(|_| ()).map_err(|e| e.to_string())
+            })
         });
         let rule = events::Rule {
             name: format!("{}-object-created", config.state_machine_name),
@@ -430,10 +445,17 @@ impl Simulator {
             .in_current_span(),
         );
         let faults = Arc::new(s3::Faults::new(config.s3_faults.clone()));
-        let mut s3b = s3s::service::S3ServiceBuilder::new(s3::S3Frontend::new(store.clone(), faults.clone()));
+        let mut s3b = s3s::service::S3ServiceBuilder::new(
+            s3::S3Frontend::new(store.clone(), faults.clone()).with_breaks(breaks.clone(), &config.destination_bucket),
+        );
         s3b.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY_ID, SECRET_ACCESS_KEY));
-        let routes =
-            Arc::new(gateway::Routes { s3: s3b.build(), sfn: sfn.clone(), logs: logs.clone(), dynamodb: dynamo_addr });
+        let routes = Arc::new(gateway::Routes {
+            s3: s3b.build(),
+            sfn: sfn.clone(),
+            logs: logs.clone(),
+            dynamodb: dynamo_addr,
+            wrong_status: breaks.has(breaks::Break::WrongStatus),
+        });
         tokio::spawn(gateway::serve(gateway_listener, routes, stop.clone()));
 
         // SFTP, writing through an S3 client like Transfer Family does.
@@ -475,6 +497,7 @@ impl Simulator {
             // An external S3 sends us no events: the SFTP server announces what it writes.
             announce: config.external.as_ref().map(|_| announce_tx.clone()),
             security_policy: config.security_policy.clone(),
+            breaks: breaks.clone(),
         };
         // Transfer Family writes without client checksums, so its objects get S3's default
         // full-object CRC64NVME.

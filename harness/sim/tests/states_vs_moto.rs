@@ -1,52 +1,13 @@
 //! The same state machines on the simulator and on moto's Step Functions executor (moto
 //! 5.2.5, which runs definitions once `execute_state_machine` is switched on): status and
 //! output must agree. Definitions use Pass, Choice, Map, Parallel, paths and intrinsics, so
-//! no task results need mocking. Skipped with a message where moto cannot start.
+//! no task results need mocking. Skipped with a message where moto cannot start
+//! (a failure under `CI=true`).
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-struct Moto(Child, u16);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_moto() -> Option<Moto> {
-    let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
-    let child = Command::new("python3")
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let moto = Moto(child, port);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-            // moto only executes state machines once told to.
-            let body = r#"{"stepfunctions":{"execute_state_machine":true}}"#;
-            let req = format!(
-                "POST /moto-api/config HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            s.write_all(req.as_bytes()).ok()?;
-            let mut resp = String::new();
-            let _ = s.read_to_string(&mut resp);
-            return (resp.starts_with("HTTP/1.1 200") || resp.starts_with("HTTP/1.1 201")).then_some(moto);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
-}
 
 fn client(endpoint: &str, key: &str, secret: &str) -> aws_sdk_sfn::Client {
     let conf = aws_config::SdkConfig::builder()
@@ -169,14 +130,14 @@ const MOTO_DIFFERS: &[(&str, &str)] = &[(
 
 #[tokio::test]
 async fn simulator_and_moto_agree() {
-    let Some(moto) = start_moto() else {
-        eprintln!("SKIPPED: moto server could not start (pip install 'moto[server]==5.2.5'; .ci/run does)");
-        return;
+    let moto = match testkit::moto::Moto::start(true) {
+        Ok(moto) => moto,
+        Err(why) => return testkit::unavailable("moto's server", &why),
     };
     let infra = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../infra");
     let sim = sim::Simulator::start(sim::SimConfig::new(infra, vec!["true".into()])).await.unwrap();
     let ours = client(&sim.endpoints.aws, sim::ACCESS_KEY_ID, sim::SECRET_ACCESS_KEY);
-    let theirs = client(&format!("http://127.0.0.1:{}", moto.1), "testing", "testing");
+    let theirs = client(&format!("http://127.0.0.1:{}", moto.port), "testing", "testing");
     let mut differences = Vec::new();
     for (name, definition, input) in machines() {
         let a = run(&ours, name, &definition, &input).await;

@@ -73,13 +73,24 @@ pub async fn digest(c: &Clients, bucket: &str, key: &str) -> Result<Option<Objec
     let mut buf = vec![0u8; 256 * 1024];
     let mut size = 0u64;
     loop {
-        let n = reader.read(&mut buf).await.map_err(|e| ProbeError {
-            service: "s3",
-            operation: "GetObject",
-            resource: uri(bucket, key),
-            code: "BodyReadError".into(),
-            message: e.to_string(),
-            status: None,
+        let n = reader.read(&mut buf).await.map_err(|e| {
+            // The SDK checks the body against the checksum S3 stored; its mismatch error sits
+            // under the I/O error, whose own text is only "streaming error".
+            let mut message = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(inner) = source {
+                message = format!("{message}: {inner}");
+                source = inner.source();
+            }
+            let code = if message.contains("checksum mismatch") { "ChecksumMismatch" } else { "BodyReadError" };
+            ProbeError {
+                service: "s3",
+                operation: "GetObject",
+                resource: uri(bucket, key),
+                code: code.into(),
+                message,
+                status: None,
+            }
         })?;
         if n == 0 {
             break;

@@ -103,6 +103,25 @@ impl Console {
         println!("  logs        {} (sessions), {} (function)", t.sftp_log_group, t.function_log_group);
     }
 
+    /// Prints what each scenario would run on, or why it could not (`--dry-run`): the number
+    /// that could not.
+    pub fn dry_run(planned: &[(String, anyhow::Result<crate::targets::DryRun>)]) -> usize {
+        let mut bad = 0;
+        for (name, r) in planned {
+            match r {
+                Ok(d) => {
+                    let accounts: Vec<String> = d.accounts.iter().map(|(u, a)| format!("{u} as {a}")).collect();
+                    println!("would run {name:<20} on {}: {}", d.description, accounts.join(", "));
+                }
+                Err(e) => {
+                    bad += 1;
+                    println!("cannot run {name:<19} {e:#}");
+                }
+            }
+        }
+        bad
+    }
+
     /// Prints the verdict over several scenarios.
     pub fn totals(&self, reports: &[Report]) {
         if reports.len() > 1 {

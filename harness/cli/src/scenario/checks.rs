@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use copy_lambda::event::sequencer_order;
 
 use super::plan::{Expect, KeyPlan, Planned};
-use crate::probes::{ProbeError, dynamodb, logs, s3, stepfunctions, wait_for, wait_until};
+use crate::probes::{ProbeError, dynamodb, logs, s3, stepfunctions, wait_for};
 use crate::report::{Check, Outcome, Stage};
 use crate::sftp_client::ClientError;
 use crate::targets::{Clients, Target};
@@ -43,10 +43,11 @@ pub async fn check_key(
     ep: &Target,
     kp: &KeyPlan,
     deliveries: usize,
+    since_ms: i64,
     deadline: Instant,
 ) -> Vec<Check> {
-    if let Some(Expect::Absent { why }) = kp.uploads.last().map(|p| &p.expect) {
-        return vec![check_absent(clients, ep, kp, why).await];
+    if kp.is_absent() {
+        return Vec::new();
     }
     let mut checks = Vec::new();
     let n = kp.uploads.len();
@@ -122,15 +123,29 @@ pub async fn check_key(
             },
         ));
         if let Some(count) = planned.lambda_invocations {
+            // Step Functions' history says how often it asked; the function's own log how
+            // often it ran. Both must agree with the plan.
+            let t = Instant::now();
+            let sequencer = group[0].input_str("sequencer");
+            let result = if !count.holds(tasks as u32) {
+                Err(Failure::Saw(format!("Step Functions invoked it {tasks} time(s)")))
+            } else {
+                match invocations_logged(clients, ep, key, sequencer, tasks, since_ms, deadline).await {
+                    Ok(ran) if ran == tasks => Ok(format!(
+                        "{tasks} task(s) in the executions' history, {ran} invocation(s) in the function's log"
+                    )),
+                    Ok(ran) => Err(Failure::Saw(format!(
+                        "{tasks} task(s) in the executions' history but {ran} invocation(s) in {}",
+                        ep.function_log_group
+                    ))),
+                    Err(e) => Err(e),
+                }
+            };
             checks.push(judged(
                 Stage::Stepfunctions,
                 format!("the copy function ran {count} time(s) for {label}"),
-                Instant::now(),
-                if count.holds(tasks as u32) {
-                    Ok(format!("{tasks}"))
-                } else {
-                    Err(Failure::Saw(format!("it ran {tasks} time(s)")))
-                },
+                t,
+                result,
             ));
         }
 
@@ -206,7 +221,8 @@ pub async fn check_key(
             t,
             match dest {
                 Ok(Some(d)) => Err(Failure::Saw(format!("an object of {} bytes exists", d.size))),
-                _ => Ok("absent".into()),
+                Ok(None) => Ok("absent".into()),
+                Err(e) => Err(e.into()),
             },
         ),
     });
@@ -300,60 +316,93 @@ pub async fn uploaded_before_copy(
     Ok(format!("record {file_id} uploaded, upload_timestamp {}", r.s("upload_timestamp").unwrap_or_default()))
 }
 
+/// How long absence checks watch: as long as the run's pipeline took to bring its other files to
+/// their end (so a wrongly started pipeline would have shown up), at least [`MIN_SETTLE`].
+pub const MIN_SETTLE: Duration = Duration::from_secs(3);
+
 /// Nothing exists for a key that must not: no source object, no open multipart upload, no
-/// record, no copy.
-async fn check_absent(clients: &Clients, ep: &Target, f: &KeyPlan, why: &str) -> Check {
+/// record, no execution, no copy; and nothing appears while the check watches for `settle`.
+/// An error it cannot interpret fails it.
+pub async fn check_absent(
+    clients: &Clients,
+    ep: &Target,
+    f: &KeyPlan,
+    why: &str,
+    settle: Duration,
+    deadline: Instant,
+) -> Check {
     let t = Instant::now();
     let leftovers = || async {
         let mut found = Vec::new();
-        if matches!(s3::head(clients, &ep.source_bucket, &f.key).await, Ok(Some(_))) {
-            found.push(format!("s3://{}/{}", ep.source_bucket, f.key));
+        for bucket in [&ep.source_bucket, &ep.destination_bucket] {
+            if s3::head(clients, bucket, &f.key).await?.is_some() {
+                found.push(format!("s3://{bucket}/{}", f.key));
+            }
         }
-        if matches!(s3::head(clients, &ep.destination_bucket, &f.key).await, Ok(Some(_))) {
-            found.push(format!("s3://{}/{}", ep.destination_bucket, f.key));
-        }
-        if let Ok(n) = s3::open_uploads(clients, &ep.source_bucket, &f.key).await
-            && n > 0
-        {
+        let n = s3::open_uploads(clients, &ep.source_bucket, &f.key).await?;
+        if n > 0 {
             found.push(format!("{n} open multipart upload(s)"));
         }
-        let records = dynamodb::records_for_key(clients, &ep.table, &f.key).await.unwrap_or_default();
+        let records = dynamodb::records_for_key(clients, &ep.table, &f.key).await?;
         if !records.is_empty() {
             found.push(format!("{} record(s)", records.len()));
         }
-        found
+        let executions = stepfunctions::executions_for_key(clients, &ep.state_machine_arn, &f.key).await?;
+        if !executions.is_empty() {
+            found.push(format!("{} execution(s)", executions.len()));
+        }
+        Ok::<_, ProbeError>(found)
     };
-    // A dropped connection's parts are aborted asynchronously: wait for them to go, then make
-    // sure nothing comes back (a wrongly triggered pipeline would show up within a moment).
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let gone = wait_until(deadline, || async { leftovers().await.is_empty().then_some(()) }).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let found = leftovers().await;
+    let name = format!("nothing exists for {} ({why})", f.key);
+    // A dropped connection's parts are aborted asynchronously: wait for them to go, then watch.
+    let gone = wait_for(deadline, || async { Ok(leftovers().await?.is_empty().then_some(())) }).await;
+    match gone {
+        Err(e) => return judged(Stage::S3, name, t, Err(e.into())),
+        Ok(None) => {
+            let found = leftovers().await.map(|f| f.join(", ")).unwrap_or_else(|e| e.to_string());
+            return judged(Stage::S3, name, t, Err(Failure::Saw(format!("found {found} by the deadline"))));
+        }
+        Ok(Some(())) => {}
+    }
+    let until = (Instant::now() + settle).min(deadline);
+    loop {
+        match leftovers().await {
+            Err(e) => return judged(Stage::S3, name, t, Err(e.into())),
+            Ok(found) if !found.is_empty() => {
+                return judged(Stage::S3, name, t, Err(Failure::Saw(format!("{} appeared", found.join(", ")))));
+            }
+            Ok(_) if Instant::now() >= until => break,
+            Ok(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
     judged(
         Stage::S3,
-        format!("nothing exists for {} ({why})", f.key),
+        name,
         t,
-        if gone.is_some() && found.is_empty() {
-            Ok("no object, no parts, no record, no copy".into())
-        } else {
-            Err(Failure::Saw(format!("found {}", found.join(", "))))
-        },
+        Ok(format!("no object, parts, record, execution or copy, watched for {:.1} s", settle.as_secs_f64())),
     )
 }
 
-/// Some invocation was throttled and retried.
-pub async fn throttled(clients: &Clients, machine: &str) -> Result<String, Failure> {
-    let count: usize = stepfunctions::executions(clients, machine).await?.iter().map(|e| e.throttled_tasks).sum();
+/// Some invocation for this run's keys was throttled and retried.
+pub async fn throttled(clients: &Clients, machine: &str, keys: &[&str]) -> Result<String, Failure> {
+    let mut count = 0;
+    for key in keys {
+        count += stepfunctions::executions_for_key(clients, machine, key)
+            .await?
+            .iter()
+            .map(|e| e.throttled_tasks)
+            .sum::<usize>();
+    }
     if count > 0 {
-        Ok(format!("{count} throttled invocation(s)"))
+        Ok(format!("{count} throttled invocation(s) of this run's {} file(s)", keys.len()))
     } else {
-        Err(Failure::Saw("no invocation was throttled".into()))
+        Err(Failure::Saw(format!("none of this run's {} file(s) had a throttled invocation", keys.len())))
     }
 }
 
-/// The user's uploads are under its prefix, and none of them under another user's (unless an
-/// upload of the scenario accounts for it). Checked key by key, so earlier runs on a persistent
-/// target (a deployed stack, an endpoint) do not matter.
+/// Every upload of the user's lands under the literal prefix `<user>/`, and none of them under
+/// another user's folder (unless an upload of the scenario accounts for it). Checked key by
+/// key, so earlier runs on a persistent target (a deployed stack, an endpoint) do not matter.
 pub async fn own_prefix_only(
     clients: &Clients,
     ep: &Target,
@@ -362,78 +411,164 @@ pub async fn own_prefix_only(
     others: &BTreeSet<String>,
     accounted: &BTreeSet<String>,
 ) -> Result<String, Failure> {
-    let exists = |key: String| async move { matches!(s3::head(clients, &ep.source_bucket, &key).await, Ok(Some(_))) };
+    let prefix = format!("{user}/");
+    if let Some(k) = expected.iter().find(|k| !k.starts_with(&prefix)) {
+        return Err(Failure::Saw(format!("{user}'s upload is declared to land at {k}, outside {prefix}")));
+    }
     let mut missing = Vec::new();
     for key in expected {
-        if !exists(key.clone()).await {
+        if s3::head(clients, &ep.source_bucket, key).await?.is_none() {
             missing.push(key.clone());
         }
     }
     if !missing.is_empty() {
-        return Err(Failure::Saw(format!("missing from s3://{}: {missing:?}", ep.source_bucket)));
+        return Err(Failure::Saw(format!("missing from s3://{}/{prefix}: {missing:?}", ep.source_bucket)));
     }
     for key in expected {
-        let relative = key.strip_prefix(&format!("{user}/")).unwrap_or(key);
+        let relative = &key[prefix.len()..];
         for other in others.iter().filter(|o| o.as_str() != user) {
             let elsewhere = format!("{other}/{relative}");
-            if !accounted.contains(&elsewhere) && exists(elsewhere.clone()).await {
+            if !accounted.contains(&elsewhere) && s3::head(clients, &ep.source_bucket, &elsewhere).await?.is_some() {
                 return Err(Failure::Saw(format!("{key} also appeared as {elsewhere}")));
             }
         }
     }
-    Ok(format!("{} object(s) in s3://{}/{user}/, none under other users' folders", expected.len(), ep.source_bucket))
+    Ok(format!("{} object(s) in s3://{}/{prefix}, none under other users' folders", expected.len(), ep.source_bucket))
 }
 
-/// The user's session log shows every activity type in `wanted`.
+/// The user's session log, since the run started, shows every activity type in `wanted`.
 pub async fn session_log(
     clients: &Clients,
     ep: &Target,
     user: &str,
     wanted: &[&str],
+    since_ms: i64,
     deadline: Instant,
 ) -> Result<String, Failure> {
-    let query = logs::Query { stream_prefix: Some(format!("{user}.")), ..Default::default() };
-    let seen = wait_until(deadline, || async {
-        let events = logs::events(clients, &ep.sftp_log_group, &query).await.ok()?;
+    let query =
+        logs::Query { stream_prefix: Some(format!("{user}.")), start_time: Some(since_ms), ..Default::default() };
+    let last = std::sync::Mutex::new(BTreeSet::new());
+    let seen = wait_for(deadline, || async {
+        let events = logs::events(clients, &ep.sftp_log_group, &query).await?;
         let types: BTreeSet<String> = events
             .iter()
             .filter_map(logs::LogEvent::json)
             .filter_map(|v| v.get("activity-type")?.as_str().map(str::to_string))
             .collect();
-        wanted.iter().all(|w| types.contains(*w)).then_some(types)
+        *last.lock().unwrap() = types.clone();
+        Ok(wanted.iter().all(|w| types.contains(*w)).then_some(types))
     })
-    .await;
+    .await?;
     match seen {
-        Some(types) => Ok(format!("{} in {}", types.into_iter().collect::<Vec<_>>().join(","), ep.sftp_log_group)),
-        None => Err(Failure::Saw(format!("{} lacks some of {wanted:?} for {user}", ep.sftp_log_group))),
+        Some(types) => Ok(format!(
+            "{} in {} since the run started",
+            types.into_iter().collect::<Vec<_>>().join(","),
+            ep.sftp_log_group
+        )),
+        None => {
+            let have = last.into_inner().unwrap_or_default();
+            let lacking: Vec<&str> = wanted.iter().copied().filter(|w| !have.contains(*w)).collect();
+            Err(Failure::Saw(format!(
+                "{} has no {lacking:?} for {user} since the run started (it has {have:?})",
+                ep.sftp_log_group
+            )))
+        }
     }
 }
 
-/// Refused logins as `user` left AUTH_FAILURE lines.
-pub async fn auth_failures(clients: &Clients, ep: &Target, user: &str, deadline: Instant) -> Result<String, Failure> {
+/// Refused logins as `user`, since the run started, left AUTH_FAILURE lines.
+pub async fn auth_failures(
+    clients: &Clients,
+    ep: &Target,
+    user: &str,
+    since_ms: i64,
+    deadline: Instant,
+) -> Result<String, Failure> {
     let query = logs::Query {
         filter_pattern: Some(format!("{{ $.activity-type = \"AUTH_FAILURE\" && $.user = \"{user}\" }}")),
+        start_time: Some(since_ms),
         ..Default::default()
     };
-    let found = wait_until(deadline, || async {
-        let events = logs::events(clients, &ep.sftp_log_group, &query).await.ok()?;
-        (!events.is_empty()).then_some(events.len())
+    let found = wait_for(deadline, || async {
+        let events = logs::events(clients, &ep.sftp_log_group, &query).await?;
+        Ok((!events.is_empty()).then_some(events.len()))
     })
-    .await;
-    found
-        .map(|n| format!("{n} AUTH_FAILURE line(s) in {}", ep.sftp_log_group))
-        .ok_or_else(|| Failure::Saw(format!("no AUTH_FAILURE for {user} in {}", ep.sftp_log_group)))
+    .await?;
+    found.map(|n| format!("{n} AUTH_FAILURE line(s) in {} since the run started", ep.sftp_log_group)).ok_or_else(|| {
+        Failure::Saw(format!("no AUTH_FAILURE for {user} in {} since the run started", ep.sftp_log_group))
+    })
 }
 
-/// The copy function's log has the runtime's START, END and REPORT lines.
-pub async fn function_log(clients: &Clients, ep: &Target, deadline: Instant) -> Result<String, Failure> {
-    let found = wait_until(deadline, || async {
-        let events = logs::events(clients, &ep.function_log_group, &logs::Query::default()).await.ok()?;
-        let has = |p: &str| events.iter().any(|e| e.message.starts_with(p));
-        (has("START RequestId") && has("END RequestId") && has("REPORT RequestId")).then_some(events.len())
+/// The copy function's own log, since the run started, has its `finished` line for each key,
+/// with the outcome the key must end with (the runtime's START/END/REPORT lines, which the
+/// platform writes, prove nothing of the function).
+/// Distinct invocations (request IDs) whose "received" line in the function's log names this
+/// key and upload (sequencer); waits until there are `want` of them or the deadline passes.
+async fn invocations_logged(
+    clients: &Clients,
+    ep: &Target,
+    key: &str,
+    sequencer: &str,
+    want: usize,
+    since_ms: i64,
+    deadline: Instant,
+) -> Result<usize, Failure> {
+    let query = logs::Query { start_time: Some(since_ms), ..Default::default() };
+    let seen = std::sync::atomic::AtomicUsize::new(0);
+    wait_for(deadline, || async {
+        let events = logs::events(clients, &ep.function_log_group, &query).await?;
+        let ids: BTreeSet<String> = events
+            .iter()
+            .filter_map(logs::LogEvent::json)
+            .filter(|v| {
+                v["fields"]["stage"] == "received"
+                    && v["span"]["key"] == key
+                    && (sequencer.is_empty() || v["fields"]["sequencer"] == sequencer)
+            })
+            .filter_map(|v| v["span"]["request_id"].as_str().map(str::to_string))
+            .collect();
+        seen.store(ids.len(), std::sync::atomic::Ordering::Relaxed);
+        Ok((ids.len() >= want).then_some(()))
     })
-    .await;
-    found
-        .map(|n| format!("{n} lines in {}", ep.function_log_group))
-        .ok_or_else(|| Failure::Saw(format!("{} lacks START/END/REPORT", ep.function_log_group)))
+    .await?;
+    Ok(seen.into_inner())
+}
+
+pub async fn function_log(
+    clients: &Clients,
+    ep: &Target,
+    outcomes: &[(&str, &[&str])],
+    since_ms: i64,
+    deadline: Instant,
+) -> Result<String, Failure> {
+    let query = logs::Query { start_time: Some(since_ms), ..Default::default() };
+    let missing = std::sync::Mutex::new(Vec::new());
+    let found = wait_for(deadline, || async {
+        let events = logs::events(clients, &ep.function_log_group, &query).await?;
+        let finished: Vec<(String, String)> = events
+            .iter()
+            .filter_map(logs::LogEvent::json)
+            .filter(|v| v["fields"]["stage"] == "finished")
+            .map(|v| {
+                let s = |x: &serde_json::Value| x.as_str().unwrap_or_default().to_string();
+                (s(&v["span"]["key"]), s(&v["fields"]["outcome"]))
+            })
+            .collect();
+        let lacking: Vec<String> = outcomes
+            .iter()
+            .filter(|(key, want)| !finished.iter().any(|(k, o)| k == key && want.contains(&o.as_str())))
+            .map(|(key, want)| format!("{key} ({})", want.join(" or ")))
+            .collect();
+        let n = finished.len();
+        *missing.lock().unwrap() = lacking;
+        Ok(missing.lock().unwrap().is_empty().then_some(n))
+    })
+    .await?;
+    found.map(|n| format!("{n} finished line(s) in {} since the run started", ep.function_log_group)).ok_or_else(|| {
+        Failure::Saw(format!(
+            "{} has no finished line for {:?}",
+            ep.function_log_group,
+            missing.into_inner().unwrap_or_default()
+        ))
+    })
 }

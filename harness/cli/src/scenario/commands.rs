@@ -49,6 +49,15 @@ pub fn select(dir: &Path, tags: &[String]) -> anyhow::Result<Vec<Scenario>> {
     Ok(all)
 }
 
+/// Each scenario with what it would run on `spec`, or why it cannot: nothing is started or
+/// contacted (`--dry-run`).
+pub fn dry_run(scenarios: &[Scenario], spec: &TargetSpec) -> Vec<(String, anyhow::Result<crate::targets::DryRun>)> {
+    scenarios
+        .iter()
+        .map(|s| (s.name.clone(), crate::targets::dry_run(spec, &super::runner::declared_users(s), &s.sim)))
+        .collect()
+}
+
 /// Runs `scenarios` in order and writes the report files.
 pub async fn run(
     scenarios: &[Scenario],

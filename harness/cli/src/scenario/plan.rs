@@ -3,8 +3,14 @@
 
 use std::collections::BTreeMap;
 
+use sim::sftp::Mapping;
+use sim::sftp::users::HomeType;
+
 use super::file::{self, Count, Scenario};
 use crate::content::Content;
+
+/// A home when none is declared, as the stack's users variable defaults it.
+const DEFAULT_HOME: &str = "/${source_bucket}/${transfer:UserName}";
 
 /// What one upload must end as.
 #[derive(Debug, Clone)]
@@ -126,13 +132,42 @@ pub fn content_of(u: &file::Upload, index: usize) -> Content {
     }
 }
 
-/// Where each user's paths land: the account name and a resolver from a scenario path to its
-/// source key (`None` outside the source bucket or the mappings).
+/// A path's segments, `.` and `..` folded (`..` never climbs above `/`). Written here rather
+/// than taken from the simulator's SFTP server: the expected keys must not come from the code
+/// under test.
+fn fold(path: &str) -> Vec<String> {
+    path.split('/').filter(|s| !s.is_empty() && *s != ".").fold(Vec::new(), |mut kept, seg| {
+        if seg == ".." {
+            kept.pop();
+        } else {
+            kept.push(seg.to_string());
+        }
+        kept
+    })
+}
+
+/// `${source_bucket}` and `${transfer:UserName}` (any case) filled in, as Terraform fills them.
+fn fill(s: &str, bucket: &str, account: &str) -> String {
+    let s = s.replace("${source_bucket}", bucket);
+    let marker = "${transfer:username}";
+    let mut out = String::new();
+    let mut rest = s.as_str();
+    while let Some(i) = rest.to_ascii_lowercase().find(marker) {
+        out.push_str(&rest[..i]);
+        out.push_str(account);
+        rest = &rest[i + marker.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where each user's paths land, worked out from the scenario's own declarations (the home
+/// type, `home_directory`, the mappings), never from the server under test.
 pub struct Homes<'a> {
     /// Declared user -> account name.
     pub names: BTreeMap<&'a str, String>,
-    /// Declared user -> its home.
-    pub homes: BTreeMap<&'a str, sim::sftp::HomeDirectory>,
+    /// Declared user -> its declaration.
+    pub users: BTreeMap<&'a str, &'a file::User>,
     /// The source bucket.
     pub source_bucket: &'a str,
 }
@@ -143,18 +178,44 @@ impl Homes<'_> {
         self.names.get(user).cloned().unwrap_or_else(|| user.to_string())
     }
 
-    /// The source key a user's path lands on.
-    pub fn key_for(&self, user: &str, path: &str) -> Option<String> {
-        let h = self.homes.get(user)?;
-        match h.resolve(&h.segments(path)) {
-            sim::sftp::Resolved::S3 { bucket, key } if bucket == self.source_bucket && !key.is_empty() => Some(key),
-            _ => None,
+    fn is_path(&self, user: &str) -> bool {
+        self.users.get(user).is_some_and(|u| u.home_directory_type == Some(HomeType::Path))
+    }
+
+    /// The directory relative paths start from: the PATH home, or `/` for LOGICAL users.
+    pub fn landing(&self, user: &str) -> String {
+        match self.users.get(user) {
+            Some(u) if self.is_path(user) => {
+                let home = u.home_directory.as_deref().unwrap_or(DEFAULT_HOME);
+                format!("/{}", fold(&fill(home, self.source_bucket, &self.name(user))).join("/"))
+            }
+            _ => "/".to_string(),
         }
     }
 
-    /// The directory relative paths start from.
-    pub fn landing(&self, user: &str) -> String {
-        self.homes.get(user).map_or("/", |h| h.landing()).to_string()
+    /// The source key a user's path lands on, as the declaration says (`None` outside the
+    /// source bucket or the mappings).
+    pub fn key_for(&self, user: &str, path: &str) -> Option<String> {
+        let u = self.users.get(user)?;
+        let account = self.name(user);
+        let absolute = if path.starts_with('/') { path.to_string() } else { format!("{}/{path}", self.landing(user)) };
+        let segs = fold(&absolute);
+        let in_s3: Vec<String> = if self.is_path(user) {
+            segs
+        } else {
+            let default = [Mapping { entry: "/".into(), target: DEFAULT_HOME.into() }];
+            let mappings = u.home_directory_mappings.as_deref().unwrap_or(&default);
+            let (entry, target) = mappings
+                .iter()
+                .map(|m| (fold(&m.entry), fold(&fill(&m.target, self.source_bucket, &account))))
+                .filter(|(entry, _)| segs.starts_with(entry))
+                .max_by_key(|(entry, _)| entry.len())?;
+            target.into_iter().chain(segs[entry.len()..].iter().cloned()).collect()
+        };
+        match in_s3.split_first() {
+            Some((bucket, key)) if bucket == self.source_bucket && !key.is_empty() => Some(key.join("/")),
+            _ => None,
+        }
     }
 }
 
@@ -244,4 +305,38 @@ pub fn plan(scenario: &Scenario, homes: &Homes<'_>) -> Vec<KeyPlan> {
         only(&mut keys, i, Planned::simple(Expect::Absent { why: "outside the uploading user's home" }));
     }
     keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(toml_text: &str) -> file::User {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn keys_come_from_the_declarations() {
+        let acme = user("name = 'acme'");
+        let globex = user(
+            "name = 'globex'\nhome_directory = '/inbound'\nhome_directory_mappings = [{ entry = '/inbound', target = '/${source_bucket}/${Transfer:UserName}/in' }]",
+        );
+        let initech = user("name = 'initech'\nhome_directory_type = 'PATH'");
+        let homes = Homes {
+            names: [("acme", "acme".to_string()), ("globex", "globex".to_string()), ("initech", "initech".to_string())]
+                .into_iter()
+                .collect(),
+            users: [("acme", &acme), ("globex", &globex), ("initech", &initech)].into_iter().collect(),
+            source_bucket: "src",
+        };
+        assert_eq!(homes.key_for("acme", "inbound/a.csv").as_deref(), Some("acme/inbound/a.csv"));
+        assert_eq!(homes.key_for("acme", "/../../x.csv").as_deref(), Some("acme/x.csv"));
+        // LOGICAL users land on /, whatever home_directory says.
+        assert_eq!(homes.key_for("globex", "a.csv"), None);
+        assert_eq!(homes.key_for("globex", "/inbound/sub/a.csv").as_deref(), Some("globex/in/sub/a.csv"));
+        assert_eq!(homes.key_for("initech", "b.csv").as_deref(), Some("initech/b.csv"));
+        assert_eq!(homes.key_for("initech", "../acme/b.csv").as_deref(), Some("acme/b.csv"));
+        assert_eq!(homes.key_for("initech", "/other-bucket/b.csv"), None);
+        assert_eq!(homes.landing("initech"), "/src/initech");
+    }
 }

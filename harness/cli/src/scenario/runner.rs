@@ -10,8 +10,12 @@ use super::steps;
 use crate::report::{Check, Progress, Recorder, Report, Stage};
 use crate::targets::{self, Session, TargetSpec};
 
+fn epoch_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
 /// The users a scenario declares, as a target needs them.
-fn declared_users(scenario: &Scenario) -> Vec<targets::User> {
+pub(crate) fn declared_users(scenario: &Scenario) -> Vec<targets::User> {
     scenario.users.iter().map(|u| targets::User { name: u.name.clone(), home: u.home_spec() }).collect()
 }
 
@@ -44,6 +48,9 @@ pub async fn run_scenario(
 
 /// Uploads over SFTP, then checks every stage; backend checks are skipped without clients.
 async fn run_checks(scenario: &Scenario, session: &Session, rec: &mut Recorder<'_>) {
+    // Logs are read from here on: entries of earlier runs on a persistent target do not count.
+    // A second of slack for clocks (CloudWatch timestamps are the writer's).
+    let since_ms = epoch_ms() - 1000;
     let ep = &session.target;
     let accounts = &session.accounts;
     let names: BTreeMap<&str, String> = scenario
@@ -51,12 +58,8 @@ async fn run_checks(scenario: &Scenario, session: &Session, rec: &mut Recorder<'
         .iter()
         .map(|u| (u.name.as_str(), accounts.get(&u.name).map_or_else(|| u.name.clone(), |a| a.name.clone())))
         .collect();
-    let dirs = scenario
-        .users
-        .iter()
-        .filter_map(|u| Some((u.name.as_str(), u.home_spec().home(&names[u.name.as_str()], &ep.source_bucket).ok()?)))
-        .collect();
-    let homes = Homes { names, homes: dirs, source_bucket: &ep.source_bucket };
+    let users = scenario.users.iter().map(|u| (u.name.as_str(), u)).collect();
+    let homes = Homes { names, users, source_bucket: &ep.source_bucket };
     let planned = plan::plan(scenario, &homes);
 
     // Upload: one SFTP session per user, users in parallel, each user's steps in order.
@@ -66,7 +69,9 @@ async fn run_checks(scenario: &Scenario, session: &Session, rec: &mut Recorder<'
         let files: Vec<(usize, &file::Upload)> =
             scenario.uploads.iter().enumerate().filter(|(_, f)| f.user == u.name).collect();
         let landing = homes.landing(&u.name);
-        async move { steps::sftp_steps(ep, &account, &landing, dirs, files).await }
+        let path_home = u.home_directory_type == Some(sim::sftp::users::HomeType::Path);
+        let bucket = ep.source_bucket.clone();
+        async move { steps::sftp_steps(ep, &account, &landing, path_home.then_some(bucket.as_str()), dirs, files).await }
     });
     for checks in futures::future::join_all(uploads).await {
         rec.extend(checks);
@@ -94,9 +99,19 @@ async fn run_checks(scenario: &Scenario, session: &Session, rec: &mut Recorder<'
         ));
     }
     session.release_held_requests();
-    for kp in &planned {
+    let checks_started = Instant::now();
+    for kp in planned.iter().filter(|k| !k.is_absent()) {
         let deliveries = 1 + scenario.sim.duplicate_deliveries as usize;
-        rec.extend(checks::check_key(clients, ep, kp, deliveries, deadline).await);
+        rec.extend(checks::check_key(clients, ep, kp, deliveries, since_ms, deadline).await);
+    }
+    // Absent keys are watched as long as the pipeline took to finish the others.
+    let settle = checks_started.elapsed().max(checks::MIN_SETTLE);
+    for kp in planned.iter().filter(|k| k.is_absent()) {
+        let why = match kp.uploads.last().map(|p| &p.expect) {
+            Some(plan::Expect::Absent { why }) => why,
+            _ => "",
+        };
+        rec.add(checks::check_absent(clients, ep, kp, why, settle, deadline).await);
     }
     let all_homes: BTreeSet<String> = scenario.users.iter().map(|u| homes.name(&u.name)).collect();
     // Keys some user's own upload accounts for, whichever user it was.
@@ -128,7 +143,7 @@ async fn run_checks(scenario: &Scenario, session: &Session, rec: &mut Recorder<'
             Stage::Logs,
             format!("{name}'s session log has {}", wanted.join(", ")),
             t,
-            checks::session_log(clients, ep, &name, &wanted, deadline).await,
+            checks::session_log(clients, ep, &name, &wanted, since_ms, deadline).await,
         ));
     }
     let refused: BTreeSet<String> = scenario
@@ -143,25 +158,39 @@ async fn run_checks(scenario: &Scenario, session: &Session, rec: &mut Recorder<'
             Stage::Logs,
             format!("refused logins as {user} are logged as AUTH_FAILURE"),
             t,
-            checks::auth_failures(clients, ep, &user, deadline).await,
+            checks::auth_failures(clients, ep, &user, since_ms, deadline).await,
         ));
     }
     if scenario.expect_throttling {
         let t = Instant::now();
+        let keys: Vec<&str> = planned.iter().filter(|k| !k.is_absent()).map(|k| k.key.as_str()).collect();
         rec.add(judged(
             Stage::Stepfunctions,
             "some invocations were throttled and retried (Lambda.TooManyRequestsException)",
             t,
-            checks::throttled(clients, &ep.state_machine_arn).await,
+            checks::throttled(clients, &ep.state_machine_arn, &keys).await,
         ));
     }
-    if planned.iter().any(|p| !p.is_absent()) {
+    // The function's own word for every file that must be copied or superseded.
+    let outcomes: Vec<(&str, &[&str])> = planned
+        .iter()
+        .filter_map(|k| {
+            let last = k.uploads.last()?;
+            let want: &[&str] = match last.expect {
+                plan::Expect::Transferred { .. } => &["transferred"],
+                plan::Expect::Superseded => &["superseded"],
+                _ => return None,
+            };
+            Some((k.key.as_str(), want))
+        })
+        .collect();
+    if !outcomes.is_empty() {
         let t = Instant::now();
         rec.add(judged(
             Stage::Logs,
-            "copy function log has START, END and REPORT lines",
+            format!("the copy function logged the end of each of {} file(s)", outcomes.len()),
             t,
-            checks::function_log(clients, ep, deadline).await,
+            checks::function_log(clients, ep, &outcomes, since_ms, deadline).await,
         ));
     }
 }

@@ -20,11 +20,13 @@ async fn connect(ep: &Target, user: &str, key: &russh::keys::PrivateKey) -> Resu
     SftpClient::connect(&ep.sftp_host, ep.sftp_port, ep.host_key_fingerprint.clone(), user, key).await
 }
 
-/// One account's SFTP session: log in, create directories, upload, list, and try to leave the home.
+/// One account's SFTP session: log in, create directories, upload, list, and try to leave the
+/// home (for a PATH home, `path_bucket` names the bucket it must not list).
 pub async fn sftp_steps(
     ep: &Target,
     account: &Account,
     landing: &str,
+    path_bucket: Option<&str>,
     dirs: Vec<&file::Directory>,
     files: Vec<(usize, &file::Upload)>,
 ) -> Vec<Check> {
@@ -138,12 +140,17 @@ pub async fn sftp_steps(
         ));
     }
     let t = Instant::now();
-    checks.push(judged(
-        Stage::Sftp,
-        format!("{name} cannot leave its home (/.., //, ../..)"),
-        t,
-        stays_home(&client).await,
-    ));
+    checks.push(match path_bucket {
+        None => {
+            judged(Stage::Sftp, format!("{name} cannot leave its home (/.., //, ../..)"), t, stays_home(&client).await)
+        }
+        Some(bucket) => judged(
+            Stage::Sftp,
+            format!("{name} cannot read outside its PATH home {landing}"),
+            t,
+            stays_in_path_home(&client, landing, bucket).await,
+        ),
+    });
     client.close().await;
     checks
 }
@@ -182,6 +189,24 @@ pub async fn login_attempt(
     };
     let expect = if login.expect == file::LoginOutcome::Accepted { "logs in" } else { "is refused" };
     judged(Stage::Sftp, format!("login {index}: {user} with {which} {expect}"), t, verdict)
+}
+
+/// A PATH home: the user lands in it, sees the bucket's namespace, but may not list the bucket
+/// itself or another folder in it (the session policy keeps it in its folder).
+async fn stays_in_path_home(client: &SftpClient, home: &str, bucket: &str) -> Result<String, Failure> {
+    let here = client.realpath(".").await?;
+    if here != home {
+        return Err(Failure::Saw(format!("it lands in {here}, not in its home {home}")));
+    }
+    client.list(home).await?;
+    for outside in [format!("/{bucket}"), format!("/{bucket}/{}", uuid::Uuid::new_v4().simple())] {
+        match client.list(&outside).await {
+            Ok(names) => return Err(Failure::Saw(format!("listing {outside} showed {} entries", names.len()))),
+            Err(e) if e.to_string().contains("denied") || e.to_string().contains("No such file") => {}
+            Err(e) => return Err(Failure::Saw(format!("listing {outside} failed otherwise than by a refusal: {e}"))),
+        }
+    }
+    Ok(format!("lands in {home}; /{bucket} and another folder in it are refused"))
 }
 
 /// Every way up resolves to the home itself, and lists the same entries as `/`.

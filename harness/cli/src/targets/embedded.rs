@@ -38,5 +38,6 @@ pub async fn start(
     config.s3_faults = settings.s3_faults.clone();
     config.delivery.delays = settings.delivery_delays.clone();
     config.hold_invocations = settings.hold_function;
+    config.breaks = sim::breaks::Breaks::new(settings.breaks.iter().copied());
     sim::Simulator::start(config).await.context("starting the embedded simulator")
 }

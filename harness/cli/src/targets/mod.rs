@@ -69,6 +69,10 @@ impl TargetSpec {
     pub fn supports(&self, settings: &SimSettings) -> Result<(), Unsupported> {
         match self {
             TargetSpec::Embedded(_) => Ok(()),
+            TargetSpec::Endpoint { .. } if !settings.breaks.is_empty() => Err(Unsupported {
+                needs: "the embedded simulator",
+                reason: "breaks act on the simulated S3, DynamoDB and SFTP together",
+            }),
             TargetSpec::Endpoint { .. } if !settings.s3_faults.is_empty() || !settings.create_destination_bucket => {
                 Err(Unsupported {
                     needs: "the embedded simulator's S3",
@@ -215,21 +219,8 @@ pub async fn open(spec: &TargetSpec, users: &[User], settings: &SimSettings) -> 
             Ok(Session { target, description, clients: Some(clients), accounts, simulator: Some(simulator) })
         }
         TargetSpec::Aws { stack, users: given } => {
-            let outputs = StackOutputs::load(stack)?;
+            let (outputs, accounts) = stack_accounts(stack, users, given)?;
             let target = Target::from_stack(&outputs);
-            if users.len() > given.len() {
-                anyhow::bail!(
-                    "the run needs {} SFTP account(s) but {} were given: pass --user NAME=KEYFILE for each",
-                    users.len(),
-                    given.len()
-                );
-            }
-            let mut accounts = BTreeMap::new();
-            for (u, (name, path)) in users.iter().zip(given) {
-                let key = russh::keys::load_secret_key(path, None)
-                    .with_context(|| format!("reading the SSH private key of {name} from {}", path.display()))?;
-                accounts.insert(u.name.clone(), Account { name: name.clone(), key });
-            }
             let clients = Clients::from_environment(&target.region).await;
             let description = format!(
                 "aws {} (sftp {}:{}, {})",
@@ -245,6 +236,67 @@ pub async fn open(spec: &TargetSpec, users: &[User], settings: &SimSettings) -> 
             Ok(Session { target, description, clients, accounts, simulator: None })
         }
     }
+}
+
+/// A deployed stack's outputs and the account each declared user acts as: the `--user`
+/// accounts in order, each one a user of the stack, each key readable.
+fn stack_accounts(
+    stack: &std::path::Path,
+    users: &[User],
+    given: &[(String, PathBuf)],
+) -> anyhow::Result<(StackOutputs, BTreeMap<String, Account>)> {
+    let outputs = StackOutputs::load(stack)?;
+    if users.len() > given.len() {
+        anyhow::bail!(
+            "the run needs {} SFTP account(s) ({}) but {} were given: pass --user NAME=KEYFILE for each",
+            users.len(),
+            users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>().join(", "),
+            given.len()
+        );
+    }
+    let mut accounts = BTreeMap::new();
+    for (u, (name, path)) in users.iter().zip(given) {
+        if !outputs.sftp.users.is_empty() && !outputs.sftp.users.contains(name) {
+            anyhow::bail!(
+                "--user {name}: the stack in {} has no such SFTP user (it has {}); add it to the stack's users",
+                stack.display(),
+                outputs.sftp.users.join(", ")
+            );
+        }
+        let key = russh::keys::load_secret_key(path, None)
+            .with_context(|| format!("reading the SSH private key of {name} from {}", path.display()))?;
+        accounts.insert(u.name.clone(), Account { name: name.clone(), key });
+    }
+    Ok((outputs, accounts))
+}
+
+/// What a run on `spec` would do, found without starting or contacting anything.
+#[derive(Debug, Clone)]
+pub struct DryRun {
+    /// Where it would run.
+    pub description: String,
+    /// Each declared user and the account it would act as.
+    pub accounts: Vec<(String, String)>,
+}
+
+/// Checks offline what [`open`] would check (settings the target lacks, missing or unknown
+/// accounts, unreadable keys, a bad outputs document) and says what the run would use.
+pub fn dry_run(spec: &TargetSpec, users: &[User], settings: &SimSettings) -> anyhow::Result<DryRun> {
+    spec.supports(settings).map_err(|u| anyhow::anyhow!("needs {}: {}", u.needs, u.reason))?;
+    let own = |users: &[User]| users.iter().map(|u| (u.name.clone(), u.name.clone())).collect();
+    Ok(match spec {
+        TargetSpec::Embedded(_) => DryRun { description: "embedded simulator".into(), accounts: own(users) },
+        TargetSpec::Endpoint { endpoint, .. } => {
+            DryRun { description: format!("endpoint {endpoint} with the simulator"), accounts: own(users) }
+        }
+        TargetSpec::Aws { stack, users: given } => {
+            let (outputs, accounts) = stack_accounts(stack, users, given)?;
+            DryRun {
+                description: format!("aws {} (sftp {}:{})", outputs.region, outputs.sftp.host, outputs.sftp.port),
+                accounts: users.iter().map(|u| (u.name.clone(), accounts[&u.name].name.clone())).collect(),
+            }
+        }
+    })
 }
 
 impl Target {

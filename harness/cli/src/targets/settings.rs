@@ -40,6 +40,10 @@ pub struct SimSettings {
     /// uploads marked `uploaded_first`.
     #[serde(default)]
     pub hold_function: bool,
+    /// Stages broken on purpose, to show a check fails when its stage does (the harness's own
+    /// tests; `harness scenario --break NAME` adds one to any scenario).
+    #[serde(default)]
+    pub breaks: Vec<sim::breaks::Break>,
 }
 
 fn yes() -> bool {
@@ -59,6 +63,7 @@ impl SimSettings {
             && self.s3_faults.is_empty()
             && self.delivery_delays.is_empty()
             && !self.hold_function
+            && self.breaks.is_empty()
     }
 }
 
@@ -75,6 +80,7 @@ impl Default for SimSettings {
             s3_faults: Vec::new(),
             delivery_delays: Vec::new(),
             hold_function: false,
+            breaks: Vec::new(),
         }
     }
 }

@@ -1,8 +1,7 @@
-//! Helpers shared by the end-to-end tests: `harness sim` as a child process, and moto's server.
+//! Helpers shared by the end-to-end tests: `harness sim` as a child process, and clients of it.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -66,52 +65,6 @@ pub fn start_sim_with(extra: &[&str]) -> SimProcess {
     SimProcess { child, info, dir }
 }
 
-/// moto's server on a free loopback port, killed on drop.
-pub struct Moto {
-    child: Child,
-    /// Its port.
-    pub port: u16,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Moto {
-    /// `http://127.0.0.1:PORT`.
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-/// Starts `python3 -m moto.server`, or `None` where moto is not installed.
-pub fn start_moto() -> Option<Moto> {
-    let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
-    let child = Command::new("python3")
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let moto = Moto { child, port };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(moto);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
-}
-
-/// Whether a tool runs here.
-pub fn have(tool: &str, arg: &str) -> bool {
-    Command::new(tool).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
-}
-
 /// The `aws` CLI against a running `harness sim`, with its credentials: (succeeded, output).
 pub fn aws(sim: &SimProcess, args: &[&str]) -> (bool, String) {
     let i = &sim.info;
@@ -147,7 +100,7 @@ pub fn run_paramiko(script: &str, args: &[&std::ffi::OsStr]) -> Option<(bool, St
     let out = Command::new("python3").args(["-c", &program]).args(args).output().expect("python3 runs");
     let t = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     if t.contains("No module named 'paramiko'") {
-        eprintln!("SKIPPED: paramiko is not installed (pip install paramiko; .ci/run does)");
+        testkit::unavailable("paramiko", "not importable (pip install paramiko; .ci/run does)");
         return None;
     }
     Some((out.status.success(), t))

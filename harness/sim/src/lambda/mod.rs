@@ -19,6 +19,8 @@ use crate::logs::LogStore;
 use crate::states::TaskFailure;
 use runtime_api::{Invocation, Reply, RuntimeApi};
 
+use crate::breaks::Break;
+
 /// The account's concurrency for functions without a reservation (Lambda's default quota).
 pub const ACCOUNT_CONCURRENCY: u32 = 1000;
 
@@ -93,6 +95,7 @@ pub struct LambdaService {
     aws_env: BTreeMap<String, String>,
     /// Open unless invocations are held (a test reads the pipeline's state before any runs).
     gate: Arc<tokio::sync::watch::Sender<bool>>,
+    breaks: Arc<crate::breaks::Breaks>,
 }
 
 /// The error Step Functions reports when Lambda gives no error type (crash, timeout).
@@ -108,7 +111,18 @@ fn unknown(payload: Value) -> TaskFailure {
 impl LambdaService {
     /// A service whose functions get `aws_env` (endpoint, region, credentials) in their environment.
     pub fn new(logs: Arc<LogStore>, aws_env: BTreeMap<String, String>) -> Self {
-        Self { functions: Arc::default(), logs, aws_env, gate: Arc::new(tokio::sync::watch::channel(true).0) }
+        Self {
+            functions: Arc::default(),
+            logs,
+            aws_env,
+            gate: Arc::new(tokio::sync::watch::channel(true).0),
+            breaks: Arc::default(),
+        }
+    }
+
+    /// Breaks invocations as `breaks` say (for the harness's own tests).
+    pub fn with_breaks(self, breaks: Arc<crate::breaks::Breaks>) -> Self {
+        Self { breaks, ..self }
     }
 
     /// Makes every invocation wait until [`LambdaService::release`].
@@ -153,7 +167,7 @@ impl LambdaService {
                 )
             })?;
             let limit = f.spec.settings.reserved_concurrency.unwrap_or(ACCOUNT_CONCURRENCY);
-            if f.running >= limit {
+            if f.running >= limit && !self.breaks.has(Break::NoThrottling) {
                 return Err(TaskFailure::new(
                     "Lambda.TooManyRequestsException",
                     format!("Rate Exceeded. (Service: Lambda, Status Code: 429, function {name}, concurrency {limit})"),
@@ -162,7 +176,12 @@ impl LambdaService {
             f.running += 1;
             (f.spec.clone(), f.idle.pop())
         };
-        let result = self.invoke_on(&spec, warm, payload).instrument(info_span!("invocation", function = %name)).await;
+        let mut result =
+            self.invoke_on(&spec, warm, payload.clone()).instrument(info_span!("invocation", function = %name)).await;
+        if self.breaks.has(Break::DoubleInvoke) {
+            let again = self.functions.lock().unwrap().get_mut(&name).and_then(|f| f.idle.pop());
+            result = self.invoke_on(&spec, again, payload).instrument(info_span!("invocation", function = %name)).await;
+        }
         if let Some(f) = self.functions.lock().unwrap().get_mut(&name) {
             f.running -= 1;
         }
@@ -261,10 +280,10 @@ impl LambdaService {
         cmd.args(args)
             .current_dir(&task_root)
             .env_clear()
-            .envs(
-                std::env::vars()
-                    .filter(|(k, _)| matches!(k.as_str(), "PATH" | "HOME" | "RUST_LOG" | "RUST_BACKTRACE" | "TMPDIR")),
-            )
+            // The function's log level is its own (the environment Terraform gives it), not the
+            // harness's RUST_LOG: quietening the harness must not silence the function's log,
+            // which checks read.
+            .envs(std::env::vars().filter(|(k, _)| matches!(k.as_str(), "PATH" | "HOME" | "RUST_BACKTRACE" | "TMPDIR")))
             .envs(&self.aws_env)
             .envs(&spec.settings.environment)
             .env("AWS_LAMBDA_RUNTIME_API", api.address())
@@ -305,10 +324,13 @@ impl LambdaService {
         {
             let logs = self.logs.clone();
             let (group, stream) = (group.clone(), stream.clone());
+            let dropped = self.breaks.has(Break::DropFunctionLog);
             tokio::spawn(async move {
                 let mut lines = BufReader::new(pipe).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
-                    logs.put(&group, &stream, line);
+                    if !dropped {
+                        logs.put(&group, &stream, line);
+                    }
                 }
             });
         }

@@ -12,18 +12,48 @@ use super::checksum::{self, Algorithm, Checksum as ObjectChecksum, Kind};
 use super::faults::Faults;
 use super::multipart::ListedPart;
 use super::store::{Caller, Conditions, ObjectAttrs, ObjectMeta, S3Store, StoreError, VersionEntry};
+use crate::breaks::{Break, Breaks};
 
 /// The S3 endpoint's operations.
 #[derive(Clone)]
 pub struct S3Frontend {
     store: Arc<S3Store>,
     faults: Arc<Faults>,
+    breaks: Arc<Breaks>,
+    /// The bucket copies go to, which the copy breaks act on.
+    destination: String,
 }
 
 impl S3Frontend {
     /// Serves `store`, with `faults` injected.
     pub fn new(store: Arc<S3Store>, faults: Arc<Faults>) -> Self {
-        Self { store, faults }
+        Self { store, faults, breaks: Arc::default(), destination: String::new() }
+    }
+
+    /// Breaks copies into `destination` as `breaks` say (for the harness's own tests).
+    pub fn with_breaks(self, breaks: Arc<Breaks>, destination: &str) -> Self {
+        Self { breaks, destination: destination.into(), ..self }
+    }
+
+    fn broken(&self, bucket: &str, b: Break) -> bool {
+        bucket == self.destination && self.breaks.has(b)
+    }
+
+    /// After a copy into `bucket`: the `copy-twice`, `copy-elsewhere` and `corrupt-copy` breaks.
+    async fn after_copy(&self, bucket: &str, key: &str, meta: &ObjectMeta, caller: &Caller) -> Result<(), StoreError> {
+        let none = Conditions::default();
+        if self.broken(bucket, Break::CopyTwice) {
+            self.store.copy(meta, bucket, key, meta.attrs.clone(), None, &none, false, caller).await?;
+        }
+        if self.broken(bucket, Break::CopyElsewhere) {
+            let elsewhere = format!("elsewhere/{key}");
+            self.store.copy(meta, bucket, &elsewhere, meta.attrs.clone(), None, &none, false, caller).await?;
+            self.store.delete(bucket, key, Some(meta.version_id.as_deref().unwrap_or("null")))?;
+        }
+        if self.broken(bucket, Break::CorruptCopy) {
+            self.store.tamper(bucket, key, meta.version_id.as_deref()).await?;
+        }
+        Ok(())
     }
 }
 
@@ -729,10 +759,17 @@ impl S3 for S3Frontend {
         // The storage class is never copied: STANDARD unless the request names one.
         attrs.storage_class = input.storage_class.map(|s| s.as_str().to_string()).filter(|s| s != "STANDARD");
         let algorithm = algorithm_of(&input.checksum_algorithm)?;
+        if self.broken(&input.bucket, Break::SkipCopy) {
+            return Ok(S3Response::new(CopyObjectOutput {
+                copy_object_result: Some(CopyObjectResult { e_tag: Some(quoted(&src.etag)), ..Default::default() }),
+                ..Default::default()
+            }));
+        }
         let meta = self
             .store
             .copy(&src, &input.bucket, &input.key, attrs, algorithm, &destination, applied.corrupt, &caller)
             .await?;
+        self.after_copy(&input.bucket, &input.key, &meta, &caller).await?;
         let f = ChecksumFields::of(meta.checksum.as_ref(), false);
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(checksummed!(
@@ -1072,10 +1109,18 @@ impl S3 for S3Frontend {
         if parts.is_empty() {
             return Err(S3Error::with_message(S3ErrorCode::MalformedXML, "You must specify at least one part"));
         }
+        if self.broken(&input.bucket, Break::SkipCopy) {
+            self.store.abort_upload(&input.bucket, &input.key, &input.upload_id)?;
+            return Ok(S3Response::new(CompleteMultipartUploadOutput {
+                e_tag: Some(quoted(&format!("{}-{}", "0".repeat(32), parts.len()))),
+                ..Default::default()
+            }));
+        }
         let meta = self
             .store
             .complete_upload(&input.bucket, &input.key, &input.upload_id, &parts, full, &conditions, &caller)
             .await?;
+        self.after_copy(&input.bucket, &input.key, &meta, &caller).await?;
         let f = ChecksumFields::of(meta.checksum.as_ref(), false);
         Ok(S3Response::new(checksummed!(
             f,

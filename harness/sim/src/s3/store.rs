@@ -924,6 +924,25 @@ impl S3Store {
         Ok(out)
     }
 
+    /// Flips one byte of a stored version's body, keeping its ETag and checksum: an S3 that
+    /// lies (the `corrupt-copy` break, for the harness's own tests).
+    pub async fn tamper(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<(), StoreError> {
+        let meta = self.head_version(bucket, key, version_id)?;
+        let path = self.new_path();
+        copy_file(&meta.path, &path).await?;
+        corrupt_file(&path)?;
+        let mut buckets = self.buckets.lock().unwrap();
+        let b = buckets.get_mut(bucket).ok_or_else(|| StoreError::NoSuchBucket(bucket.into()))?;
+        for e in b.keys.get_mut(key).into_iter().flatten() {
+            if let Entry::Object(m) = e
+                && m.version_id == meta.version_id
+            {
+                m.path = path.clone();
+            }
+        }
+        Ok(())
+    }
+
     /// Replaces a version's tags (the current one without `version_id`).
     pub fn set_tags(
         &self,

@@ -20,6 +20,7 @@ use super::home::Resolved;
 use super::session_log::SessionLog;
 use super::vpath;
 use super::{SftpConfig, SftpUser};
+use crate::breaks::Break;
 
 /// How uploads are cut into S3 parts.
 #[derive(Debug, Clone, Copy)]
@@ -220,7 +221,7 @@ impl S3Filesystem {
     /// Allows `action` on `place` (its key, or its listing prefix for `ListBucket`) or logs the
     /// refusal as Transfer Family does and answers `Access denied`.
     fn authorize(&self, operation: &str, action: S3Action, place: &Place, key: &str) -> Result<(), SftpError> {
-        if self.may(action, place, key) {
+        if self.may(action, place, key) || self.config.breaks.has(Break::IgnorePolicy) {
             return Ok(());
         }
         let path = if key.is_empty() { format!("/{}", place.bucket) } else { format!("/{}/{key}", place.bucket) };
@@ -351,48 +352,10 @@ impl S3Filesystem {
     }
 
     async fn finish_upload(&self, up: Upload) -> Result<u64, SftpError> {
-        let bucket = &up.bucket;
-        match up.multipart {
-            None => {
-                let size = up.buffer.len() as u64;
-                let out = self
-                    .s3
-                    .put_object()
-                    .bucket(bucket)
-                    .key(&up.key)
-                    .body(ByteStream::from(up.buffer.freeze()))
-                    .send()
-                    .await
-                    .map_err(|e| s3_err(&e))?;
-                self.announce(bucket, &up.key, size, (out.e_tag(), out.version_id()), "PutObject");
-            }
-            Some(id) => {
-                let mut parts = Vec::with_capacity(up.parts.len());
-                let mut failure = None;
-                for p in up.parts {
-                    match p.result().await {
-                        Ok(part) => parts.push(part),
-                        Err(e) => failure = Some(e),
-                    }
-                }
-                if let Some(f) = failure {
-                    let _ = self.s3.abort_multipart_upload().bucket(bucket).key(&up.key).upload_id(&id).send().await;
-                    return Err(f);
-                }
-                let out = self
-                    .s3
-                    .complete_multipart_upload()
-                    .bucket(bucket)
-                    .key(&up.key)
-                    .upload_id(&id)
-                    .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-                    .send()
-                    .await
-                    .map_err(|e| s3_err(&e))?;
-                self.announce(bucket, &up.key, up.written, (out.e_tag(), out.version_id()), "CompleteMultipartUpload");
-            }
-        }
-        Ok(up.written)
+        let (bucket, key, written) = (up.bucket.clone(), up.key.clone(), up.written);
+        let (reason, etag, version) = complete_upload(&self.s3, up).await?;
+        self.announce(&bucket, &key, written, (etag.as_deref(), version.as_deref()), reason);
+        Ok(written)
     }
 
     /// An empty directory (just its `dir/` marker) moves; a directory with contents would be
@@ -426,28 +389,79 @@ impl S3Filesystem {
     }
 }
 
+/// Makes an upload's bytes the object: one PutObject, or the multipart upload completed once its
+/// parts are in. Returns the event reason, the ETag and the version.
+async fn complete_upload(
+    s3: &aws_sdk_s3::Client,
+    up: Upload,
+) -> Result<(&'static str, Option<String>, Option<String>), SftpError> {
+    let bucket = &up.bucket;
+    match up.multipart {
+        None => {
+            let out = s3
+                .put_object()
+                .bucket(bucket)
+                .key(&up.key)
+                .body(ByteStream::from(up.buffer.freeze()))
+                .send()
+                .await
+                .map_err(|e| s3_err(&e))?;
+            Ok(("PutObject", out.e_tag().map(str::to_string), out.version_id().map(str::to_string)))
+        }
+        Some(id) => {
+            let mut parts = Vec::with_capacity(up.parts.len());
+            let mut failure = None;
+            for p in up.parts {
+                match p.result().await {
+                    Ok(part) => parts.push(part),
+                    Err(e) => failure = Some(e),
+                }
+            }
+            if let Some(f) = failure {
+                let _ = s3.abort_multipart_upload().bucket(bucket).key(&up.key).upload_id(&id).send().await;
+                return Err(f);
+            }
+            let out = s3
+                .complete_multipart_upload()
+                .bucket(bucket)
+                .key(&up.key)
+                .upload_id(&id)
+                .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+                .send()
+                .await
+                .map_err(|e| s3_err(&e))?;
+            Ok(("CompleteMultipartUpload", out.e_tag().map(str::to_string), out.version_id().map(str::to_string)))
+        }
+    }
+}
+
 impl Drop for S3Filesystem {
     fn drop(&mut self) {
         // A channel gone with files still open: abort their multipart uploads so no parts and
         // no object remain, as Transfer Family does for an interrupted upload (when its role
         // may abort them; otherwise the parts wait for the bucket's lifecycle rule).
         for (_, h) in self.handles.drain() {
-            if let OpenHandle::Write(up) = h
-                && let Some(id) = up.multipart
-            {
-                if !self.user.access.allows(S3Action::AbortMultipartUpload, &up.bucket, Some(&up.key), None) {
-                    self.log.error("CLOSE", &up.path, ACCESS_DENIED);
-                    continue;
-                }
+            let OpenHandle::Write(up) = h else { continue };
+            if self.config.breaks.has(Break::KeepInterruptedUploads) {
                 let s3 = self.s3.clone();
-                let parts = up.parts;
                 tokio::spawn(async move {
-                    for mut p in parts {
-                        p.settle().await;
-                    }
-                    let _ = s3.abort_multipart_upload().bucket(up.bucket).key(up.key).upload_id(id).send().await;
+                    let _ = complete_upload(&s3, up).await;
                 });
+                continue;
             }
+            let Some(id) = up.multipart.clone() else { continue };
+            if !self.user.access.allows(S3Action::AbortMultipartUpload, &up.bucket, Some(&up.key), None) {
+                self.log.error("CLOSE", &up.path, ACCESS_DENIED);
+                continue;
+            }
+            let s3 = self.s3.clone();
+            let parts = up.parts;
+            tokio::spawn(async move {
+                for mut p in parts {
+                    p.settle().await;
+                }
+                let _ = s3.abort_multipart_upload().bucket(up.bucket).key(up.key).upload_id(id).send().await;
+            });
         }
     }
 }
@@ -467,6 +481,9 @@ impl russh_sftp::server::Handler for S3Filesystem {
     }
 
     async fn realpath(&mut self, id: u32, path: String) -> Result<Name, Self::Error> {
+        if self.config.breaks.has(Break::EscapeHome) && path.contains("..") {
+            return Ok(Name { id, files: vec![File::dummy(path)] });
+        }
         let p = vpath::display(&self.segments(&path));
         Ok(Name { id, files: vec![File::dummy(p)] })
     }
@@ -503,8 +520,12 @@ impl russh_sftp::server::Handler for S3Filesystem {
             return Err(err(StatusCode::OpUnsupported, msg));
         }
         self.authorize("OPEN", S3Action::PutObject, &place, &place.key)?;
+        if self.config.breaks.has(Break::RefuseWrites) {
+            return Err(denied());
+        }
         self.log.open(&path, &mode);
         let Place { bucket, key, .. } = place;
+        let key = if self.config.breaks.has(Break::MisplaceUploads) { format!("misplaced/{key}") } else { key };
         let handle = self.new_handle(OpenHandle::Write(Upload {
             bucket,
             key,
@@ -623,7 +644,7 @@ impl russh_sftp::server::Handler for S3Filesystem {
 
     async fn readdir(&mut self, id: u32, handle: String) -> Result<Name, Self::Error> {
         match self.handles.get_mut(&handle) {
-            Some(OpenHandle::Dir { entries, sent }) if !*sent => {
+            Some(OpenHandle::Dir { entries, sent }) if !*sent && !self.config.breaks.has(Break::HideListings) => {
                 *sent = true;
                 Ok(Name { id, files: std::mem::take(entries) })
             }
@@ -686,6 +707,9 @@ impl russh_sftp::server::Handler for S3Filesystem {
         };
         let marker = place.dir_prefix();
         self.authorize("MKDIR", S3Action::PutObject, &place, &marker)?;
+        if self.config.breaks.has(Break::RefuseWrites) {
+            return Err(denied());
+        }
         if self.exists(&place).await {
             return Err(err(StatusCode::Failure, "File already exists"));
         }

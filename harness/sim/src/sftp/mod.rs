@@ -26,6 +26,7 @@ pub use home::{HomeDirectory, HomeError, Mapping, Resolved};
 pub use security_policy::{DEFAULT_POLICY, UnknownPolicy, preferred as security_policy};
 pub use session_log::SessionLog;
 
+use crate::breaks::Break;
 use crate::logs::LogStore;
 
 /// A service-managed user.
@@ -70,6 +71,8 @@ pub struct SftpConfig {
     /// Where to announce objects this server creates, when its S3 cannot (an external endpoint
     /// that sends no events).
     pub announce: Option<tokio::sync::mpsc::UnboundedSender<crate::s3::ObjectCreated>>,
+    /// Breaks for the harness's own tests.
+    pub breaks: Arc<crate::breaks::Breaks>,
 }
 
 /// The running SFTP server.
@@ -117,7 +120,7 @@ impl SftpServer {
             let offer = Arc::new(std::sync::OnceLock::new());
             let stream = kexinit::Recorder::new(stream, offer.clone());
             let this = self.clone();
-            let log = SessionLog::new(self.logs.clone(), &self.config.server_id, peer);
+            let log = SessionLog::new(self.logs.clone(), &self.config.server_id, peer, &self.config.breaks);
             let span = info_span!("sftp_session", session = %log.session_id(), peer = %peer);
             tokio::spawn(
                 async move {
@@ -178,7 +181,12 @@ impl Connection {
     }
 
     fn key_allowed(&self, name: &str, key: &PublicKey) -> bool {
-        self.find_user(name).is_some_and(|u| u.keys.iter().any(|k| k.key_data() == key.key_data()))
+        let breaks = &self.server.config.breaks;
+        if breaks.has(Break::RefuseLogins) {
+            return false;
+        }
+        self.find_user(name)
+            .is_some_and(|u| breaks.has(Break::AcceptAnyKey) || u.keys.iter().any(|k| k.key_data() == key.key_data()))
     }
 }
 

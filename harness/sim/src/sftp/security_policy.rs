@@ -5,8 +5,9 @@ use std::borrow::Cow;
 
 use russh::{Preferred, cipher, compression, kex, mac};
 
-/// The policy Transfer Family attaches by default.
-pub const DEFAULT_POLICY: &str = "TransferSecurityPolicy-2024-01";
+/// The policy the stack attaches (infra/modules/sftp: TransferSecurityPolicy-2025-03, the
+/// newest; AWS's own default for new servers is TransferSecurityPolicy-2024-01).
+pub const DEFAULT_POLICY: &str = "TransferSecurityPolicy-2025-03";
 
 /// A policy name the simulator does not know.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -18,7 +19,8 @@ pub struct UnknownPolicy {
     pub known: String,
 }
 
-const POLICIES: &[&str] = &["TransferSecurityPolicy-2024-01", "TransferSecurityPolicy-2018-11"];
+const POLICIES: &[&str] =
+    &["TransferSecurityPolicy-2025-03", "TransferSecurityPolicy-2024-01", "TransferSecurityPolicy-2018-11"];
 
 /// The algorithms of a named policy, for russh's negotiation.
 pub fn preferred(name: &str) -> Result<Preferred, UnknownPolicy> {
@@ -26,6 +28,33 @@ pub fn preferred(name: &str) -> Result<Preferred, UnknownPolicy> {
     // policy (the server offers the one its host key is).
     let base = Preferred { compression: Cow::Borrowed(&[compression::NONE]), ..Preferred::default() };
     match name {
+        // AWS's list also has mlkem768nistp256-sha256 and mlkem1024nistp384-sha384, which russh
+        // does not implement; clients that offer them offer mlkem768x25519-sha256 or the
+        // classical ones too.
+        "TransferSecurityPolicy-2025-03" => Ok(Preferred {
+            kex: Cow::Borrowed(&[
+                kex::MLKEM768X25519_SHA256,
+                kex::ECDH_SHA2_NISTP256,
+                kex::ECDH_SHA2_NISTP384,
+                kex::ECDH_SHA2_NISTP521,
+                kex::CURVE25519,
+                kex::CURVE25519_PRE_RFC_8731,
+                kex::DH_G16_SHA512,
+                kex::DH_G18_SHA512,
+                kex::DH_GEX_SHA256,
+                kex::EXTENSION_SUPPORT_AS_SERVER,
+                kex::EXTENSION_OPENSSH_STRICT_KEX_AS_SERVER,
+            ]),
+            cipher: Cow::Borrowed(&[
+                cipher::AES_256_GCM,
+                cipher::AES_128_GCM,
+                cipher::AES_128_CTR,
+                cipher::AES_256_CTR,
+                cipher::AES_192_CTR,
+            ]),
+            mac: Cow::Borrowed(&[mac::HMAC_SHA256_ETM, mac::HMAC_SHA512_ETM]),
+            ..base
+        }),
         "TransferSecurityPolicy-2024-01" => Ok(Preferred {
             kex: Cow::Borrowed(&[
                 kex::CURVE25519,

@@ -27,18 +27,27 @@ pub struct SessionLog {
     session_id: String,
     source_ip: String,
     facts: Arc<Mutex<Facts>>,
+    /// Activity types not logged (the harness's own tests break logging on purpose).
+    dropped: Vec<&'static str>,
 }
 
 impl SessionLog {
     /// A new session from `peer`.
-    pub fn new(logs: Arc<LogStore>, server_id: &str, peer: SocketAddr) -> Self {
+    pub fn new(logs: Arc<LogStore>, server_id: &str, peer: SocketAddr, breaks: &crate::breaks::Breaks) -> Self {
+        use crate::breaks::Break;
         let id = uuid::Uuid::new_v4().simple().to_string();
+        let dropped = [(Break::DropCloseLog, "CLOSE"), (Break::DropAuthFailureLog, "AUTH_FAILURE")]
+            .into_iter()
+            .filter(|(b, _)| breaks.has(*b))
+            .map(|(_, a)| a)
+            .collect();
         Self {
             logs,
             group: super::SftpServer::log_group_of(server_id),
             session_id: id[..16].to_string(),
             source_ip: peer.ip().to_string(),
             facts: Arc::default(),
+            dropped,
         }
     }
 
@@ -48,6 +57,9 @@ impl SessionLog {
     }
 
     fn write(&self, user: &str, mut entry: Map<String, Value>) {
+        if entry.get("activity-type").and_then(Value::as_str).is_some_and(|a| self.dropped.contains(&a)) {
+            return;
+        }
         entry.insert("session-id".into(), json!(self.session_id));
         let stream = format!("{user}.{}", self.session_id);
         self.logs.put(&self.group, &stream, Value::Object(entry).to_string());
