@@ -6,6 +6,8 @@
 //!               the simulator when one runs); capabilities asked, not branched on
 //! probes/       what a stage's state is, one module per AWS service; typed facts and errors
 //! scenario/     the file model, the plan (pure), SFTP steps, checks, runner, commands
+//! load/         `harness load`: profiles, the session engine, HDR metrics, the pipeline
+//!               tracker, thresholds, shards and merge, replay
 //! report/       the report as data; console (the only printer), json, junit, html
 //! sftp_client   the russh SFTP client (pipelined writes), shared by scenarios and load
 //! content       generated upload content and its SHA-256
@@ -16,6 +18,7 @@
 pub mod bench;
 pub mod content;
 pub mod function_zip;
+pub mod load;
 pub mod probes;
 pub mod report;
 pub mod scenario;

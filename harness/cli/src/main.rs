@@ -47,6 +47,20 @@ enum Command {
         #[command(flatten)]
         common: ScenarioOptions,
     },
+    /// Load-test uploads (scenarios/load/PROFILE.toml): every file followed to its record;
+    /// `validate`, `schema`, `merge` and `replay` below.
+    #[command(args_conflicts_with_subcommands = true)]
+    Load {
+        #[command(subcommand)]
+        action: Option<LoadAction>,
+        /// Profile name.
+        profile: Option<String>,
+        /// Run the profile in this file instead.
+        #[arg(long, conflicts_with = "profile")]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        args: LoadArgs,
+    },
     /// Run the simulator in the foreground until Ctrl-C.
     Sim(sim_cmd::SimArgs),
     /// Measure the pipeline's parts on the simulator.
@@ -60,21 +74,23 @@ enum Command {
     LambdaBootstrap,
 }
 
-/// Options shared by every way of running scenarios.
+/// Report files besides the console: shared by scenarios and load.
 #[derive(clap::Args, Clone)]
-struct ScenarioOptions {
-    /// Directory holding scenario files.
-    #[arg(long, global = true, default_value_os_t = default_dir("scenarios"))]
-    scenarios: PathBuf,
-    /// Write every check with its timing as JSON.
+struct ReportArgs {
+    /// Write the report as JSON (every check with its timing; a load run's statistics).
     #[arg(long, global = true, value_name = "PATH")]
     json: Option<PathBuf>,
-    /// Write JUnit XML (one testcase per check).
+    /// Write JUnit XML (a testcase per check; for load, per threshold).
     #[arg(long, global = true, value_name = "PATH")]
     junit: Option<PathBuf>,
-    /// Write a self-contained HTML acceptance report.
+    /// Write a self-contained HTML report (acceptance; for load, with charts).
     #[arg(long, global = true, value_name = "PATH")]
     report: Option<PathBuf>,
+}
+
+/// Where a run goes: shared by scenarios and load.
+#[derive(clap::Args, Clone)]
+struct TargetOptions {
     /// Where to run: the embedded simulator, or a deployed stack.
     #[arg(long, global = true, value_enum, default_value_t = TargetKind::Embedded)]
     target: TargetKind,
@@ -90,6 +106,18 @@ struct ScenarioOptions {
     /// With --target aws: an SFTP account `NAME=PRIVATE_KEY_FILE` (repeat for each scenario user).
     #[arg(long = "user", global = true, value_name = "NAME=KEYFILE")]
     users: Vec<String>,
+}
+
+/// Options shared by every way of running scenarios.
+#[derive(clap::Args, Clone)]
+struct ScenarioOptions {
+    /// Directory holding scenario files.
+    #[arg(long, global = true, default_value_os_t = default_dir("scenarios"))]
+    scenarios: PathBuf,
+    #[command(flatten)]
+    files: ReportArgs,
+    #[command(flatten)]
+    to: TargetOptions,
     /// Check what would run (target, accounts, keys, settings) without running anything.
     #[arg(long, global = true)]
     dry_run: bool,
@@ -125,6 +153,78 @@ enum ScenarioAction {
     },
     /// Print the JSON Schema of scenario files.
     Schema,
+}
+
+/// Options of `harness load`.
+#[derive(clap::Args, Clone)]
+struct LoadArgs {
+    /// Directory holding load profiles.
+    #[arg(long, global = true, default_value_os_t = default_dir("scenarios/load"))]
+    profiles: PathBuf,
+    #[command(flatten)]
+    to: TargetOptions,
+    /// Do part I of N of the run (0-based: 0/3, 1/3, 2/3), for a fleet of load generators.
+    #[arg(long, value_name = "I/N", default_value = "0/1")]
+    shard: harness::load::plan::Shard,
+    /// The run's id, the same on every shard (default: a fresh one; on Kubernetes, the Job's name).
+    #[arg(long, env = "HARNESS_RUN_ID")]
+    run_id: Option<String>,
+    /// A pass/fail criterion besides the profile's (`pipeline.p99<2s`, `errors.rate<0.1%`,
+    /// `files.lost==0`, `throughput.files_per_s>=20`, `write_rate.p50>1MiB/s`); repeatable.
+    #[arg(long = "threshold", global = true, value_name = "EXPR")]
+    thresholds: Vec<String>,
+    /// Check this share of files byte for byte at the destination (`10%`, `0.1`; default all).
+    #[arg(long, value_name = "SHARE", default_value = "100%")]
+    verify_sample: String,
+    /// Stop generating load as soon as a threshold is breached.
+    #[arg(long)]
+    abort_on_fail: bool,
+    /// Replay speed (`2`: twice as fast as recorded).
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Pause between the pipeline tracker's polls (default 20ms on the simulator, 500ms on a
+    /// deployed stack).
+    #[arg(long, value_name = "DURATION")]
+    poll: Option<harness::load::quantity::Span>,
+    #[command(flatten)]
+    files: ReportArgs,
+    /// Write the HdrHistogram interval log (and the summary) to this directory.
+    #[arg(long, global = true, value_name = "DIR")]
+    hdr: Option<PathBuf>,
+    /// Put this shard's results (summary and histograms) under a directory or s3://BUCKET/PREFIX,
+    /// for `harness load merge`.
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    results: Option<String>,
+}
+
+#[derive(Subcommand, Clone)]
+enum LoadAction {
+    /// Check load profiles against the schema (all of scenarios/load/ when none are named).
+    Validate {
+        /// Files to check.
+        files: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of load profiles.
+    Schema,
+    /// Merge shards' results (directories or s3://BUCKET/PREFIX) and judge the thresholds over
+    /// the whole fleet.
+    Merge {
+        /// Where the shards put their results.
+        #[arg(required = true)]
+        sources: Vec<String>,
+    },
+    /// Write a replay profile from Transfer Family session logs (`aws logs filter-log-events
+    /// --log-group-name /aws/transfer/SERVER --output json > logs.json`).
+    Replay {
+        /// The exported logs.
+        logs: PathBuf,
+        /// The profile's name.
+        #[arg(long, default_value = "replay")]
+        name: String,
+        /// Write the profile here (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -213,7 +313,7 @@ fn main() -> ExitCode {
     }
 }
 
-impl ScenarioOptions {
+impl TargetOptions {
     /// The target these options name.
     fn target(&self, infra: &Path, function: &Function) -> anyhow::Result<TargetSpec> {
         let paths = || -> anyhow::Result<targets::Paths> {
@@ -250,9 +350,15 @@ impl ScenarioOptions {
             }
         })
     }
+}
 
+impl ScenarioOptions {
     fn report_files(&self) -> commands::ReportFiles {
-        commands::ReportFiles { json: self.json.clone(), junit: self.junit.clone(), html: self.report.clone() }
+        commands::ReportFiles {
+            json: self.files.json.clone(),
+            junit: self.files.junit.clone(),
+            html: self.files.report.clone(),
+        }
     }
 }
 
@@ -307,10 +413,10 @@ async fn scenario_command(
             s.sim.breaks.push(b);
         }
     }
-    if common.dry_run && common.target == TargetKind::Localstack {
+    if common.dry_run && common.to.target == TargetKind::Localstack {
         bail!("--dry-run does not start LocalStack: use --target endpoint --endpoint-url URL");
     }
-    let spec = common.target(infra, function)?;
+    let spec = common.to.target(infra, function)?;
     if common.dry_run {
         let planned = commands::dry_run(&selected, &spec);
         let bad = Console::dry_run(&planned);
@@ -325,12 +431,163 @@ async fn scenario_command(
     Ok(reports.iter().map(harness::report::Report::failed).sum())
 }
 
+/// A share written `10%` or `0.1`.
+fn parse_share(s: &str) -> anyhow::Result<f64> {
+    let v = match s.trim().strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
+        None => s.trim().parse::<f64>(),
+    };
+    match v {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => bail!("--verify-sample {s:?}: expected a share from 0% to 100% (10%, 0.1)"),
+    }
+}
+
+/// `harness load ...`: 1 when the run failed.
+async fn load_command(
+    infra: &Path,
+    function: &Function,
+    action: Option<LoadAction>,
+    name: Option<String>,
+    file: Option<PathBuf>,
+    args: LoadArgs,
+) -> anyhow::Result<usize> {
+    use harness::load::{self, profile::Profile, results};
+    use harness::report::console::LoadConsole;
+    let write_reports = |r: &harness::report::load::LoadReport| -> anyhow::Result<()> {
+        let outputs: [(&Option<PathBuf>, String); 3] = [
+            (&args.files.json, r.json()),
+            (&args.files.junit, r.junit()),
+            (&args.files.report, harness::report::load_html::render(r)),
+        ];
+        for (path, text) in outputs {
+            if let Some(path) = path {
+                std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+        Ok(())
+    };
+    match action {
+        Some(LoadAction::Schema) => {
+            Console::print(&Profile::json_schema());
+            return Ok(0);
+        }
+        Some(LoadAction::Validate { files }) => {
+            let files = if files.is_empty() {
+                Profile::list(&args.profiles).into_iter().map(|(_, p)| p).collect()
+            } else {
+                files
+            };
+            let mut bad = 0;
+            for f in &files {
+                match Profile::load(f) {
+                    Ok(p) => {
+                        let warnings = load::quotas::warnings(&p, 1);
+                        Console::print(&format!("ok       {} ({})\n", f.display(), p.name));
+                        for w in warnings {
+                            Console::print(&format!("  WARN   {w}\n"));
+                        }
+                        if let Err(e) = load::parse_thresholds(&p, &[]) {
+                            bad += 1;
+                            Console::print(&format!("invalid  {}: {e}\n", f.display()));
+                        }
+                    }
+                    Err(e) => {
+                        bad += 1;
+                        Console::print(&format!("invalid  {e}\n"));
+                    }
+                }
+            }
+            Console::print(&format!("{} load profile(s), {bad} invalid\n", files.len()));
+            if bad > 0 {
+                bail!("{bad} invalid load profile(s)");
+            }
+            return Ok(0);
+        }
+        Some(LoadAction::Replay { logs, name, output }) => {
+            let text = std::fs::read_to_string(&logs).with_context(|| format!("reading {}", logs.display()))?;
+            let traffic = load::replay::read(&text, &logs.display().to_string())?;
+            let profile =
+                traffic.profile(&name, &logs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+            Profile::parse(&profile, Path::new(&name)).context("the replay profile does not load back")?;
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, &profile).with_context(|| format!("writing {}", path.display()))?;
+                    Console::print(&format!(
+                        "wrote {}: {} session(s), at most {} at once\n",
+                        path.display(),
+                        traffic.sessions.len(),
+                        traffic.peak_sessions
+                    ));
+                }
+                None => Console::print(&profile),
+            }
+            return Ok(0);
+        }
+        Some(LoadAction::Merge { sources }) => {
+            // S3 sources read with the caller's credentials, as the shards wrote them.
+            let clients = targets::Clients::from_environment(
+                &std::env::var("AWS_REGION")
+                    .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+                    .unwrap_or_else(|_| "us-east-1".into()),
+            )
+            .await;
+            let mut shards = Vec::new();
+            for src in &sources {
+                let loc: results::Location = src.parse().map_err(anyhow::Error::msg)?;
+                shards.extend(results::read(&loc, clients.as_ref()).await?);
+            }
+            let (report, metrics) = results::merge(&shards, &args.thresholds)?;
+            LoadConsole::summary(&report);
+            write_reports(&report)?;
+            if let Some(dir) = &args.hdr {
+                results::write(&results::Location::Dir(dir.clone()), None, &report, &metrics, Default::default())
+                    .await?;
+            }
+            return Ok(usize::from(!report.passed()));
+        }
+        None => {}
+    }
+    let path = match (name, file) {
+        (_, Some(f)) => f,
+        (Some(n), None) => args.profiles.join(format!("{n}.toml")),
+        (None, None) => bail!("name a load profile (in {}) or pass --file PATH", args.profiles.display()),
+    };
+    let profile = Profile::load(&path)?;
+    let opts = load::LoadOptions {
+        shard: args.shard,
+        run_id: args.run_id.clone().unwrap_or_else(load::new_run_id),
+        thresholds: args.thresholds.clone(),
+        verify_sample: parse_share(&args.verify_sample)?,
+        abort_on_fail: args.abort_on_fail,
+        speed: args.speed,
+        poll: args.poll.map(|p| p.0),
+    };
+    let results_at: Option<results::Location> =
+        args.results.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
+    let spec = args.to.target(infra, function)?;
+    let mut console = LoadConsole::default();
+    let run = load::run_load(&profile, &spec, &opts, &mut console).await?;
+    write_reports(&run.report)?;
+    if let Some(dir) = &args.hdr {
+        results::write(&results::Location::Dir(dir.clone()), None, &run.report, &run.metrics, opts.shard).await?;
+    }
+    if let Some(loc) = &results_at {
+        let at = results::write(loc, run.clients.as_ref(), &run.report, &run.metrics, opts.shard).await?;
+        Console::print(&format!("results: {at}\n"));
+    }
+    Ok(usize::from(!run.report.passed()))
+}
+
 async fn dispatch(cli: Cli) -> anyhow::Result<usize> {
     let infra = cli.infra.clone().unwrap_or_else(|| default_dir("infra"));
     let function = Function::resolve(cli.function_zip.as_deref())?;
     match cli.command {
         Command::Scenario { action, name, file, list, common } => {
             scenario_command(&infra, &function, action, name, file, list, common).await
+        }
+        Command::Load { action, profile, file, args } => {
+            load_command(&infra, &function, action, profile, file, args).await
         }
         Command::Sim(args) => sim_cmd::run(args, infra, function.command.clone()).await.map(|_| 0),
         Command::Bench(BenchCommand::Copy(args)) => bench::copy(args, infra).await.map(|_| 0),

@@ -20,9 +20,9 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 4569)]
     dynamodb_port: u16,
     /// SFTP user to create, with a generated key (added to the user's keys when `--users`
-    /// declares the same name).
-    #[arg(long, default_value = "partner")]
-    user: String,
+    /// declares the same name); repeatable.
+    #[arg(long = "user", default_value = "partner")]
+    users_created: Vec<String>,
     /// Users from a `.tfvars.json` file shared with Terraform (the `users` variable: keys,
     /// PATH or LOGICAL homes, mappings), e.g. infra/examples/complete/users.auto.tfvars.json.
     #[arg(long, value_name = "TFVARS_JSON")]
@@ -50,40 +50,85 @@ pub struct SimArgs {
     /// Print the connection details as one JSON object on one line.
     #[arg(long)]
     json: bool,
+    /// Write a stack outputs document describing the simulator, as `terraform output -json`
+    /// describes a deployed stack: `--target aws --stack FILE` then runs against it (with
+    /// AWS_ENDPOINT_URL and the credentials it prints).
+    #[arg(long, value_name = "FILE")]
+    outputs: Option<PathBuf>,
+}
+
+/// The `terraform output -json` document of infra/ that describes the simulator (the
+/// `harness` output, schema version 1).
+fn outputs_document(ep: &sim::Endpoints, users: &[String]) -> serde_json::Value {
+    let value = serde_json::json!({
+        "schema_version": 1,
+        "region": ep.region,
+        "sftp": {
+            "host": ep.sftp.ip().to_string(),
+            "port": ep.sftp.port(),
+            "server_id": ep.server_id,
+            "host_key_fingerprint": ep.host_key_fingerprint,
+            "elastic_ips": [],
+            "users": users,
+        },
+        "buckets": { "source": ep.source_bucket, "destination": ep.destination_bucket },
+        "table": ep.table,
+        "state_machine_arn": ep.state_machine_arn,
+        "function_name": ep.function_log_group.trim_start_matches("/aws/lambda/"),
+        "event_rule": "partner-intake-transfer-object-created",
+        "log_groups": {
+            "sftp": ep.sftp_log_group,
+            "function": ep.function_log_group,
+            "state_machine": "/aws/vendedlogs/states/partner-intake-transfer",
+        },
+    });
+    serde_json::json!({ "harness": { "sensitive": false, "type": "object", "value": value } })
 }
 
 /// Runs the simulator until Ctrl-C.
 pub async fn run(args: SimArgs, infra: PathBuf, function_command: Vec<String>) -> anyhow::Result<()> {
-    let key = generate_key();
-    let dir = match args.key_dir {
-        Some(d) => d,
+    let dir = match &args.key_dir {
+        Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!("harness-sim-{}", std::process::id())),
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let key_path = dir.join(format!("{}_ed25519", args.user));
-    std::fs::write(&key_path, key.to_openssh(LineEnding::LF).context("encoding the key")?.as_bytes())
-        .with_context(|| format!("writing {}", key_path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
-    }
     let mut config = sim::SimConfig::new(infra, function_command);
-    let mut keys = vec![key.public_key().clone()];
-    for path in &args.authorized_keys {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let public = russh::keys::ssh_key::PublicKey::from_openssh(text.trim())
-            .with_context(|| format!("{}: not an OpenSSH public key", path.display()))?;
-        keys.push(public);
-    }
     config.users = match &args.users {
         Some(path) => sim::UserConfig::from_file(path)?,
         None => Vec::new(),
     };
-    match config.users.iter_mut().find(|u| u.name == args.user) {
-        Some(u) => u.keys.extend(keys),
-        None => config.users.push(sim::UserConfig::new(&args.user, keys)),
+    let mut extra = Vec::new();
+    for path in &args.authorized_keys {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let public = russh::keys::ssh_key::PublicKey::from_openssh(text.trim())
+            .with_context(|| format!("{}: not an OpenSSH public key", path.display()))?;
+        extra.push(public);
     }
+    // Each created user: a fresh key written to the key directory (the first one also gets the
+    // --authorized-key keys).
+    let mut created: Vec<(String, PathBuf)> = Vec::new();
+    for (i, name) in args.users_created.iter().enumerate() {
+        let key = generate_key();
+        let key_path = dir.join(format!("{name}_ed25519"));
+        std::fs::write(&key_path, key.to_openssh(LineEnding::LF).context("encoding the key")?.as_bytes())
+            .with_context(|| format!("writing {}", key_path.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        let mut keys = vec![key.public_key().clone()];
+        if i == 0 {
+            keys.extend(extra.iter().cloned());
+        }
+        match config.users.iter_mut().find(|u| u.name == *name) {
+            Some(u) => u.keys.extend(keys),
+            None => config.users.push(sim::UserConfig::new(name, keys)),
+        }
+        created.push((name.clone(), key_path));
+    }
+    let user = created.first().map(|(n, _)| n.clone()).unwrap_or_default();
+    let key_path = created.first().map(|(_, p)| p.clone()).unwrap_or_default();
     config.idle_timeout = std::time::Duration::from_secs(args.idle_timeout);
     if let Some(path) = &args.host_key {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -97,6 +142,7 @@ pub async fn run(args: SimArgs, infra: PathBuf, function_command: Vec<String>) -
     config.dynamodb_port = args.dynamodb_port;
     config.security_policy = args.security_policy.clone();
     config.setstat_no_op = args.setstat_no_op;
+    let config_user_names: Vec<String> = config.users.iter().map(|u| u.name.clone()).collect();
     let simulator = sim::Simulator::start(config).await.context("starting the simulator")?;
     let ep = &simulator.endpoints;
     let known_hosts = dir.join("known_hosts");
@@ -106,7 +152,7 @@ pub async fn run(args: SimArgs, infra: PathBuf, function_command: Vec<String>) -
         ep.sftp.port(),
         key_path.display(),
         known_hosts.display(),
-        args.user,
+        user,
         ep.sftp.ip()
     );
     let env = format!(
@@ -115,9 +161,18 @@ pub async fn run(args: SimArgs, infra: PathBuf, function_command: Vec<String>) -
         sim::SECRET_ACCESS_KEY,
         ep.region
     );
+    if let Some(path) = &args.outputs {
+        let names: Vec<String> = config_user_names.clone();
+        std::fs::write(path, serde_json::to_string_pretty(&outputs_document(ep, &names))? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     if args.json {
         let mut v = serde_json::to_value(ep)?;
-        v["user"] = args.user.clone().into();
+        v["user"] = user.clone().into();
+        v["users"] = created
+            .iter()
+            .map(|(n, p)| serde_json::json!({ "name": n, "private_key": p.display().to_string() }))
+            .collect();
         v["private_key"] = key_path.display().to_string().into();
         v["known_hosts"] = known_hosts.display().to_string().into();
         v["access_key_id"] = sim::ACCESS_KEY_ID.into();
@@ -126,7 +181,9 @@ pub async fn run(args: SimArgs, infra: PathBuf, function_command: Vec<String>) -
         println!("{v}");
     } else {
         println!("simulator running (Ctrl-C to stop)");
-        println!("  sftp        {}  user {}  key {}", ep.sftp, args.user, key_path.display());
+        for (name, path) in &created {
+            println!("  sftp        {}  user {name}  key {}", ep.sftp, path.display());
+        }
         println!("  host key    {}", ep.host_key_fingerprint);
         println!("  aws apis    {}  (S3, DynamoDB, Step Functions, Logs; region {})", ep.aws, ep.region);
         println!("  dynamodb    {}", ep.dynamodb);

@@ -2,6 +2,8 @@
 //! the JUnit XML by `junitparser` (PyPI), the HTML rendered by headless Chromium. Each skips with
 //! a message where its tool is missing (a failure under `CI=true`); `.ci/run` installs them.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -88,15 +90,7 @@ fn junitparser_refuses_malformed_reports() {
 
 #[test]
 fn html_report_renders_every_check_in_chromium() {
-    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
-    else {
-        return testkit::unavailable(
-            "headless Chromium",
-            "none of chromium, chromium-browser, google-chrome runs (apt-get install chromium; .ci/run does)",
-        );
-    };
+    let Some(chromium) = common::chromium() else { return };
     let dir = tempfile::tempdir().unwrap();
     let (json, checks) = run_smoke(dir.path());
     let profile = dir.path().join("profile");

@@ -70,3 +70,46 @@ pub async fn records_for_key(c: &Clients, table: &str, key: &str) -> Result<Vec<
         }
     }
 }
+
+/// The records with these ids (consistent BatchGetItem reads, 100 at a time, unprocessed keys
+/// asked again): those that exist, by id.
+pub async fn records(c: &Clients, table: &str, ids: &[String]) -> Result<BTreeMap<String, Record>, ProbeError> {
+    use aws_sdk_dynamodb::types::KeysAndAttributes;
+    let mut found = BTreeMap::new();
+    for chunk in ids.chunks(100) {
+        let keys: Vec<_> = chunk
+            .iter()
+            .map(|id| std::collections::HashMap::from([("file_id".to_string(), AttributeValue::S(id.clone()))]))
+            .collect();
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| ProbeError::local("dynamodb", "BatchGetItem", table, e))?,
+        );
+        let mut pause = std::time::Duration::from_millis(20);
+        while let Some(request) = pending.take() {
+            let out = c
+                .dynamodb
+                .batch_get_item()
+                .request_items(table, request)
+                .send()
+                .await
+                .map_err(|e| ProbeError::from_sdk("dynamodb", "BatchGetItem", table, &e))?;
+            for item in out.responses().and_then(|r| r.get(table)).into_iter().flatten() {
+                let record = Record { item: item.clone().into_iter().collect() };
+                if let Some(id) = record.s("file_id") {
+                    found.insert(id, record);
+                }
+            }
+            // DynamoDB hands back what it could not read under load: ask again, backing off.
+            pending = out.unprocessed_keys().and_then(|u| u.get(table)).filter(|k| !k.keys().is_empty()).cloned();
+            if pending.is_some() {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(2));
+            }
+        }
+    }
+    Ok(found)
+}

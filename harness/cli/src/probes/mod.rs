@@ -52,6 +52,24 @@ impl ProbeError {
         Self { service, operation, resource: resource.into(), code, message, status }
     }
 
+    /// A failure before or after the call itself (a request that could not be built, an answer
+    /// that could not be read).
+    pub fn local(
+        service: &'static str,
+        operation: &'static str,
+        resource: impl Into<String>,
+        err: impl std::fmt::Display,
+    ) -> Self {
+        Self {
+            service,
+            operation,
+            resource: resource.into(),
+            code: "ClientError".into(),
+            message: err.to_string(),
+            status: None,
+        }
+    }
+
     /// Whether the service said the thing asked about does not exist (HTTP 404).
     pub fn is_not_found(&self) -> bool {
         self.status == Some(404)

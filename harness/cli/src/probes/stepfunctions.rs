@@ -41,15 +41,21 @@ pub async fn execution_arns(c: &Clients, machine: &str) -> Result<Vec<String>, P
     }
 }
 
-/// Describes one execution and reads its history.
-pub async fn execution(c: &Clients, arn: &str) -> Result<Execution, ProbeError> {
-    let d = c
-        .sfn
+async fn describe(
+    c: &Clients,
+    arn: &str,
+) -> Result<aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput, ProbeError> {
+    c.sfn
         .describe_execution()
         .execution_arn(arn)
         .send()
         .await
-        .map_err(|e| ProbeError::from_sdk("stepfunctions", "DescribeExecution", arn, &e))?;
+        .map_err(|e| ProbeError::from_sdk("stepfunctions", "DescribeExecution", arn, &e))
+}
+
+/// Describes one execution and reads its history.
+pub async fn execution(c: &Clients, arn: &str) -> Result<Execution, ProbeError> {
+    let d = describe(c, arn).await?;
     let input = serde_json::from_str(d.input().unwrap_or("{}")).unwrap_or(serde_json::Value::Null);
     let (mut lambda_tasks, mut throttled_tasks) = (0, 0);
     let mut token = None;
@@ -113,4 +119,11 @@ pub async fn executions(c: &Clients, machine: &str) -> Result<Vec<Execution>, Pr
         out.push(execution(c, &arn).await?);
     }
     Ok(out)
+}
+
+/// When an execution started (DescribeExecution's `startDate`, millisecond precision).
+pub async fn started_at(c: &Clients, arn: &str) -> Result<std::time::SystemTime, ProbeError> {
+    let d = describe(c, arn).await?;
+    std::time::SystemTime::try_from(*d.start_date())
+        .map_err(|e| ProbeError::local("stepfunctions", "DescribeExecution", arn, e))
 }

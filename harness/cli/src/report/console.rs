@@ -155,3 +155,141 @@ mod tests {
         assert_eq!(Console::summary_line(&r), "scenario smoke FAILED: 3 checks, 1 passed, 1 failed, 1 skipped in 1.0s");
     }
 }
+
+/// Prints a load run: a live line on a terminal (indicatif), plain lines every few seconds in CI,
+/// then the summary.
+pub struct LoadConsole {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Default for LoadConsole {
+    fn default() -> Self {
+        let plain = !std::io::stdout().is_terminal() || std::env::var_os("CI").is_some();
+        let bar = (!plain).then(|| {
+            let b = indicatif::ProgressBar::new_spinner();
+            b.set_style(indicatif::ProgressStyle::with_template("{spinner} {msg}").expect("a valid template"));
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+            b
+        });
+        Self { bar }
+    }
+}
+
+fn p99_ms(m: &crate::load::metrics::Metrics, metric: crate::load::metrics::Metric) -> String {
+    m.totals
+        .get(&metric)
+        .filter(|h| !h.is_empty())
+        .map_or("-".into(), |h| format!("{:.1}ms", h.value_at_quantile(0.99) as f64 / 1000.0))
+}
+
+impl LoadConsole {
+    fn line(&self, text: String) {
+        match &self.bar {
+            Some(b) => b.println(text),
+            None => println!("{text}"),
+        }
+    }
+}
+
+impl crate::load::LoadProgress for LoadConsole {
+    fn started(
+        &mut self,
+        p: &crate::load::profile::Profile,
+        target: &str,
+        shard: crate::load::plan::Shard,
+        warnings: &[String],
+    ) {
+        self.line(format!("load {}: {}", p.name, p.description.trim()));
+        self.line(format!("target {target}; shard {shard}"));
+        for w in warnings {
+            self.line(format!("  WARN  {w}"));
+        }
+    }
+
+    fn tick(&mut self, phase: crate::load::Phase, s: &crate::load::sample::Snapshot, in_pipeline: u64) {
+        use crate::load::metrics::Metric;
+        let c = s.metrics.total_counters();
+        let secs = s.elapsed.as_secs_f64().max(1e-3);
+        let what = match phase {
+            crate::load::Phase::Loading => "loading ",
+            crate::load::Phase::Draining => "draining",
+        };
+        let text = format!(
+            "{what} {:>6.1}s  sessions {:>4}  files {:>7} ({:.1}/s, {:.2} MiB/s)  transferred {:>7}{}  errors {:>4}  upload p99 {}  pipeline p99 {}",
+            secs,
+            s.sessions,
+            c.files,
+            c.files as f64 / secs,
+            c.bytes as f64 / 1048576.0 / secs,
+            c.transferred,
+            if in_pipeline > 0 { format!(" ({in_pipeline} in the pipeline)") } else { String::new() },
+            s.metrics.error_count(),
+            p99_ms(&s.metrics, Metric::Upload),
+            p99_ms(&s.metrics, Metric::Pipeline),
+        );
+        match &self.bar {
+            Some(b) => b.set_message(text),
+            None => println!("{text}"),
+        }
+    }
+
+    fn note(&mut self, line: &str) {
+        self.line(line.to_string());
+    }
+
+    fn finished(&mut self, r: &crate::report::load::LoadReport) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+        LoadConsole::summary(r);
+    }
+}
+
+impl LoadConsole {
+    /// Prints a load report's summary (also for `load merge`).
+    pub fn summary(r: &crate::report::load::LoadReport) {
+        println!(
+            "{} sessions (at most {} at once), {} files, {:.1} MiB in {:.1}s: {:.1} files/s, {:.2} MiB/s",
+            r.totals.sessions,
+            r.peak_sessions,
+            r.totals.files,
+            r.totals.bytes as f64 / 1048576.0,
+            r.elapsed().as_secs_f64(),
+            r.files_per_s,
+            r.mib_per_s
+        );
+        println!("  {:<18} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}", "stage", "count", "p50", "p90", "p99", "p99.9", "max");
+        for s in &r.stages {
+            println!(
+                "  {:<18} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {}",
+                s.metric, s.count, s.p50, s.p90, s.p99, s.p999, s.max, s.unit
+            );
+        }
+        match &r.accounting {
+            Some(a) => println!(
+                "files: {} uploaded, {} transferred ({} verified), {} failed, {} lost, {} wrong, {} duplicated",
+                a.uploaded, a.transferred, a.verified, a.failed, a.lost, a.wrong, a.duplicated
+            ),
+            None => println!("files: not followed through the pipeline (no AWS credentials)"),
+        }
+        for (class, e) in &r.errors {
+            println!("  error {class}: {} (first: {})", e.count, e.example);
+        }
+        if let Some(a) = &r.accounting {
+            for p in &a.problems {
+                println!("  problem: {p}");
+            }
+        }
+        for t in &r.thresholds {
+            let mark = match (&t.skipped, t.passed) {
+                (Some(_), _) => "SKIP",
+                (None, true) => "PASS",
+                (None, false) => "FAIL",
+            };
+            let seen = t.skipped.as_deref().unwrap_or(&t.observed);
+            println!("  {mark}  threshold {} ({seen})", t.threshold);
+        }
+        let verdict = if r.passed() { "PASSED".to_string() } else { format!("FAILED: {}", r.failures.join("; ")) };
+        println!("load {} {verdict}", r.profile);
+    }
+}

@@ -6,6 +6,8 @@ pub mod console;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod load;
+pub mod load_html;
 
 use std::time::{Duration, SystemTime};
 

@@ -9,11 +9,11 @@ use sim::sftp::users::HomeType;
 
 use crate::targets::SimSettings;
 
-/// Why a scenario could not be loaded.
+/// Why a scenario file (or a load profile) could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// No such file.
-    #[error("cannot read scenario {path}")]
+    #[error("cannot read {path}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -408,24 +408,34 @@ impl Scenario {
 
     /// The JSON Schema of scenario files, generated from these types.
     pub fn json_schema() -> String {
-        let mut schema = serde_json::to_value(schemars::schema_for!(Scenario)).expect("schema serializes");
-        schema["$id"] = serde_json::json!("https://partner-intake.dev/schemas/scenario.v1.schema.json");
-        serde_json::to_string_pretty(&schema).expect("schema serializes") + "\n"
+        schema_document::<Scenario>("scenario")
     }
 
     /// Scenario files under `dir`, by name.
     pub fn list(dir: &Path) -> Vec<(String, PathBuf)> {
-        let mut out: Vec<_> = std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .filter_map(|p| Some((p.file_stem()?.to_string_lossy().into_owned(), p)))
-            .collect();
-        out.sort();
-        out
+        toml_files(dir)
     }
+}
+
+/// The JSON Schema of a file format (`scenario`, `load`), version 1, with its `$id`.
+pub(crate) fn schema_document<T: JsonSchema>(format: &str) -> String {
+    let mut schema = serde_json::to_value(schemars::schema_for!(T)).expect("schema serializes");
+    schema["$id"] = serde_json::json!(format!("https://partner-intake.dev/schemas/{format}.v1.schema.json"));
+    serde_json::to_string_pretty(&schema).expect("schema serializes") + "\n"
+}
+
+/// The `.toml` files directly under `dir`, by stem, sorted.
+pub(crate) fn toml_files(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .filter_map(|p| Some((p.file_stem()?.to_string_lossy().into_owned(), p)))
+        .collect();
+    out.sort();
+    out
 }
 
 #[cfg(test)]

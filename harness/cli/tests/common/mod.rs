@@ -65,6 +65,20 @@ pub fn start_sim_with(extra: &[&str]) -> SimProcess {
     SimProcess { child, info, dir }
 }
 
+/// The headless Chromium on PATH; `None` (a failure under CI) where there is none.
+pub fn chromium() -> Option<&'static str> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
+    if found.is_none() {
+        testkit::unavailable(
+            "headless Chromium",
+            "none of chromium, chromium-browser, google-chrome runs (apt-get install chromium; .ci/run does)",
+        );
+    }
+    found
+}
+
 /// The `aws` CLI against a running `harness sim`, with its credentials: (succeeded, output).
 pub fn aws(sim: &SimProcess, args: &[&str]) -> (bool, String) {
     let i = &sim.info;
