@@ -240,6 +240,10 @@ enum StackCommand {
 enum BenchCommand {
     /// Copy throughput: single CopyObject against multipart UploadPartCopy, side by side.
     Copy(bench::CopyBenchArgs),
+    /// `harness load` against as many OpenSSH `sftp -b` processes, to the same sshd.
+    Load(bench::load::LoadBenchArgs),
+    /// Concurrent sessions of small files on the embedded target: close -> transferred.
+    Pipeline(bench::pipeline::PipelineBenchArgs),
 }
 
 /// `<workspace>/<name>` when run from a checkout, else `./<name>`.
@@ -591,6 +595,28 @@ async fn dispatch(cli: Cli) -> anyhow::Result<usize> {
         }
         Command::Sim(args) => sim_cmd::run(args, infra, function.command.clone()).await.map(|_| 0),
         Command::Bench(BenchCommand::Copy(args)) => bench::copy(args, infra).await.map(|_| 0),
+        Command::Bench(BenchCommand::Load(args)) => {
+            Console::print(&format!(
+                "harness load vs OpenSSH sftp -b against sshd ({}), {} files of {} per session, {} rounds\n",
+                args.cipher, args.files, args.size, args.rounds
+            ));
+            let rows = bench::load::run(&args, |line| Console::print(&format!("{line}\n"))).await?;
+            Console::load_bench(&rows);
+            Ok(0)
+        }
+        Command::Bench(BenchCommand::Pipeline(args)) => {
+            let spec = TargetSpec::Embedded(targets::Paths {
+                infra: infra.clone(),
+                function_command: function.command.clone(),
+            });
+            Console::print(&format!(
+                "{} sessions x {} files of {} on the embedded target, {} rounds\n",
+                args.sessions, args.files, args.size, args.rounds
+            ));
+            let (rounds, best, bad) = bench::pipeline::run(&args, &spec, Console::pipeline_round).await?;
+            Console::pipeline_bench(&rounds, best.as_ref(), bad.as_ref());
+            Ok(0)
+        }
         Command::Stack(StackCommand::Show { stack }) => {
             let outputs = targets::StackOutputs::load(&stack)?;
             Console::stack(&stack, &outputs, &targets::Target::from_stack(&outputs));

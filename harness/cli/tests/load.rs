@@ -219,6 +219,107 @@ fn three_shards_merge_into_the_sum_of_their_parts() {
     assert!(text(&out).contains("2 of 3 shards found"), "{}", text(&out));
 }
 
+/// Results can live in S3 (here the simulator's own): shards upload there, merge reads them back.
+#[test]
+fn shard_results_go_through_s3() {
+    let (sim, outputs) = sim();
+    if !testkit::need(&[("aws", "--version")]) {
+        return;
+    }
+    let (ok, out) = common::aws(&sim, &["s3api", "create-bucket", "--bucket", "load-results"]);
+    assert!(ok, "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let p = profile(dir.path(), "s3fleet", "duration = \"1s\"\nthresholds = [\"files.lost==0\"]\n[open]\nrate = 6.0\n");
+    for i in 0..2 {
+        let out = load(
+            &sim,
+            &outputs,
+            &[
+                "--file",
+                p.to_str().unwrap(),
+                "--shard",
+                &format!("{i}/2"),
+                "--run-id",
+                "s3run",
+                "--results",
+                "s3://load-results/runs",
+            ],
+        )
+        .output()
+        .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(
+            text(&out).contains(&format!("results: s3://load-results/runs/s3run/shard-{i}-of-2")),
+            "{}",
+            text(&out)
+        );
+    }
+    let merged = dir.path().join("merged.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .current_dir(root())
+        .args(["load", "merge", "s3://load-results/runs/s3run", "--json", merged.to_str().unwrap()])
+        .env("AWS_ENDPOINT_URL", sim.get("aws"))
+        .env("AWS_ACCESS_KEY_ID", sim.get("access_key_id"))
+        .env("AWS_SECRET_ACCESS_KEY", sim.get("secret_access_key"))
+        .env("AWS_REGION", sim.get("region"))
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let m = report(&merged);
+    assert_eq!(m["shards"], serde_json::json!(["0/2", "1/2"]));
+    assert_eq!(m["totals"]["files"], 6);
+    assert_eq!(m["accounting"]["transferred"], 6);
+}
+
+/// Without AWS credentials (a partner's run), the SFTP side is measured and the pipeline's
+/// thresholds are skipped, never passed.
+#[test]
+fn partner_mode_measures_sftp_and_skips_the_pipeline() {
+    let (sim, outputs) = sim();
+    let dir = tempfile::tempdir().unwrap();
+    let p = profile(
+        dir.path(),
+        "partner",
+        "iterations = 2\nthresholds = [\"upload.p99<10s\", \"pipeline.p99<10s\", \"files.lost==0\"]\n[closed]\nsessions = 2\nfiles_per_session = 2\n",
+    );
+    let json = dir.path().join("partner.json");
+    let mut cmd = load(&sim, &outputs, &["--file", p.to_str().unwrap(), "--json", json.to_str().unwrap()]);
+    cmd.env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY").env("AWS_EC2_METADATA_DISABLED", "true");
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let r = report(&json);
+    assert!(r["accounting"].is_null(), "{r}");
+    assert_eq!(r["totals"]["files"], 4);
+    let t = r["thresholds"].as_array().unwrap();
+    assert_eq!(t[0]["passed"], true);
+    assert!(t[0]["skipped"].is_null());
+    for skipped in &t[1..] {
+        assert!(skipped["skipped"].as_str().is_some_and(|s| s.contains("AWS credentials")), "{skipped}");
+    }
+    assert!(text(&out).contains("not followed through the pipeline (no AWS credentials)"), "{}", text(&out));
+}
+
+/// `--abort-on-fail` stops the load at the first breach instead of running the whole profile.
+#[test]
+fn abort_on_fail_stops_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = profile(dir.path(), "long", "duration = \"60s\"\n[open]\nrate = 5.0\n");
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .current_dir(root())
+        .args(["load", "--file", p.to_str().unwrap(), "--threshold", "upload.p99<1us", "--abort-on-fail"])
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("aborting: threshold upload.p99<1us breached"), "{t}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(40), "ran {:?} of a 60 s profile", started.elapsed());
+}
+
 #[test]
 fn the_html_report_draws_every_chart_in_chromium() {
     let Some(chromium) = common::chromium() else { return };

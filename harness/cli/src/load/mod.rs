@@ -138,11 +138,22 @@ pub async fn run_load(
     opts: &LoadOptions,
     progress: &mut dyn LoadProgress,
 ) -> anyhow::Result<LoadRun> {
-    let thresholds = parse_thresholds(profile, &opts.thresholds)?;
-    let warnings = quotas::warnings(profile, opts.shard.count);
     let users: Vec<targets::User> =
         profile.users.iter().map(|u| targets::User { name: u.clone(), home: Default::default() }).collect();
+    parse_thresholds(profile, &opts.thresholds)?;
     let session = targets::open(spec, &users, &SimSettings::default()).await.context("opening the target")?;
+    run_on(profile, session, opts, progress).await
+}
+
+/// Runs `profile` on an open session (closed at the end).
+pub async fn run_on(
+    profile: &Profile,
+    session: targets::Session,
+    opts: &LoadOptions,
+    progress: &mut dyn LoadProgress,
+) -> anyhow::Result<LoadRun> {
+    let thresholds = parse_thresholds(profile, &opts.thresholds)?;
+    let warnings = quotas::warnings(profile, opts.shard.count);
     let accounts: Vec<targets::Account> = profile.users.iter().map(|u| session.accounts[u].clone()).collect();
     let plan = Plan::of(profile, opts.shard);
     let aggregator = Aggregator::spawn(plan.interval);

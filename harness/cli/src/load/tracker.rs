@@ -10,12 +10,12 @@
 //! counts as zero.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use copy_lambda::metadata::Status;
-use futures::stream::{FuturesUnordered, StreamExt};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, warn};
 
 use super::metrics::Metric;
@@ -137,6 +137,8 @@ fn parse_time(s: &str) -> Option<SystemTime> {
 struct Pending {
     file: UploadedFile,
     file_id: Option<String>,
+    /// A HeadObject or verification is under way.
+    busy: bool,
     last_error: Option<String>,
 }
 
@@ -146,6 +148,14 @@ enum Verified {
     Wrong(String),
     Duplicated(String),
     Error(ProbeError),
+}
+
+/// What a spawned call reports back.
+enum Done {
+    /// HeadObject of the source: its version, hence the record's id.
+    Head(String, Result<Option<String>, ProbeError>),
+    /// A verification.
+    Verify(UploadedFile, Verified),
 }
 
 /// Starts following files; send each uploaded file, then drop the sender. The result comes when
@@ -160,192 +170,244 @@ pub fn spawn(
     (tx, task)
 }
 
+/// The tracker's state: what is pending, and the calls in flight (each its own task, bounded
+/// by a semaphore, so a slow verification never holds up reading records).
+struct Tracker {
+    clients: Clients,
+    cfg: Arc<TrackerConfig>,
+    samples: Samples,
+    acc: Accounting,
+    pending: BTreeMap<String, Pending>,
+    calls: Arc<Semaphore>,
+    done_tx: mpsc::UnboundedSender<Done>,
+    in_flight: usize,
+}
+
 async fn track(
     clients: Clients,
     cfg: TrackerConfig,
     samples: Samples,
     mut rx: mpsc::UnboundedReceiver<UploadedFile>,
 ) -> Accounting {
-    let mut acc = Accounting::default();
-    let mut pending: BTreeMap<String, Pending> = BTreeMap::new();
-    let mut verifying = FuturesUnordered::new();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let calls = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+    let poll = cfg.poll;
+    let drain = cfg.drain_timeout;
+    let mut t = Tracker {
+        clients,
+        cfg: Arc::new(cfg),
+        samples,
+        acc: Accounting::default(),
+        pending: BTreeMap::new(),
+        calls,
+        done_tx,
+        in_flight: 0,
+    };
     let mut open = true;
-    let mut drain_deadline: Option<Instant> = None;
+    let mut deadline: Option<Instant> = None;
+    let mut ticker = tokio::time::interval(poll);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        // New files.
-        while let Ok(f) = rx.try_recv() {
-            acc.uploaded += 1;
-            pending.insert(f.key.clone(), Pending { file: f, file_id: None, last_error: None });
-        }
-        if open && rx.is_closed() && rx.is_empty() {
-            open = false;
-            drain_deadline = Some(Instant::now() + cfg.drain_timeout);
-        }
-        // Source versions, hence record ids.
-        let unversioned: Vec<String> =
-            pending.iter().filter(|(_, p)| p.file_id.is_none()).map(|(k, _)| k.clone()).take(1000).collect();
-        let heads = futures::stream::iter(unversioned.into_iter().map(|key| {
-            let clients = &clients;
-            let bucket = &cfg.source_bucket;
-            async move {
-                let r = s3::head(clients, bucket, &key).await;
-                (key, r)
-            }
-        }))
-        .buffer_unordered(cfg.concurrency)
-        .collect::<Vec<_>>()
-        .await;
-        for (key, r) in heads {
-            let Some(p) = pending.get_mut(&key) else { continue };
-            match r {
-                Ok(Some(facts)) => {
-                    let version = facts.version_id.unwrap_or_else(|| "null".into());
-                    p.file_id = Some(copy_lambda::metadata::file_id(&cfg.source_bucket, &key, &version));
+        tokio::select! {
+            f = rx.recv(), if open => match f {
+                Some(f) => t.add(f),
+                None => {
+                    open = false;
+                    deadline = Some(Instant::now() + drain);
                 }
-                Ok(None) => {
-                    p.last_error = Some(format!("s3://{}/{key} does not exist after its close", cfg.source_bucket))
-                }
-                Err(e) => {
-                    acc.probe_errors += 1;
-                    p.last_error = Some(e.to_string());
-                }
-            }
+            },
+            Some(d) = done_rx.recv() => t.finished(d),
+            _ = ticker.tick() => t.read_records().await,
         }
-        // Records.
-        let ids: Vec<(String, String)> =
-            pending.iter().filter_map(|(k, p)| p.file_id.clone().map(|id| (id, k.clone()))).collect();
-        if !ids.is_empty() {
-            let id_list: Vec<String> = ids.iter().map(|(id, _)| id.clone()).collect();
-            match dynamodb::records(&clients, &cfg.table, &id_list).await {
-                Ok(found) => {
-                    for (id, key) in ids {
-                        let Some(record) = found.get(&id) else { continue };
-                        let status = record.status();
-                        match status {
-                            Some(Status::Transferred) => {
-                                let p = pending.remove(&key).expect("pending");
-                                let seen = SystemTime::now();
-                                let mut stages = vec![(Metric::Pipeline, p.file.closed.elapsed())];
-                                if let Some(t) = record.s("upload_timestamp").as_deref().and_then(parse_time) {
-                                    stages.push((Metric::ObjectCreated, since(t, p.file.closed_at)));
-                                }
-                                if let Some(t) = record.s("transfer_timestamp").as_deref().and_then(parse_time) {
-                                    stages.push((Metric::FunctionDone, since(t, p.file.closed_at)));
-                                }
-                                let _ = seen;
-                                if sampled(&key, cfg.verify_sample) {
-                                    let arn = record.s("execution_arn");
-                                    verifying.push(verify(&clients, &cfg, p.file, arn, stages));
-                                } else {
-                                    acc.transferred += 1;
-                                    samples.send(Sample::Tracked { closed_at: p.file.closed_at, stages });
-                                }
-                            }
-                            Some(Status::Failed | Status::Skipped | Status::Superseded) => {
-                                let p = pending.remove(&key).expect("pending");
-                                acc.failed += 1;
-                                let why = format!(
-                                    "{key}: record {} ({})",
-                                    status.map_or("?", |s| s.as_str()),
-                                    record.s("error_message").unwrap_or_default()
-                                );
-                                samples.send(Sample::Error {
-                                    at: SystemTime::now(),
-                                    class: "failed",
-                                    message: why.clone(),
-                                });
-                                acc.problem(why);
-                                drop(p);
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                Err(e) => {
-                    acc.probe_errors += 1;
-                    warn!(error = %e, "reading records");
-                    for (_, key) in ids {
-                        if let Some(p) = pending.get_mut(&key) {
-                            p.last_error = Some(e.to_string());
-                        }
-                    }
-                }
-            }
-        }
-        // Verifications that finished.
-        while let Some(Some((file, outcome))) = futures::future::FutureExt::now_or_never(verifying.next()) {
-            settle(&mut acc, &samples, &mut pending, file, outcome);
-        }
-        let done = !open && pending.is_empty();
-        if done {
-            while let Some((file, outcome)) = verifying.next().await {
-                settle(&mut acc, &samples, &mut pending, file, outcome);
-            }
-            if pending.is_empty() {
-                break;
-            }
-        }
-        if drain_deadline.is_some_and(|d| Instant::now() >= d) {
-            // Whatever is still being verified gets until the end of its calls.
-            while let Some((file, outcome)) = verifying.next().await {
-                settle(&mut acc, &samples, &mut pending, file, outcome);
-            }
-            for (key, p) in std::mem::take(&mut pending) {
-                acc.lost += 1;
-                let why = format!(
-                    "{key}: not transferred {:.0} s after its close{}",
-                    p.file.closed.elapsed().as_secs_f64(),
-                    p.last_error.map(|e| format!(" (last error: {e})")).unwrap_or_default()
-                );
-                samples.send(Sample::Error { at: SystemTime::now(), class: "lost", message: why.clone() });
-                acc.problem(why);
-            }
+        if !open && t.pending.is_empty() && t.in_flight == 0 {
             break;
         }
-        let pause = tokio::time::sleep(cfg.poll);
-        tokio::pin!(pause);
-        // Wake for new files or finished verifications too.
-        tokio::select! {
-            _ = &mut pause => {}
-            Some((file, outcome)) = verifying.next(), if !verifying.is_empty() => {
-                settle(&mut acc, &samples, &mut pending, file, outcome);
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            // Verifications under way get until the end of their calls.
+            while t.in_flight > 0 {
+                match done_rx.recv().await {
+                    Some(d) => t.finished(d),
+                    None => break,
+                }
+            }
+            t.give_up();
+            break;
+        }
+    }
+    debug!(acc = ?t.acc, "tracked");
+    t.acc
+}
+
+impl Tracker {
+    fn add(&mut self, f: UploadedFile) {
+        self.acc.uploaded += 1;
+        let key = f.key.clone();
+        self.pending.insert(key.clone(), Pending { file: f, file_id: None, busy: false, last_error: None });
+        self.head(key);
+    }
+
+    /// Asks S3 for the source object's version, in its own task.
+    fn head(&mut self, key: String) {
+        if let Some(p) = self.pending.get_mut(&key) {
+            p.busy = true;
+        }
+        self.in_flight += 1;
+        let (clients, cfg, calls, tx) =
+            (self.clients.clone(), self.cfg.clone(), self.calls.clone(), self.done_tx.clone());
+        tokio::spawn(async move {
+            let _permit = calls.acquire_owned().await;
+            let r = s3::head(&clients, &cfg.source_bucket, &key)
+                .await
+                .map(|h| h.map(|f| f.version_id.unwrap_or_else(|| "null".into())));
+            let _ = tx.send(Done::Head(key, r));
+        });
+    }
+
+    fn finished(&mut self, d: Done) {
+        self.in_flight -= 1;
+        match d {
+            Done::Head(key, r) => {
+                let bucket = self.cfg.source_bucket.clone();
+                let Some(p) = self.pending.get_mut(&key) else { return };
+                p.busy = false;
+                match r {
+                    Ok(Some(version)) => p.file_id = Some(copy_lambda::metadata::file_id(&bucket, &key, &version)),
+                    Ok(None) => p.last_error = Some(format!("s3://{bucket}/{key} does not exist after its close")),
+                    Err(e) => {
+                        self.acc.probe_errors += 1;
+                        p.last_error = Some(e.to_string());
+                    }
+                }
+            }
+            Done::Verify(file, outcome) => self.settle(file, outcome),
+        }
+    }
+
+    /// One round of record reads: every pending file with a known id and no call under way.
+    async fn read_records(&mut self) {
+        // Files whose source version is still unknown (a failed HEAD) are asked again.
+        let retry: Vec<String> =
+            self.pending.iter().filter(|(_, p)| p.file_id.is_none() && !p.busy).map(|(k, _)| k.clone()).collect();
+        for key in retry {
+            self.head(key);
+        }
+        let ids: Vec<(String, String)> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| !p.busy)
+            .filter_map(|(k, p)| p.file_id.clone().map(|id| (id, k.clone())))
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        let id_list: Vec<String> = ids.iter().map(|(id, _)| id.clone()).collect();
+        let found = match dynamodb::records(&self.clients, &self.cfg.table, &id_list).await {
+            Ok(found) => found,
+            Err(e) => {
+                self.acc.probe_errors += 1;
+                warn!(error = %e, "reading records");
+                for (_, key) in ids {
+                    if let Some(p) = self.pending.get_mut(&key) {
+                        p.last_error = Some(e.to_string());
+                    }
+                }
+                return;
+            }
+        };
+        for (id, key) in ids {
+            let Some(record) = found.get(&id) else { continue };
+            match record.status() {
+                Some(Status::Transferred) => {
+                    let Some(p) = self.pending.get_mut(&key) else { continue };
+                    let mut stages = vec![(Metric::Pipeline, p.file.closed.elapsed())];
+                    if let Some(t) = record.s("upload_timestamp").as_deref().and_then(parse_time) {
+                        stages.push((Metric::ObjectCreated, since(t, p.file.closed_at)));
+                    }
+                    if let Some(t) = record.s("transfer_timestamp").as_deref().and_then(parse_time) {
+                        stages.push((Metric::FunctionDone, since(t, p.file.closed_at)));
+                    }
+                    if sampled(&key, self.cfg.verify_sample) {
+                        p.busy = true;
+                        let file = p.file.clone();
+                        self.verify(file, record.s("execution_arn"), stages);
+                    } else {
+                        let p = self.pending.remove(&key).expect("pending");
+                        self.acc.transferred += 1;
+                        self.samples.send(Sample::Tracked { closed_at: p.file.closed_at, stages });
+                    }
+                }
+                Some(status @ (Status::Failed | Status::Skipped | Status::Superseded)) => {
+                    self.pending.remove(&key);
+                    self.acc.failed += 1;
+                    let why = format!(
+                        "{key}: record {} ({})",
+                        status.as_str(),
+                        record.s("error_message").unwrap_or_default()
+                    );
+                    self.samples.send(Sample::Error { at: SystemTime::now(), class: "failed", message: why.clone() });
+                    self.acc.problem(why);
+                }
+                _ => {}
             }
         }
     }
-    debug!(?acc, "tracked");
-    acc
-}
 
-fn settle(
-    acc: &mut Accounting,
-    samples: &Samples,
-    pending: &mut BTreeMap<String, Pending>,
-    file: UploadedFile,
-    outcome: Verified,
-) {
-    match outcome {
-        Verified::Ok(stages) => {
-            acc.transferred += 1;
-            acc.verified += 1;
-            samples.send(Sample::Tracked { closed_at: file.closed_at, stages });
+    /// Checks a transferred file's destination, in its own task.
+    fn verify(&mut self, file: UploadedFile, arn: Option<String>, stages: Vec<(Metric, Duration)>) {
+        self.in_flight += 1;
+        let (clients, cfg, calls, tx) =
+            (self.clients.clone(), self.cfg.clone(), self.calls.clone(), self.done_tx.clone());
+        tokio::spawn(async move {
+            let _permit = calls.acquire_owned().await;
+            let (file, outcome) = verify(&clients, &cfg, file, arn, stages).await;
+            let _ = tx.send(Done::Verify(file, outcome));
+        });
+    }
+
+    fn settle(&mut self, file: UploadedFile, outcome: Verified) {
+        let key = file.key.clone();
+        match outcome {
+            Verified::Error(e) => {
+                // Looked at again on the next round of reads.
+                self.acc.probe_errors += 1;
+                if let Some(p) = self.pending.get_mut(&key) {
+                    p.busy = false;
+                    p.last_error = Some(e.to_string());
+                }
+                return;
+            }
+            Verified::Ok(stages) => {
+                self.acc.transferred += 1;
+                self.acc.verified += 1;
+                self.samples.send(Sample::Tracked { closed_at: file.closed_at, stages });
+            }
+            Verified::Wrong(why) => {
+                self.acc.transferred += 1;
+                self.acc.wrong += 1;
+                self.samples.send(Sample::Error { at: SystemTime::now(), class: "wrong", message: why.clone() });
+                self.acc.problem(why);
+            }
+            Verified::Duplicated(why) => {
+                self.acc.transferred += 1;
+                self.acc.duplicated += 1;
+                self.samples.send(Sample::Error { at: SystemTime::now(), class: "duplicated", message: why.clone() });
+                self.acc.problem(why);
+            }
         }
-        Verified::Wrong(why) => {
-            acc.transferred += 1;
-            acc.wrong += 1;
-            samples.send(Sample::Error { at: SystemTime::now(), class: "wrong", message: why.clone() });
-            acc.problem(why);
-        }
-        Verified::Duplicated(why) => {
-            acc.transferred += 1;
-            acc.duplicated += 1;
-            samples.send(Sample::Error { at: SystemTime::now(), class: "duplicated", message: why.clone() });
-            acc.problem(why);
-        }
-        Verified::Error(e) => {
-            // Looked at again on the next poll.
-            acc.probe_errors += 1;
-            let key = file.key.clone();
-            pending.insert(key, Pending { file, file_id: None, last_error: Some(e.to_string()) });
+        self.pending.remove(&key);
+    }
+
+    /// The drain is over: what is still pending is lost.
+    fn give_up(&mut self) {
+        for (key, p) in std::mem::take(&mut self.pending) {
+            self.acc.lost += 1;
+            let why = format!(
+                "{key}: not transferred {:.0} s after its close{}",
+                p.file.closed.elapsed().as_secs_f64(),
+                p.last_error.map(|e| format!(" (last error: {e})")).unwrap_or_default()
+            );
+            self.samples.send(Sample::Error { at: SystemTime::now(), class: "lost", message: why.clone() });
+            self.acc.problem(why);
         }
     }
 }

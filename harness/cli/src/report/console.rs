@@ -122,6 +122,90 @@ impl Console {
         bad
     }
 
+    /// Prints `harness bench load`'s table: medians, and harness/OpenSSH ratios (above 1 is the
+    /// harness ahead; for CPU per GiB, OpenSSH/harness so that above 1 is the harness ahead too).
+    pub fn load_bench(rows: &[crate::bench::load::Row]) {
+        println!(
+            "{:>8} | {:>10} {:>10} {:>6} | {:>9} {:>9} {:>6} | {:>11} {:>11} {:>6}",
+            "sessions",
+            "files/s h",
+            "files/s o",
+            "ratio",
+            "MiB/s h",
+            "MiB/s o",
+            "ratio",
+            "CPU-s/GiB h",
+            "CPU-s/GiB o",
+            "ratio"
+        );
+        for r in rows {
+            let (h, o) = (&r.harness, &r.openssh);
+            println!(
+                "{:>8} | {:>10.1} {:>10.1} {:>6.2} | {:>9.1} {:>9.1} {:>6.2} | {:>11.2} {:>11.2} {:>6.2}",
+                r.sessions,
+                h.files_per_s,
+                o.files_per_s,
+                h.files_per_s / o.files_per_s.max(1e-9),
+                h.mib_per_s,
+                o.mib_per_s,
+                h.mib_per_s / o.mib_per_s.max(1e-9),
+                h.cpu_s_per_gib,
+                o.cpu_s_per_gib,
+                o.cpu_s_per_gib / h.cpu_s_per_gib.max(1e-9),
+            );
+        }
+    }
+
+    /// Prints one round of `harness bench pipeline`.
+    pub fn pipeline_round(r: &crate::bench::pipeline::Round) {
+        println!(
+            "  {:>4} sessions (held {:>4}): {:>6} files {:>7.1} files/s  recorded p50 {:>7.1} ms p99 {:>7.1} ms  seen p50 {:>7.1} ms p99 {:>7.1} ms  upload p99 {:>7.1} ms{}",
+            r.sessions,
+            r.peak_sessions,
+            r.files,
+            r.files_per_s,
+            r.recorded_p50_ms,
+            r.recorded_p99_ms,
+            r.pipeline_p50_ms,
+            r.pipeline_p99_ms,
+            r.upload_p99_ms,
+            if r.errors.is_empty() { String::new() } else { format!("  errors: {}", r.errors.join(", ")) }
+        );
+    }
+
+    /// Prints `harness bench pipeline`'s medians and the most sessions held.
+    pub fn pipeline_bench(
+        rounds: &[crate::bench::pipeline::Round],
+        best: Option<&crate::bench::pipeline::Round>,
+        bad: Option<&crate::bench::pipeline::Round>,
+    ) {
+        let median = |f: fn(&crate::bench::pipeline::Round) -> f64| {
+            let mut v: Vec<f64> = rounds.iter().map(f).collect();
+            v.sort_by(|a, b| a.total_cmp(b));
+            v.get(v.len() / 2).copied().unwrap_or(0.0)
+        };
+        println!(
+            "median of {} rounds: close -> transferred by the record's timestamp p50 {:.1} ms, p99 {:.1} ms; as the harness saw it p50 {:.1} ms, p99 {:.1} ms; {:.1} files/s",
+            rounds.len(),
+            median(|r| r.recorded_p50_ms),
+            median(|r| r.recorded_p99_ms),
+            median(|r| r.pipeline_p50_ms),
+            median(|r| r.pipeline_p99_ms),
+            median(|r| r.files_per_s)
+        );
+        match (best, bad) {
+            (Some(b), Some(x)) => println!(
+                "most sessions held with no error: {} ({} failed: {})",
+                b.peak_sessions,
+                x.sessions,
+                if x.errors.is_empty() { format!("only {} held", x.peak_sessions) } else { x.errors.join(", ") }
+            ),
+            (Some(b), None) => println!("most sessions held with no error: {} (the cap)", b.peak_sessions),
+            (None, Some(x)) => println!("sessions held: none without error ({}: {})", x.sessions, x.errors.join(", ")),
+            (None, None) => {}
+        }
+    }
+
     /// Prints the verdict over several scenarios.
     pub fn totals(&self, reports: &[Report]) {
         if reports.len() > 1 {

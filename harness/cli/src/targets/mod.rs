@@ -162,6 +162,12 @@ impl Session {
         }
     }
 
+    /// A plain SFTP server (no pipeline behind it, no AWS): what `harness bench` measures
+    /// against sshd.
+    pub fn sftp_only(target: Target, accounts: BTreeMap<String, Account>, description: String) -> Session {
+        Session { target, description, clients: None, accounts, simulator: None }
+    }
+
     /// Stops the simulator, if one runs.
     pub fn close(self) {
         if let Some(s) = &self.simulator {

@@ -1,0 +1,29 @@
+//! `harness bench`: measurements side by side with their anchors in one run, as ratios (never
+//! timed assertions).
+//!
+//! ```text
+//! copy    the copy function's CopyObject against UploadPartCopy
+//! sshd    OpenSSH's sshd (internal-sftp) on loopback, the anchor of the SFTP figures
+//! load    `harness load` against N OpenSSH `sftp -b` processes, to the same sshd
+//! pipeline  N sessions of small files on the embedded target: close -> transferred, and the
+//!         most sessions held with no error
+//! ```
+
+pub mod copy;
+pub mod load;
+pub mod pipeline;
+pub mod sshd;
+
+pub use copy::{CopyBenchArgs, copy};
+
+/// CPU seconds (user + system) used so far by this process, or by its waited-for children.
+pub fn cpu_seconds(children: bool) -> f64 {
+    // SAFETY: getrusage writes into the struct we own and reads nothing else.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    let who = if children { libc::RUSAGE_CHILDREN } else { libc::RUSAGE_SELF };
+    if unsafe { libc::getrusage(who, &mut u) } != 0 {
+        return 0.0;
+    }
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
