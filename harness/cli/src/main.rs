@@ -191,6 +191,9 @@ struct LoadArgs {
     /// Write the HdrHistogram interval log (and the summary) to this directory.
     #[arg(long, global = true, value_name = "DIR")]
     hdr: Option<PathBuf>,
+    /// Break a stage on purpose (the harness's own tests: show the load run fails when it does).
+    #[arg(long = "break", hide = true, value_name = "NAME")]
+    breaks: Vec<String>,
     /// Put this shard's results (summary and histograms) under a directory or s3://BUCKET/PREFIX,
     /// for `harness load merge`.
     #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
@@ -566,6 +569,16 @@ async fn load_command(
         abort_on_fail: args.abort_on_fail,
         speed: args.speed,
         poll: args.poll.map(|p| p.0),
+        sim: {
+            let mut sim = targets::SimSettings::default();
+            for name in &args.breaks {
+                sim.breaks.push(
+                    serde_json::from_value(serde_json::Value::String(name.clone()))
+                        .with_context(|| format!("--break {name:?}: not a known break (see sim::breaks::Break)"))?,
+                );
+            }
+            sim
+        },
     };
     let results_at: Option<results::Location> =
         args.results.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;

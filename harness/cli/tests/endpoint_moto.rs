@@ -66,6 +66,30 @@ async fn smoke_runs_against_moto_with_the_simulator_filling_in() {
         run(scenario);
     }
 
+    // A load run there too: every file followed through moto's S3 and DynamoDB.
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("endpoint.toml");
+    std::fs::write(
+        &profile,
+        "name = \"endpoint\"\nusers = [\"acme\"]\niterations = 2\nthresholds = [\"files.lost==0\"]\n[closed]\nsessions = 2\nfiles_per_session = 3\n",
+    )
+    .unwrap();
+    let json = dir.path().join("load.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["load", "--file"])
+        .arg(&profile)
+        .args(["--target", "endpoint", "--endpoint-url", &endpoint, "--json"])
+        .arg(&json)
+        .env("RUST_LOG", "error")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "load on the endpoint:\n{text}{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(r["accounting"]["verified"], 6, "{r}");
+
     // The scenarios that need the simulator's S3 (faults in it) are skipped, never passed.
     for scenario in ["overwrite-during-copy", "checksum-mismatch"] {
         let out = Command::new(env!("CARGO_BIN_EXE_harness"))

@@ -121,6 +121,41 @@ fn closed_and_open_profiles_account_for_every_file() {
     assert!(xml.contains("failures=\"1\"") && xml.contains("ThresholdBreached"), "{xml}");
 }
 
+/// The load run's accounting can say no: with a stage of the simulated pipeline broken on
+/// purpose (`--break`, see `sim::breaks`), the run fails and names what became of the files.
+#[test]
+fn a_broken_pipeline_fails_the_load_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = profile(
+        dir.path(),
+        "broken",
+        "iterations = 1\ndrain_timeout = \"3s\"\n[closed]\nsessions = 1\nfiles_per_session = 3\n",
+    );
+    for (name, fails) in [
+        ("copy-twice", "3 file(s) duplicated"),
+        ("corrupt-copy", "3 file(s) wrong"),
+        ("skip-copy", "3 file(s) failed"),
+        ("no-execution", "3 file(s) lost"),
+    ] {
+        let json = dir.path().join(format!("{name}.json"));
+        let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+            .current_dir(root())
+            .args(["load", "--file", p.to_str().unwrap(), "--break", name, "--json", json.to_str().unwrap()])
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{name}: {t}");
+        assert!(t.contains(&format!("load broken FAILED: {fails}")), "{name}: {t}");
+        let r = report(&json);
+        let problems = r["accounting"]["problems"].as_array().unwrap();
+        assert!(
+            !problems.is_empty() && problems[0].as_str().unwrap().contains("acme/load/"),
+            "{name}: the file is named: {r}"
+        );
+    }
+}
+
 #[test]
 fn a_typo_in_a_threshold_stops_before_any_load() {
     let dir = tempfile::tempdir().unwrap();

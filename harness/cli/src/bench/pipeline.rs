@@ -109,11 +109,11 @@ pub async fn run(
         }
         rounds.push(r);
     }
-    // Held: every session logs in, uploads, waits 2 s, uploads again, so all overlap.
+    // Held: every session logs in, uploads, waits 5 s, uploads again, so all overlap.
     let (mut best, mut first_bad) = (None, None);
     let mut n = args.sessions.max(1);
     while args.most_sessions > 0 && n <= args.most_sessions {
-        let r = round(spec, n, 2, &args.size, "2s").await?;
+        let r = round(spec, n, 2, &args.size, "5s").await?;
         note(&r);
         if !r.errors.is_empty() || r.peak_sessions < n as u64 {
             first_bad = Some(r);

@@ -65,6 +65,8 @@ pub struct LoadOptions {
     pub speed: f64,
     /// Pause between the tracker's polls (default: 20 ms on the simulator, 500 ms elsewhere).
     pub poll: Option<Duration>,
+    /// Simulator settings (the harness's own tests break stages with them).
+    pub sim: SimSettings,
 }
 
 impl Default for LoadOptions {
@@ -77,6 +79,7 @@ impl Default for LoadOptions {
             abort_on_fail: false,
             speed: 1.0,
             poll: None,
+            sim: SimSettings::default(),
         }
     }
 }
@@ -141,7 +144,8 @@ pub async fn run_load(
     let users: Vec<targets::User> =
         profile.users.iter().map(|u| targets::User { name: u.clone(), home: Default::default() }).collect();
     parse_thresholds(profile, &opts.thresholds)?;
-    let session = targets::open(spec, &users, &SimSettings::default()).await.context("opening the target")?;
+    spec.supports(&opts.sim).map_err(|u| anyhow::anyhow!("needs {}: {}", u.needs, u.reason))?;
+    let session = targets::open(spec, &users, &opts.sim).await.context("opening the target")?;
     run_on(profile, session, opts, progress).await
 }
 

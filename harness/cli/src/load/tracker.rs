@@ -425,8 +425,12 @@ async fn verify(
             let started = stepfunctions::started_at(clients, arn).await?;
             stages.push((Metric::ExecutionStarted, since(started, file.closed_at)));
         }
-        let digest = s3::digest(clients, &cfg.destination_bucket, &key).await?;
         let dest = format!("s3://{}/{key}", cfg.destination_bucket);
+        let digest = match s3::digest(clients, &cfg.destination_bucket, &key).await {
+            // The bytes S3 returns do not match the checksum it stored: wrong, not unreadable.
+            Err(e) if e.code == "ChecksumMismatch" => return Ok(Verified::Wrong(format!("{dest}: {e}"))),
+            r => r?,
+        };
         let Some(d) = digest else {
             return Ok(Verified::Wrong(format!("{dest}: missing, though its record reads transferred")));
         };
