@@ -9,6 +9,7 @@ pub mod copy;
 pub mod deadline;
 pub mod event;
 pub mod handler;
+pub mod http;
 pub mod keys;
 pub mod metadata;
 pub mod plan;
@@ -23,7 +24,7 @@ pub use handler::{Handler, HandlerError};
 /// environment variables AWS sets, so the simulator exercises the deployed code path.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
-    let aws = aws_config::load_from_env().await;
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http::client()).load().await;
     let handler = Handler::new(&aws, config);
     let handler = &handler;
     lambda_runtime::run(lambda_runtime::service_fn(

@@ -247,6 +247,10 @@ enum BenchCommand {
     Load(bench::load::LoadBenchArgs),
     /// Concurrent sessions of small files on the embedded target: close -> transferred.
     Pipeline(bench::pipeline::PipelineBenchArgs),
+    /// One large upload: the simulator against sshd, the harness's client against OpenSSH's.
+    Upload(bench::upload::UploadBenchArgs),
+    /// `harness sim` ready and the smoke scenario's wall time, against moto's start-up.
+    Startup(bench::startup::StartupBenchArgs),
 }
 
 /// `<workspace>/<name>` when run from a checkout, else `./<name>`.
@@ -628,6 +632,19 @@ async fn dispatch(cli: Cli) -> anyhow::Result<usize> {
             ));
             let (rounds, best, bad) = bench::pipeline::run(&args, &spec, Console::pipeline_round).await?;
             Console::pipeline_bench(&rounds, best.as_ref(), bad.as_ref());
+            Ok(0)
+        }
+        Command::Bench(BenchCommand::Upload(args)) => {
+            let b = bench::upload::run(&args, |line| Console::print(&format!("{line}\n"))).await?;
+            Console::upload_bench(&b);
+            Ok(0)
+        }
+        Command::Bench(BenchCommand::Startup(args)) => {
+            let b = tokio::task::spawn_blocking(move || {
+                bench::startup::run(&args, |line| Console::print(&format!("{line}\n")))
+            })
+            .await??;
+            Console::startup_bench(&b);
             Ok(0)
         }
         Command::Stack(StackCommand::Show { stack }) => {

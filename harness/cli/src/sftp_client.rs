@@ -196,8 +196,8 @@ impl SftpClient {
     }
 
     /// Uploads `content` to `path` on the first channel.
-    pub async fn upload(&self, path: &str, content: &Content) -> Result<u64, ClientError> {
-        self.primary.upload(path, content).await.map(|t| t.bytes)
+    pub async fn upload(&self, path: &str, content: &Content) -> Result<UploadTimings, ClientError> {
+        self.primary.upload(path, content).await
     }
 
     /// Renames a file.

@@ -36,6 +36,7 @@ async fn smoke_runs_against_moto_with_the_simulator_filling_in() {
 
     // The copies and the records are in moto.
     let conf = aws_config::SdkConfig::builder()
+        .http_client(copy_lambda::http::client())
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(&endpoint)

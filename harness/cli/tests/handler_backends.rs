@@ -25,6 +25,7 @@ struct Backend {
 
 fn sdk_config(b: &Backend) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
+        .http_client(copy_lambda::http::client())
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(&b.endpoint)

@@ -579,11 +579,24 @@ async fn endpoint_addr(endpoint: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{endpoint} resolves to no address"))
 }
 
+/// The HTTP client of the simulator's own SDK clients: rustls on ring (the workspace's one TLS
+/// stack), plain HTTP to loopback endpoints.
+pub fn http_client() -> aws_sdk_s3::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    static CLIENT: std::sync::OnceLock<aws_sdk_s3::config::SharedHttpClient> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
+        })
+        .clone()
+}
+
 /// A path-style S3 client for any endpoint.
 pub fn s3_client_with(endpoint: &str, access_key_id: &str, secret_access_key: &str) -> aws_sdk_s3::Client {
     let creds = aws_credential_types::Credentials::from_keys(access_key_id, secret_access_key, None);
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .http_client(http_client())
         .region(aws_sdk_s3::config::Region::new(REGION))
         .endpoint_url(endpoint)
         .credentials_provider(creds)

@@ -26,6 +26,7 @@ async fn start(configure: impl FnOnce(&mut SimConfig)) -> Simulator {
 
 fn sdk_config(endpoint: &str, secret: &str) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
+        .http_client(sim::http_client())
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(sim::REGION))
         .endpoint_url(endpoint)

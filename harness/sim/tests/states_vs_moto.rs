@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 fn client(endpoint: &str, key: &str, secret: &str) -> aws_sdk_sfn::Client {
     let conf = aws_config::SdkConfig::builder()
+        .http_client(sim::http_client())
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(endpoint)

@@ -7,12 +7,18 @@
 //! load    `harness load` against N OpenSSH `sftp -b` processes, to the same sshd
 //! pipeline  N sessions of small files on the embedded target: close -> transferred, and the
 //!         most sessions held with no error
+//! upload  one large file: the simulator against sshd, the harness's client against OpenSSH's,
+//!         the simulator's peak memory, a scenario's upload and destination check
+//! startup `harness sim` ready and the smoke scenario's wall time, against moto's start-up
 //! ```
 
 pub mod copy;
 pub mod load;
 pub mod pipeline;
+pub mod sim_process;
 pub mod sshd;
+pub mod startup;
+pub mod upload;
 
 pub use copy::{CopyBenchArgs, copy};
 

@@ -124,6 +124,58 @@ impl Console {
 
     /// Prints `harness bench load`'s table: medians, and harness/OpenSSH ratios (above 1 is the
     /// harness ahead; for CPU per GiB, OpenSSH/harness so that above 1 is the harness ahead too).
+    /// `harness bench upload`'s figures, as ratios to their anchors.
+    pub fn upload_bench(b: &crate::bench::upload::UploadBench) {
+        let mib = b.size as f64 / (1u64 << 20) as f64;
+        println!("one {mib:.0} MiB file, {}, medians of {} rounds:", b.cipher, b.openssh_to_sshd.rounds.len());
+        println!(
+            "  simulator       {:>7.1} MiB/s  vs sshd {:>7.1} MiB/s  = {:.2}x  (OpenSSH sftp client to both)",
+            b.openssh_to_sim.median, b.openssh_to_sshd.median, b.sim_vs_sshd
+        );
+        println!(
+            "  harness client  {:>7.1} MiB/s  vs OpenSSH sftp {:>7.1} MiB/s  = {:.2}x  (both to sshd)",
+            b.harness_to_sshd.median, b.openssh_to_sshd.median, b.harness_vs_openssh
+        );
+        println!(
+            "  simulator memory: {:.0} MiB resident after start-up, peak {:.0} MiB after the rounds",
+            b.sim_rss_start_mib, b.sim_peak_after_rounds_mib
+        );
+        if b.peak_size > 0 {
+            println!(
+                "                    peak {:.0} MiB after a {:.0} MiB upload",
+                b.sim_peak_mib,
+                b.peak_size as f64 / (1u64 << 20) as f64
+            );
+        }
+        if let Some(s) = &b.scenario {
+            println!(
+                "  scenario upload of {:.0} MiB: {:.2} s ({:.1} MiB/s), destination check {:.2} s, run {:.2} s",
+                s.size as f64 / (1u64 << 20) as f64,
+                s.upload_s,
+                s.size as f64 / (1u64 << 20) as f64 / s.upload_s.max(1e-9),
+                s.destination_check_s,
+                s.wall_s
+            );
+        }
+    }
+
+    /// `harness bench startup`'s figures, against moto's server start-up.
+    pub fn startup_bench(b: &crate::bench::startup::StartupBench) {
+        println!("medians of {} rounds:", b.rounds);
+        println!(
+            "  harness sim ready   {:>7.0} ms   moto server ready {:>7.0} ms   = {:.3}x",
+            b.sim_ready * 1e3,
+            b.moto_ready * 1e3,
+            b.sim_ready / b.moto_ready.max(1e-9)
+        );
+        println!(
+            "  smoke scenario wall {:>7.0} ms   moto server ready {:>7.0} ms   = {:.3}x",
+            b.smoke_wall * 1e3,
+            b.moto_ready * 1e3,
+            b.smoke_wall / b.moto_ready.max(1e-9)
+        );
+    }
+
     pub fn load_bench(rows: &[crate::bench::load::Row]) {
         println!(
             "{:>8} | {:>10} {:>10} {:>6} | {:>9} {:>9} {:>6} | {:>11} {:>11} {:>6}",

@@ -89,17 +89,19 @@ pub async fn sftp_steps(
             if !refused {
                 client.mkdir_all(parent).await?;
             }
-            let n = client.upload(&path, &content).await?;
+            let up = client.upload(&path, &content).await?;
             if let Some(to) = &renamed_to {
                 client.rename(&path, to).await?;
             }
-            Ok::<u64, ClientError>(n)
+            Ok::<_, ClientError>(up)
         }
         .await;
         if refused {
             let wanted = f.error_contains.as_deref().unwrap_or("");
             let outcome = match result {
-                Ok(n) => Err(Failure::Saw(format!("the server accepted {n} bytes; it must refuse this path"))),
+                Ok(up) => {
+                    Err(Failure::Saw(format!("the server accepted {} bytes; it must refuse this path", up.bytes)))
+                }
                 Err(e) if e.to_string().contains(wanted) => Ok(e.to_string()),
                 Err(e) => Err(Failure::Saw(format!("refused, but not with {wanted:?}: {e}"))),
             };
@@ -114,7 +116,8 @@ pub async fn sftp_steps(
             Stage::Sftp,
             format!("{name} uploads {path}{renamed}"),
             t,
-            result.map(|n| format!("{n} bytes, sha256 {}", content.sha256())).map_err(Failure::from),
+            // The hash of the bytes as they were sent: never generated twice.
+            result.map(|up| format!("{} bytes, sha256 {}", up.bytes, up.sha256)).map_err(Failure::from),
         ));
     }
     if !uploaded.is_empty() {

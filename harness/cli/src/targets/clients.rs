@@ -21,6 +21,7 @@ impl Clients {
     pub async fn from_environment(region: &str) -> Option<Self> {
         use aws_credential_types::provider::ProvideCredentials;
         let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(copy_lambda::http::client())
             .region(aws_config::Region::new(region.to_string()))
             .load()
             .await;
@@ -56,6 +57,7 @@ impl Clients {
     fn config(endpoint: &str, region: &str, access_key: &str, secret_key: &str) -> aws_config::SdkConfig {
         aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
+            .http_client(copy_lambda::http::client())
             .region(aws_config::Region::new(region.to_string()))
             .endpoint_url(endpoint)
             .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(

@@ -1,6 +1,13 @@
 //! Multipart uploads: parts on disk with their MD5 and checksum, assembled in order on
 //! completion under S3's rules (part numbers 1 to 10,000, ascending, 5 MiB minimum but for the
 //! last, ETags and checksums matching), with a composite or full-object checksum.
+//!
+//! Parts whose length is known up front are written into one staging file per upload, each at
+//! the end of what was reserved before it. When the parts completed are that file's regions in
+//! order, end to end (an upload sent part after part, as SFTP clients' uploads are), the file
+//! becomes the object as it is: completing rewrites nothing. Otherwise (parts replaced, sent out
+//! of order, copied) the parts are copied into a new file. Measured on a 1 GiB upload: the
+//! rewrite was a third of the simulator's CPU.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -9,7 +16,9 @@ use md5::{Digest, Md5};
 use tokio::io::AsyncWriteExt;
 
 use super::checksum::{self, Algorithm, Kind};
-use super::store::{Caller, Conditions, IO_BUFFER, Ingested, ObjectAttrs, ObjectMeta, PartInfo, S3Store, StoreError};
+use super::store::{
+    Caller, Conditions, Destination, IO_BUFFER, Ingested, ObjectAttrs, ObjectMeta, PartInfo, S3Store, StoreError,
+};
 
 /// S3's minimum size for every part but the last.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -28,6 +37,32 @@ pub(super) struct Upload {
     mode: Option<(Algorithm, Kind)>,
     initiated: SystemTime,
     parts: BTreeMap<i32, PartMeta>,
+    staging: Option<Staging>,
+}
+
+/// An upload's staging file: regions handed out in order, and how many are still being written.
+#[derive(Debug)]
+struct Staging {
+    path: std::path::PathBuf,
+    end: u64,
+    writing: usize,
+}
+
+/// A region of an upload's staging file, reserved for one part's body; its writer is counted
+/// until this is dropped (a file still being written is never made an object).
+pub struct Reservation<'a> {
+    store: &'a S3Store,
+    id: String,
+    /// Where the body goes.
+    pub destination: Destination,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if let Some(s) = self.store.uploads.lock().unwrap().get_mut(&self.id).and_then(|u| u.staging.as_mut()) {
+            s.writing -= 1;
+        }
+    }
 }
 
 impl Upload {
@@ -49,6 +84,19 @@ pub struct PartMeta {
     /// When it was stored.
     pub last_modified: SystemTime,
     path: std::path::PathBuf,
+    /// Where it starts in `path`.
+    offset: u64,
+    /// `path` is the upload's staging file.
+    shared: bool,
+}
+
+impl PartMeta {
+    /// Removes the part's own file (a staging file goes with its upload).
+    fn discard(&self) {
+        if !self.shared {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 /// A part as CompleteMultipartUpload lists it.
@@ -136,6 +184,7 @@ impl S3Store {
             mode,
             initiated: SystemTime::now(),
             parts: BTreeMap::new(),
+            staging: None,
         };
         self.uploads.lock().unwrap().insert(id.clone(), upload);
         Ok(id)
@@ -148,6 +197,30 @@ impl S3Store {
             Some(u) if u.bucket == bucket && u.key == key => Ok(u.algorithm()),
             _ => Err(StoreError::NoSuchUpload(id.into())),
         }
+    }
+
+    /// Reserves `len` bytes at the end of the upload's staging file for one part's body.
+    pub fn reserve_part(&self, bucket: &str, key: &str, id: &str, len: u64) -> Result<Reservation<'_>, StoreError> {
+        if len > MAX_PART_SIZE {
+            return Err(StoreError::EntityTooLarge);
+        }
+        let mut uploads = self.uploads.lock().unwrap();
+        let upload = match uploads.get_mut(id) {
+            Some(u) if u.bucket == bucket && u.key == key => u,
+            _ => return Err(StoreError::NoSuchUpload(id.into())),
+        };
+        if upload.staging.is_none() {
+            let path = self.new_path();
+            std::fs::File::create(&path)?;
+            upload.staging = Some(Staging { path, end: 0, writing: 0 });
+        }
+        let staging = upload.staging.as_mut().expect("created above");
+        let offset = staging.end;
+        // 10,000 parts of at most 5 GiB each: far from overflowing, even for hostile lengths.
+        staging.end += len;
+        staging.writing += 1;
+        let destination = Destination { path: staging.path.clone(), offset, reserved: Some(len) };
+        Ok(Reservation { store: self, id: id.into(), destination })
     }
 
     /// Stores an ingested body as a part (UploadPart), after checking the checksums the client
@@ -163,7 +236,9 @@ impl S3Store {
     ) -> Result<StoredPart, StoreError> {
         let checked = check_part_number(number).and_then(|_| body.verify(sent));
         if let Err(e) = checked {
-            let _ = std::fs::remove_file(&body.path);
+            if !body.shared {
+                let _ = std::fs::remove_file(&body.path);
+            }
             return Err(e);
         }
         let alg = self.upload_algorithm(bucket, key, id)?;
@@ -175,6 +250,8 @@ impl S3Store {
             checksum,
             last_modified: SystemTime::now(),
             path: body.path,
+            offset: body.offset,
+            shared: body.shared,
         };
         self.add_part(id, number, part)
     }
@@ -217,15 +294,23 @@ impl S3Store {
             super::store::corrupt_file(&path)?;
         }
         let (md5, checksum) = super::store::digest_file(&path, alg).await?;
-        let part =
-            PartMeta { size: len, etag: hex::encode(md5), md5, checksum, last_modified: SystemTime::now(), path };
+        let part = PartMeta {
+            size: len,
+            etag: hex::encode(md5),
+            md5,
+            checksum,
+            last_modified: SystemTime::now(),
+            path,
+            offset: 0,
+            shared: false,
+        };
         self.add_part(id, number, part)
     }
 
     fn add_part(&self, id: &str, number: i32, part: PartMeta) -> Result<StoredPart, StoreError> {
         let mut uploads = self.uploads.lock().unwrap();
         let Some(upload) = uploads.get_mut(id) else {
-            let _ = std::fs::remove_file(&part.path);
+            part.discard();
             return Err(StoreError::NoSuchUpload(id.into()));
         };
         let stored = StoredPart {
@@ -234,7 +319,7 @@ impl S3Store {
             last_modified: part.last_modified,
         };
         if let Some(old) = upload.parts.insert(number, part) {
-            let _ = std::fs::remove_file(old.path);
+            old.discard();
         }
         Ok(stored)
     }
@@ -320,20 +405,53 @@ impl S3Store {
         {
             return Err(StoreError::BadDigest(a.as_str()));
         }
-        let path = self.new_path();
-        let mut out = tokio::io::BufWriter::with_capacity(IO_BUFFER, tokio::fs::File::create(&path).await?);
         let mut md5s = Md5::new();
-        let mut size = 0;
         for part in &chosen {
-            let mut input = tokio::io::BufReader::with_capacity(IO_BUFFER, tokio::fs::File::open(&part.path).await?);
-            size += tokio::io::copy_buf(&mut input, &mut out).await?;
             md5s.update(part.md5);
         }
-        out.flush().await?;
         let etag = format!("{}-{}", hex::encode(md5s.finalize()), chosen.len());
+        let size: u64 = chosen.iter().map(|p| p.size).sum();
+        // The staging file is the object when the parts are its regions end to end and no
+        // other part is still being written into it; else the parts are copied, in order.
+        let adoptable = {
+            let uploads = self.uploads.lock().unwrap();
+            let staging = uploads.get(id).and_then(|u| u.staging.as_ref());
+            let mut at = 0;
+            let contiguous = staging.is_some_and(|s| {
+                s.writing == 0
+                    && chosen.iter().all(|p| {
+                        let ok = p.shared && p.path == s.path && p.offset == at;
+                        at += p.size;
+                        ok
+                    })
+            });
+            if contiguous { staging.map(|s| s.path.clone()) } else { None }
+        };
+        let path = match adoptable {
+            Some(staging) => {
+                // Regions reserved after the last part completed (a part sent again, a body cut
+                // short) are not the object's.
+                std::fs::OpenOptions::new().write(true).open(&staging)?.set_len(size)?;
+                staging
+            }
+            None => {
+                let path = self.new_path();
+                let mut out = tokio::io::BufWriter::with_capacity(IO_BUFFER, tokio::fs::File::create(&path).await?);
+                for part in &chosen {
+                    append_range(&part.path, part.offset, part.size, &mut out).await?;
+                }
+                out.flush().await?;
+                path
+            }
+        };
         if let Some(upload) = self.uploads.lock().unwrap().remove(id) {
             for p in upload.parts.values() {
-                let _ = std::fs::remove_file(&p.path);
+                p.discard();
+            }
+            if let Some(s) = upload.staging
+                && s.path != path
+            {
+                let _ = std::fs::remove_file(&s.path);
             }
         }
         let composite = kind == Kind::Composite;
@@ -361,7 +479,10 @@ impl S3Store {
         }
         if let Some(upload) = uploads.remove(id) {
             for p in upload.parts.values() {
-                let _ = std::fs::remove_file(&p.path);
+                p.discard();
+            }
+            if let Some(s) = upload.staging {
+                let _ = std::fs::remove_file(&s.path);
             }
         }
         Ok(())
@@ -384,6 +505,27 @@ impl S3Store {
         out.sort_by(|a, b| (&a.key, a.initiated).cmp(&(&b.key, b.initiated)));
         out
     }
+}
+
+/// Appends `len` bytes at `start` of a file to `out`.
+async fn append_range<W: tokio::io::AsyncWrite + Unpin>(
+    from: &std::path::Path,
+    start: u64,
+    len: u64,
+    out: &mut W,
+) -> std::io::Result<()> {
+    use tokio::io::AsyncSeekExt;
+    let mut input = tokio::fs::File::open(from).await?;
+    input.seek(std::io::SeekFrom::Start(start)).await?;
+    let mut limited = tokio::io::AsyncReadExt::take(tokio::io::BufReader::with_capacity(IO_BUFFER, input), len);
+    let copied = tokio::io::copy_buf(&mut limited, out).await?;
+    if copied != len {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("part file holds {copied} of {len} bytes"),
+        ));
+    }
+    Ok(())
 }
 
 /// Copies `len` bytes at `start` of one file into a new one.
@@ -416,6 +558,96 @@ mod tests {
     async fn part(s: &S3Store, id: &str, n: i32, data: Vec<u8>, alg: Algorithm) -> StoredPart {
         let ingested = s.ingest(body(data), &[alg]).await.unwrap();
         s.add_ingested_part("b", "k", id, n, ingested, &[]).unwrap()
+    }
+
+    /// A part of known length, written into the upload's staging file as UploadPart does.
+    async fn staged(s: &S3Store, id: &str, n: i32, data: Vec<u8>) -> Result<StoredPart, StoreError> {
+        let r = s.reserve_part("b", "k", id, data.len() as u64)?;
+        let ingested = s.ingest_to(body(data), &[Algorithm::Crc64Nvme], r.destination.clone()).await?;
+        drop(r);
+        s.add_ingested_part("b", "k", id, n, ingested, &[])
+    }
+
+    fn staging_path(s: &S3Store, id: &str) -> std::path::PathBuf {
+        s.uploads.lock().unwrap()[id].staging.as_ref().unwrap().path.clone()
+    }
+
+    async fn complete(s: &S3Store, id: &str, parts: &[(i32, &StoredPart)]) -> ObjectMeta {
+        let listed: Vec<ListedPart> = parts.iter().map(|(n, p)| listed(*n, p)).collect();
+        s.complete_upload("b", "k", id, &listed, None, &Conditions::default(), &Caller::default()).await.unwrap()
+    }
+
+    /// Parts sent one after another make the staging file the object, bytes unmoved; parts
+    /// sent again, out of order, cut short or still being written are copied, and every
+    /// object holds exactly its parts' bytes.
+    #[tokio::test]
+    async fn staged_parts_become_the_object_without_a_rewrite() {
+        let s = store();
+        s.create_bucket("b").unwrap();
+        let (a, b, c) = (vec![b'a'; MIN_PART_SIZE as usize], vec![b'b'; MIN_PART_SIZE as usize], b"tail".to_vec());
+        let whole = [a.clone(), b.clone(), c.clone()].concat();
+
+        let id = s.create_upload("b", "k", ObjectAttrs::default(), None, None).unwrap();
+        let (p1, p2, p3) = (
+            staged(&s, &id, 1, a.clone()).await.unwrap(),
+            staged(&s, &id, 2, b.clone()).await.unwrap(),
+            staged(&s, &id, 3, c.clone()).await.unwrap(),
+        );
+        let staging = staging_path(&s, &id);
+        let m = complete(&s, &id, &[(1, &p1), (2, &p2), (3, &p3)]).await;
+        assert_eq!(m.path, staging, "in-order parts: the staging file is the object");
+        assert_eq!(std::fs::read(&m.path).unwrap(), whole);
+
+        // Part 1 sent again: its first region is no longer the object's start.
+        let id = s.create_upload("b", "k", ObjectAttrs::default(), None, None).unwrap();
+        staged(&s, &id, 1, vec![b'x'; MIN_PART_SIZE as usize]).await.unwrap();
+        let p2 = staged(&s, &id, 2, b.clone()).await.unwrap();
+        let p1 = staged(&s, &id, 1, a.clone()).await.unwrap();
+        let staging = staging_path(&s, &id);
+        let m = complete(&s, &id, &[(1, &p1), (2, &p2)]).await;
+        assert_ne!(m.path, staging);
+        assert!(!staging.exists(), "the staging file goes with the upload");
+        assert_eq!(std::fs::read(&m.path).unwrap(), [a.clone(), b.clone()].concat());
+
+        // A body shorter than its Content-Length fails and leaves its region unused.
+        let id = s.create_upload("b", "k", ObjectAttrs::default(), None, None).unwrap();
+        let r = s.reserve_part("b", "k", &id, 10).unwrap();
+        let short = s.ingest_to(body(b"12345".to_vec()), &[], r.destination.clone()).await;
+        assert!(matches!(short, Err(StoreError::Body(m)) if m.contains("5 of its Content-Length of 10")));
+        drop(r);
+        let r = s.reserve_part("b", "k", &id, 2).unwrap();
+        let long = s.ingest_to(body(b"123".to_vec()), &[], r.destination.clone()).await;
+        assert!(matches!(long, Err(StoreError::Body(m)) if m.contains("longer than its Content-Length of 2")));
+        drop(r);
+        let p1 = staged(&s, &id, 1, c.clone()).await.unwrap();
+        let m = complete(&s, &id, &[(1, &p1)]).await;
+        assert_eq!(std::fs::read(&m.path).unwrap(), c);
+
+        // A part still being written into the staging file: never adopted, and its late bytes
+        // never reach the object.
+        let id = s.create_upload("b", "k", ObjectAttrs::default(), None, None).unwrap();
+        let p1 = staged(&s, &id, 1, a.clone()).await.unwrap();
+        let p2 = staged(&s, &id, 2, c.clone()).await.unwrap();
+        let pending = s.reserve_part("b", "k", &id, 4).unwrap();
+        let m = complete(&s, &id, &[(1, &p1), (2, &p2)]).await;
+        assert_ne!(m.path, pending.destination.path);
+        assert!(s.ingest_to(body(b"late".to_vec()), &[], pending.destination.clone()).await.is_err());
+        drop(pending);
+        assert_eq!(std::fs::read(&m.path).unwrap(), [a.clone(), c.clone()].concat());
+
+        // Sent out of order (2 before 1): copied in part order.
+        let id = s.create_upload("b", "k", ObjectAttrs::default(), None, None).unwrap();
+        let p2 = staged(&s, &id, 2, c.clone()).await.unwrap();
+        let p1 = staged(&s, &id, 1, a.clone()).await.unwrap();
+        let m = complete(&s, &id, &[(1, &p1), (2, &p2)]).await;
+        assert_eq!(std::fs::read(&m.path).unwrap(), [a.clone(), c.clone()].concat());
+
+        // Oversized parts are refused before anything is written.
+        let id = s.create_upload("b", "k", ObjectAttrs::default(), None, None).unwrap();
+        assert!(matches!(s.reserve_part("b", "k", &id, MAX_PART_SIZE + 1), Err(StoreError::EntityTooLarge)));
+        assert!(matches!(s.reserve_part("b", "k", "nope", 1), Err(StoreError::NoSuchUpload(_))));
+        s.abort_upload("b", "k", &id).unwrap();
+        assert!(s.open_uploads().is_empty());
     }
 
     fn listed(n: i32, p: &StoredPart) -> ListedPart {

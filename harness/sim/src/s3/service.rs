@@ -85,6 +85,7 @@ impl From<StoreError> for S3Error {
             StoreError::InvalidPart(_) => S3ErrorCode::InvalidPart,
             StoreError::InvalidPartOrder => S3ErrorCode::InvalidPartOrder,
             StoreError::EntityTooSmall(_) => S3ErrorCode::EntityTooSmall,
+            StoreError::EntityTooLarge => S3ErrorCode::EntityTooLarge,
             StoreError::PreconditionFailed(_) => S3ErrorCode::PreconditionFailed,
             StoreError::NotModified => {
                 status = Some(http::StatusCode::NOT_MODIFIED);
@@ -963,9 +964,18 @@ impl S3 for S3Frontend {
             req.input.body.take().unwrap_or_else(|| {
                 StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
             });
-        let ingested = self.store.ingest(body, &compute).await?;
+        // A part of known length goes straight into its place in the upload's staging file, so
+        // that completing the upload rewrites nothing (see multipart::Staging).
+        let i = &req.input;
+        let ingested = match i.content_length.and_then(|n| u64::try_from(n).ok()) {
+            Some(len) => {
+                let reservation = self.store.reserve_part(&i.bucket, &i.key, &i.upload_id, len)?;
+                self.store.ingest_to(body, &compute, reservation.destination.clone()).await?
+            }
+            None => self.store.ingest(body, &compute).await?,
+        };
         if applied.corrupt {
-            super::store::corrupt_file(&ingested.path).map_err(StoreError::from)?;
+            super::store::corrupt_region(&ingested.path, ingested.offset, ingested.size).map_err(StoreError::from)?;
         }
         let mut all_sent = sent;
         all_sent.extend(trailer_values(&req));

@@ -59,6 +59,9 @@ pub enum StoreError {
     /// A part other than the last is under 5 MiB.
     #[error("Your proposed upload is smaller than the minimum allowed object size. (part {0})")]
     EntityTooSmall(i32),
+    /// A part over 5 GiB.
+    #[error("Your proposed upload exceeds the maximum allowed size")]
+    EntityTooLarge,
     /// A condition of the request does not hold.
     #[error("At least one of the pre-conditions you specified did not hold ({0})")]
     PreconditionFailed(&'static str),
@@ -357,11 +360,27 @@ impl Conditions {
     }
 }
 
+/// Where an ingested body is written: a file of its own, or a region reserved for it in a
+/// multipart upload's staging file (see `multipart::Staging`).
+#[derive(Debug, Clone)]
+pub struct Destination {
+    /// The file.
+    pub path: PathBuf,
+    /// Where the body starts in it.
+    pub offset: u64,
+    /// The region's length, when the file is shared: the body must fill it exactly.
+    pub reserved: Option<u64>,
+}
+
 /// A body written to disk, not yet an object: its file, size, MD5 and the checksums asked for.
 #[derive(Debug)]
 pub struct Ingested {
     /// The file.
     pub path: PathBuf,
+    /// Where the body starts in it (0 unless `shared`).
+    pub offset: u64,
+    /// The file is an upload's staging file, holding other parts too: never removed alone.
+    pub shared: bool,
     /// Bytes.
     pub size: u64,
     /// MD5 (the ETag of a single-part object or of a part).
@@ -525,38 +544,76 @@ impl S3Store {
     }
 
     /// Streams `body` to a new file, computing the MD5 and the checksums of `algorithms`.
-    pub async fn ingest<S, E>(&self, mut body: S, algorithms: &[Algorithm]) -> Result<Ingested, StoreError>
+    pub async fn ingest<S, E>(&self, body: S, algorithms: &[Algorithm]) -> Result<Ingested, StoreError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let path = self.new_path();
+        self.ingest_to(body, algorithms, Destination { path: self.new_path(), offset: 0, reserved: None }).await
+    }
+
+    /// Streams `body` to `dest`, computing the MD5 and the checksums of `algorithms`. A body
+    /// that does not fill a reserved region exactly is an error (and never written past it).
+    pub async fn ingest_to<S, E>(
+        &self,
+        mut body: S,
+        algorithms: &[Algorithm],
+        dest: Destination,
+    ) -> Result<Ingested, StoreError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        use tokio::io::AsyncSeekExt;
+        let Destination { path, offset, reserved } = dest;
+        let file = match reserved {
+            None => tokio::fs::File::create(&path).await?,
+            Some(_) => {
+                let mut f = tokio::fs::OpenOptions::new().write(true).open(&path).await?;
+                f.seek(std::io::SeekFrom::Start(offset)).await?;
+                f
+            }
+        };
         // Large buffers: every tokio file write is a trip to the blocking pool.
-        let mut file = tokio::io::BufWriter::with_capacity(IO_BUFFER, tokio::fs::File::create(&path).await?);
+        let mut file = tokio::io::BufWriter::with_capacity(IO_BUFFER, file);
         let mut md5 = Md5::new();
         let mut hashers: Vec<Hasher> = algorithms.iter().map(|a| Hasher::new(*a)).collect();
         let mut size = 0u64;
         let result: Result<(), StoreError> = async {
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(|e| StoreError::Body(e.to_string()))?;
+                size += chunk.len() as u64;
+                if let Some(r) = reserved
+                    && size > r
+                {
+                    return Err(StoreError::Body(format!("the body is longer than its Content-Length of {r}")));
+                }
                 md5.update(&chunk);
                 for h in &mut hashers {
                     h.update(&chunk);
                 }
-                size += chunk.len() as u64;
                 file.write_all(&chunk).await?;
+            }
+            if let Some(r) = reserved
+                && size != r
+            {
+                return Err(StoreError::Body(format!(
+                    "the body ended after {size} of its Content-Length of {r} bytes"
+                )));
             }
             file.flush().await?;
             Ok(())
         }
         .await;
         if let Err(e) = result {
-            // A body cut short never becomes an object.
-            let _ = tokio::fs::remove_file(&path).await;
+            // A body cut short never becomes an object (a shared file's region is left unused).
+            if reserved.is_none() {
+                let _ = tokio::fs::remove_file(&path).await;
+            }
             return Err(e);
         }
         let digests = algorithms.iter().copied().zip(hashers.into_iter().map(Hasher::finish)).collect();
-        Ok(Ingested { path, size, md5: md5.finalize().into(), digests })
+        Ok(Ingested { path, offset, shared: reserved.is_some(), size, md5: md5.finalize().into(), digests })
     }
 
     /// Makes an ingested body the object `key` (PutObject): its checksum is the one the client
@@ -990,13 +1047,20 @@ async fn copy_file(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// Flips one byte in the middle of a body file (the `corrupt` fault).
 pub(super) fn corrupt_file(path: &Path) -> std::io::Result<()> {
+    let len = std::fs::metadata(path)?.len();
+    corrupt_region(path, 0, len)
+}
+
+/// Flips one byte in the middle of `len` bytes at `offset` of a file (an empty region gains a
+/// byte, at its start).
+pub(super) fn corrupt_region(path: &Path, offset: u64, len: u64) -> std::io::Result<()> {
     use std::io::{Read, Seek, SeekFrom, Write};
     let mut f = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
-    let len = f.metadata()?.len();
     if len == 0 {
+        f.seek(SeekFrom::Start(offset))?;
         return f.write_all(b"!");
     }
-    let at = len / 2;
+    let at = offset + len / 2;
     let mut b = [0u8; 1];
     f.seek(SeekFrom::Start(at))?;
     f.read_exact(&mut b)?;

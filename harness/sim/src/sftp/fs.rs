@@ -309,6 +309,11 @@ impl S3Filesystem {
                 .upload_id(upload_id)
                 .part_number(number)
                 .body(ByteStream::from(body))
+                .customize()
+                // As over HTTPS (Transfer Family to S3): UNSIGNED-PAYLOAD, the part's integrity
+                // carried by its checksum. On loopback HTTP the SDK would otherwise hash every
+                // byte with SHA-256 for the signature: 15% of an upload's CPU, measured.
+                .disable_payload_signing()
                 .send()
                 .await
                 .map_err(|e| s3_err(&e))?;
@@ -403,6 +408,8 @@ async fn complete_upload(
                 .bucket(bucket)
                 .key(&up.key)
                 .body(ByteStream::from(up.buffer.freeze()))
+                .customize()
+                .disable_payload_signing()
                 .send()
                 .await
                 .map_err(|e| s3_err(&e))?;
