@@ -3,6 +3,10 @@
 
 use sha2::{Digest, Sha256};
 
+/// SHA-256 of generated content by (size, seed): the bytes are a function of both.
+static HASHED: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<(u64, u64), String>>> =
+    std::sync::LazyLock::new(Default::default);
+
 /// Bytes per generated row.
 const ROW: usize = 64;
 
@@ -75,8 +79,27 @@ impl Content {
         }
     }
 
-    /// SHA-256 of the whole content, hex.
+    /// Records the SHA-256 of generated content as an upload computed it while sending, so
+    /// that checks never generate the same bytes again to hash them.
+    pub fn remember_sha256(&self, hex: &str) {
+        if let Self::Generated { size, seed } = self {
+            HASHED.lock().unwrap().insert((*size, *seed), hex.to_string());
+        }
+    }
+
+    /// SHA-256 of the whole content, hex (generated content hashed once per process).
     pub fn sha256(&self) -> String {
+        if let Self::Generated { size, seed } = self
+            && let Some(hex) = HASHED.lock().unwrap().get(&(*size, *seed))
+        {
+            return hex.clone();
+        }
+        let hex = self.hash_bytes();
+        self.remember_sha256(&hex);
+        hex
+    }
+
+    fn hash_bytes(&self) -> String {
         let mut h = Sha256::new();
         let mut buf = vec![0u8; 256 * 1024];
         let mut off = 0;
@@ -93,6 +116,17 @@ impl Content {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_content_is_hashed_once() {
+        let c = Content::Generated { size: 4096, seed: 0xfeed };
+        let direct = c.hash_bytes();
+        assert_eq!(c.sha256(), direct);
+        // What an upload computed while sending is what later checks expect.
+        let other = Content::Generated { size: 4096, seed: 0xbeef };
+        other.remember_sha256("as-sent");
+        assert_eq!(other.sha256(), "as-sent");
+    }
 
     #[test]
     fn generated_content_is_chunk_independent() {

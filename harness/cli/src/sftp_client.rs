@@ -311,13 +311,15 @@ impl SftpChannel {
             self.sftp.close(handle.as_str()).await.map_err(|e| sftp_err("close", path, e))?;
             let closed = Instant::now();
             debug!(bytes = total, "uploaded");
+            let sha256 = hex::encode(hasher.finalize());
+            content.remember_sha256(&sha256);
             Ok(UploadTimings {
                 open: opened - t0,
                 write: written - opened,
                 close: closed - written,
                 closed_at: SystemTime::now(),
                 bytes: total,
-                sha256: hex::encode(hasher.finalize()),
+                sha256,
             })
         }
         .instrument(span)

@@ -192,16 +192,11 @@ pub async fn check_key(
 
     // The destination holds the newest transferred upload's bytes (or nothing).
     let t = Instant::now();
-    // The expected hash is generated on another thread while the destination downloads.
-    let expected = newest_transferred.clone().map(|c| tokio::task::spawn_blocking(move || c.sha256()));
     let dest = s3::digest(clients, &ep.destination_bucket, key).await;
-    let expected_sha = match expected {
-        Some(h) => Some(h.await.expect("hashing generated content does not panic")),
-        None => None,
-    };
     checks.push(match (&newest_transferred, kp.is_marker()) {
         (Some(content), _) => {
-            let expected_sha = expected_sha.unwrap_or_default();
+            // Hashed as it was sent: not generated again.
+            let expected_sha = content.sha256();
             judged(
                 Stage::S3,
                 format!("s3://{}/{key} matches the upload byte for byte", ep.destination_bucket),
