@@ -413,6 +413,55 @@ fn ten_sftp_channels_per_connection() {
     assert!(t.contains("after closing one: listed True"), "a closed channel frees its place: {t}");
 }
 
+const HOSTILE: &str = r#"
+import sys, io, paramiko
+from paramiko import sftp as proto
+host, port, user, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+t = paramiko.Transport((host, port))
+t.connect(username=user, pkey=paramiko.Ed25519Key.from_private_key_file(key))
+# Session channels count against the ten, with or without a subsystem.
+sessions = []
+for i in range(11):
+    try:
+        sessions.append(t.open_session())
+    except Exception as e:
+        print("session", i + 1, "refused:", type(e).__name__, e)
+print("open sessions", len(sessions))
+for c in sessions:
+    c.close()
+import time; time.sleep(0.3)
+c = t.open_sftp_client()
+c.putfo(io.BytesIO(b"r" * (3 * 1024 * 1024)), "big.bin")
+f = c.open("big.bin", "r")
+kind, msg = c._request(proto.CMD_READ, f.handle, paramiko.sftp_client.int64(0), 0xFFFFFFFF)
+print("read of 4 GiB answered", len(msg.get_string()), "bytes")
+f.close()
+w = c.open("over.bin", "w")
+c.get_channel().settimeout(10)
+try:
+    c._request(proto.CMD_WRITE, w.handle, paramiko.sftp_client.int64(0), b"x" * (300 * 1024))
+    print("oversized write accepted")
+except Exception as e:
+    print("oversized write: channel closed", type(e).__name__)
+print("connection still serves", t.open_sftp_client().listdir("/") is not None)
+"#;
+
+/// Hostile requests meet OpenSSH sftp-server's bounds: an 11th session channel is refused
+/// (Transfer Family's ten per connection), a READ of 4 GiB gets a short read of
+/// SFTP_MAX_READ_LENGTH (261,120 bytes), a WRITE packet over 256 KiB closes that channel, and
+/// the connection carries on.
+#[test]
+fn hostile_sftp_requests_are_bounded() {
+    let sim = start_sim();
+    let port = sim.port.to_string();
+    let args = [sim.host.as_ref(), port.as_ref(), sim.user.as_ref(), sim.key.as_os_str()];
+    let Some((_, t)) = common::run_paramiko(HOSTILE, &args) else { return };
+    assert!(t.contains("session 11 refused") && t.contains("open sessions 10"), "{t}");
+    assert!(t.contains("read of 4 GiB answered 261120 bytes"), "{t}");
+    assert!(t.contains("oversized write: channel closed"), "{t}");
+    assert!(t.contains("connection still serves True"), "{t}");
+}
+
 #[test]
 fn the_host_key_is_configurable() {
     if !testkit::need(&[("sftp", "-h"), ("ssh-keygen", "-?")]) {

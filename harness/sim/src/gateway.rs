@@ -18,6 +18,25 @@ use crate::states::StepFunctions;
 
 type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
+/// The most a JSON-protocol request body may hold, per service, its content type, and where the
+/// figure comes from. Bodies are read whole, so hostile ones must not grow without bound.
+fn body_limit(service: &str) -> (usize, &'static str, &'static str) {
+    const MIB: usize = 1024 * 1024;
+    match service {
+        // "Maximum request size: 1 MB per request ... including the request header" (Step
+        // Functions service quotas, hard quota); AWS does not document the error's name.
+        "AWSStepFunctions" => (MIB, "application/x-amz-json-1.0", "Step Functions' quota: 1 MB per request"),
+        // PutLogEvents takes 1,048,576 bytes of messages (plus 26 per event); JSON escaping can
+        // make that up to six times longer on the wire.
+        "Logs_20140328" => {
+            (8 * MIB, "application/x-amz-json-1.1", "six times PutLogEvents' 1,048,576-byte batch, for JSON escaping")
+        }
+        // AWS documents no body limit for DynamoDB; BatchWriteItem carries up to 16 MB of items.
+        "DynamoDB_20120810" => (64 * MIB, "application/x-amz-json-1.0", "four times BatchWriteItem's 16 MB of items"),
+        _ => (MIB, "application/x-amz-json-1.1", "an unknown service"),
+    }
+}
+
 /// What the gateway routes to.
 pub struct Routes {
     /// S3 service.
@@ -72,8 +91,22 @@ async fn route(
         });
     };
     let (parts, body) = req.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let (service, operation) = target.split_once('.').unwrap_or((&target, ""));
+    let (limit, content_type, error) = body_limit(service);
+    let body = match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            let too_large = e.downcast_ref::<http_body_util::LengthLimitError>().is_some();
+            let message = if too_large {
+                format!("the request body is over {limit} bytes, {service}'s limit in the simulator ({error})")
+            } else {
+                format!("reading the request body: {e}")
+            };
+            let code = if too_large { "ValidationException" } else { "SerializationException" };
+            let resp = json_protocol::respond(content_type, Err(json_protocol::ApiError::client(code, message)));
+            return Ok(resp.map(|b| b.map_err(|e| match e {}).boxed()));
+        }
+    };
     let resp = match service {
         "AWSStepFunctions" => json_protocol::respond(
             "application/x-amz-json-1.0",

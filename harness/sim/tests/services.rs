@@ -342,6 +342,86 @@ async fn invalid_definitions_are_rejected_with_the_reason() {
     assert!(message.contains("InvalidDefinition") && message.contains("Nowhere"), "{message}");
 }
 
+/// SigV4 as S3 checks it: a wrong secret, a clock over 15 minutes off, a body that is not the
+/// one signed, and an expired presigned URL each get S3's error (codes from S3's error
+/// responses: SignatureDoesNotMatch, RequestTimeTooSkewed, XAmzContentSHA256Mismatch,
+/// AccessDenied "Request has expired").
+#[tokio::test]
+async fn sigv4_failures_get_s3s_errors() {
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    let sim = start(|_| {}).await;
+    let ep = &sim.endpoints;
+    let good = s3(&ep.aws, sim::SECRET_ACCESS_KEY);
+    let wrong = s3(&ep.aws, "wrong-secret").list_buckets().send().await.unwrap_err();
+    assert_eq!(wrong.code(), Some("SignatureDoesNotMatch"));
+
+    let late = std::time::SystemTime::now() - std::time::Duration::from_secs(16 * 60);
+    let skewed_conf = aws_sdk_s3::config::Builder::from(&sdk_config(&ep.aws, sim::SECRET_ACCESS_KEY))
+        .force_path_style(true)
+        .time_source(aws_smithy_async::time::StaticTimeSource::new(late))
+        // The SDK corrects its clock from the error's Date header and retries: one attempt.
+        .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+        .build();
+    let skewed = aws_sdk_s3::Client::from_conf(skewed_conf).list_buckets().send().await.unwrap_err();
+    assert_eq!(skewed.code(), Some("RequestTimeTooSkewed"), "{skewed:?}");
+
+    good.put_object().bucket(&ep.source_bucket).key("p.txt").body(b"hello".to_vec().into()).send().await.unwrap();
+    let presign = aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(1)).unwrap();
+    let url = good.get_object().bucket(&ep.source_bucket).key("p.txt").presigned(presign).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // curl runs off the test's one runtime thread, which serves the simulator.
+    let curl = |args: Vec<String>| async move {
+        tokio::task::spawn_blocking(move || std::process::Command::new("curl").args(args).output().unwrap())
+            .await
+            .unwrap()
+    };
+    if testkit::need(&[("curl", "--version")]) {
+        let out = curl(["-s", "-m", "20", "-w", "\n%{http_code}", url.uri()].map(String::from).to_vec()).await;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            text.ends_with("403") && text.contains("AccessDenied") && text.contains("Request has expired"),
+            "{text}"
+        );
+
+        // A body other than the one whose hash was signed (curl signs the header it is given).
+        let put = format!("{}/{}/tampered.txt", ep.aws, ep.source_bucket);
+        let other = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"; // sha256("hello")
+        let mut args: Vec<String> =
+            ["-s", "-m", "20", "-w", "\n%{http_code}", "-X", "PUT", "--data-binary", "not hello"]
+                .map(String::from)
+                .to_vec();
+        args.extend(["--aws-sigv4".into(), format!("aws:amz:{}:s3", sim::REGION)]);
+        args.extend(["--user".into(), format!("{}:{}", sim::ACCESS_KEY_ID, sim::SECRET_ACCESS_KEY)]);
+        args.extend(["-H".into(), format!("x-amz-content-sha256: {other}"), put]);
+        let out = curl(args).await;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(text.ends_with("400") && text.contains("XAmzContentSHA256Mismatch"), "{text}");
+        let gone = good.head_object().bucket(&ep.source_bucket).key("tampered.txt").send().await;
+        assert!(gone.is_err(), "a refused body never becomes an object");
+    }
+}
+
+/// JSON-protocol bodies are bounded per service (Step Functions: its 1 MB request quota); an
+/// oversized one is refused with a message naming the limit, and the next request is served.
+#[tokio::test]
+async fn oversized_json_bodies_are_refused_with_the_limit() {
+    let sim = start(|_| {}).await;
+    let sfn = aws_sdk_sfn::Client::new(&sdk_config(&sim.endpoints.aws, sim::SECRET_ACCESS_KEY));
+    let huge = format!("{{\"pad\": \"{}\"}}", "x".repeat(1024 * 1024 + 1));
+    let err =
+        sfn.start_execution().state_machine_arn(&sim.endpoints.state_machine_arn).input(huge).send().await.unwrap_err();
+    let message = format!("{:?}", err.into_service_error());
+    assert!(message.contains("ValidationException") && message.contains("1 MB per request"), "{message}");
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk_config(&sim.endpoints.aws, sim::SECRET_ACCESS_KEY));
+    use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+    let event = InputLogEvent::builder().timestamp(1).message("\u{1}".repeat(2 * 1024 * 1024)).build().unwrap();
+    let err =
+        logs.put_log_events().log_group_name("/g").log_stream_name("s").log_events(event).send().await.unwrap_err();
+    let message = format!("{:?}", err.into_service_error());
+    assert!(message.contains("over 8388608 bytes"), "{message}");
+    assert!(sfn.list_state_machines().send().await.is_ok(), "the gateway serves on");
+}
+
 #[tokio::test]
 async fn logs_api_filters_by_term_and_json_field() {
     let sim = start(|_| {}).await;

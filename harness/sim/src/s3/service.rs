@@ -86,6 +86,10 @@ impl From<StoreError> for S3Error {
             StoreError::InvalidPartOrder => S3ErrorCode::InvalidPartOrder,
             StoreError::EntityTooSmall(_) => S3ErrorCode::EntityTooSmall,
             StoreError::EntityTooLarge => S3ErrorCode::EntityTooLarge,
+            StoreError::ContentSha256Mismatch => {
+                status = Some(http::StatusCode::BAD_REQUEST);
+                S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into())
+            }
             StoreError::PreconditionFailed(_) => S3ErrorCode::PreconditionFailed,
             StoreError::NotModified => {
                 status = Some(http::StatusCode::NOT_MODIFIED);

@@ -59,6 +59,9 @@ pub enum StoreError {
     /// A part other than the last is under 5 MiB.
     #[error("Your proposed upload is smaller than the minimum allowed object size. (part {0})")]
     EntityTooSmall(i32),
+    /// The body's SHA-256 is not the `x-amz-content-sha256` the request was signed with.
+    #[error("The provided 'x-amz-content-sha256' header does not match what was computed.")]
+    ContentSha256Mismatch,
     /// A part over 5 GiB.
     #[error("Your proposed upload exceeds the maximum allowed size")]
     EntityTooLarge,
@@ -581,7 +584,7 @@ impl S3Store {
         let mut size = 0u64;
         let result: Result<(), StoreError> = async {
             while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|e| StoreError::Body(e.to_string()))?;
+                let chunk = chunk.map_err(|e| body_error(e.to_string()))?;
                 size += chunk.len() as u64;
                 if let Some(r) = reserved
                     && size > r
@@ -1031,6 +1034,12 @@ impl S3Store {
 fn common_prefix(prefix: &str, key: &str, delimiter: Option<&str>) -> Option<String> {
     let rest = &key[prefix.len()..];
     delimiter.filter(|d| !d.is_empty()).and_then(|d| rest.find(d).map(|i| format!("{prefix}{}", &rest[..i + d.len()])))
+}
+
+/// A body that failed as it was read: s3s checks a signed payload's SHA-256 as it streams
+/// (its UploadStream), and S3 names that failure XAmzContentSHA256Mismatch.
+fn body_error(message: String) -> StoreError {
+    if message.contains("Sha256Mismatch") { StoreError::ContentSha256Mismatch } else { StoreError::Body(message) }
 }
 
 /// A hard link where the filesystem allows (bodies are never modified in place), else a copy.

@@ -22,6 +22,11 @@ use super::vpath;
 use super::{SftpConfig, SftpUser};
 use crate::breaks::Break;
 
+/// The most bytes one READ returns: OpenSSH sftp-server's SFTP_MAX_READ_LENGTH (its 256 KiB
+/// message limit less 1 KiB); longer requests get a short read. Writes are bounded by
+/// russh-sftp's packet limit, 256 KiB like sftp-server's, past which the channel is closed.
+pub const MAX_READ_LENGTH: u32 = 256 * 1024 - 1024;
+
 /// How uploads are cut into S3 parts.
 #[derive(Debug, Clone, Copy)]
 pub struct UploadSettings {
@@ -823,6 +828,8 @@ impl russh_sftp::server::Handler for S3Filesystem {
         if offset >= *size || len == 0 {
             return Err(err(StatusCode::Eof, "End of file"));
         }
+        // A short read, as OpenSSH's sftp-server answers a longer request: never 4 GiB in memory.
+        let len = len.min(MAX_READ_LENGTH);
         let last = (offset + len as u64).min(*size) - 1;
         let out = self
             .s3

@@ -241,6 +241,65 @@ mod tests {
         home.resolve(&vpath::resolve(path))
     }
 
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Client paths built from hostile pieces: dot segments, repeated and trailing
+        /// slashes, percent signs, the names of mapping targets and of other users' folders.
+        fn hostile_path() -> impl Strategy<Value = String> {
+            let piece = prop::sample::select(vec![
+                "..", ".", "", "/", "//", "inbound", "src", "acme", "globex", "etc", "%2e%2e", "..%2f", "a b", "*",
+            ]);
+            (any::<bool>(), prop::collection::vec(piece, 0..12)).prop_map(|(absolute, parts)| {
+                let joined = parts.join("/");
+                if absolute { format!("/{joined}") } else { joined }
+            })
+        }
+
+        proptest! {
+            /// A LOGICAL user's path resolves inside one of its mappings, or to a virtual
+            /// directory, or to nothing: never to another prefix of the bucket.
+            #[test]
+            fn logical_paths_stay_in_the_mappings(path in hostile_path()) {
+                let home = HomeDirectory::logical(
+                    &[m("/inbound", "/src/acme/in"), m("/reports/daily", "/src/acme/out")],
+                    "acme",
+                )
+                .unwrap();
+                if let Resolved::S3 { bucket, key } = home.resolve(&home.segments(&path)) {
+                    prop_assert_eq!(bucket, "src");
+                    prop_assert!(
+                        ["acme/in", "acme/out"].iter().any(|p| key == *p || key.starts_with(&format!("{p}/"))),
+                        "{path} resolved to {key}"
+                    );
+                }
+            }
+
+            /// A chroot user's every path lands under its own folder.
+            #[test]
+            fn chrooted_paths_stay_in_the_folder(path in hostile_path()) {
+                let home = HomeDirectory::logical(&[m("/", "/src/${Transfer:UserName}")], "acme").unwrap();
+                match home.resolve(&home.segments(&path)) {
+                    Resolved::S3 { bucket, key } => {
+                        prop_assert_eq!(bucket, "src");
+                        prop_assert!(key == "acme" || key.starts_with("acme/"), "{path} resolved to {key}");
+                    }
+                    other => prop_assert!(false, "{path} resolved to {other:?}"),
+                }
+            }
+
+            /// Folded segments never hold `.`, `..` or empty names.
+            #[test]
+            fn segments_are_folded(path in hostile_path()) {
+                let home = HomeDirectory::logical(&[m("/", "/src/acme")], "acme").unwrap();
+                for seg in home.segments(&path) {
+                    prop_assert!(!seg.is_empty() && seg != "." && seg != "..", "{path}: {seg:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn chroot_maps_everything_below_the_target() {
         let home = HomeDirectory::logical(&[m("/", "/src/${Transfer:UserName}")], "acme").unwrap();

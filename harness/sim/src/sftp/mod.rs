@@ -2,6 +2,7 @@
 //! users, PATH and LOGICAL home directories, IAM-checked S3 access, and structured session logs.
 
 mod access;
+mod framing;
 mod fs;
 mod home;
 mod kexinit;
@@ -236,6 +237,12 @@ impl russh::server::Handler for Connection {
         reply: russh::server::ChannelOpenHandle,
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
+        // Sessions count against the limit from when they open, subsystem or not: a client
+        // cannot hold more than Transfer Family's ten channels on one connection.
+        if self.channels.len() + self.sftp_channels.len() >= MAX_SFTP_CHANNELS {
+            reply.reject(russh::ChannelOpenFailure::ResourceShortage).await;
+            return Ok(());
+        }
         self.channels.insert(channel.id(), channel);
         reply.accept().await;
         Ok(())
@@ -243,6 +250,7 @@ impl russh::server::Handler for Connection {
 
     async fn channel_eof(&mut self, channel: ChannelId, session: &mut Session) -> Result<(), Self::Error> {
         // Closed from our side: the client's CLOSE that follows no longer reaches channel_close.
+        self.channels.remove(&channel);
         self.sftp_channels.remove(&channel);
         session.close(channel)?;
         Ok(())
@@ -271,7 +279,13 @@ impl russh::server::Handler for Connection {
         self.sftp_channels.insert(channel_id);
         session.channel_success(channel_id)?;
         let handler = fs::S3Filesystem::new(user, self.server.s3.clone(), self.log.clone(), self.server.config.clone());
-        tokio::spawn(russh_sftp::server::run(channel.into_stream(), handler).in_current_span());
+        let log = self.log.clone();
+        let stream = framing::Bounded::new(channel.into_stream(), move |len| {
+            let msg = format!("bad message: a packet of {len} bytes is over the {} byte limit", framing::MAX_PACKET);
+            tracing::warn!("{msg}; closing the SFTP channel");
+            log.error("SFTP", "", &msg);
+        });
+        tokio::spawn(russh_sftp::server::run(stream, handler).in_current_span());
         Ok(())
     }
 }
