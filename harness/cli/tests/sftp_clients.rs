@@ -462,6 +462,41 @@ fn hostile_sftp_requests_are_bounded() {
     assert!(t.contains("connection still serves True"), "{t}");
 }
 
+const AUTH: &str = r#"
+import sys, paramiko
+host, port, user = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def transport():
+    t = paramiko.Transport((host, port))
+    t.start_client(timeout=10)
+    t.auth_timeout = 10
+    return t
+for name, call in [("none", lambda t: t.auth_none(user)),
+                   ("password", lambda t: t.auth_password(user, "hunter2")),
+                   ("keyboard-interactive", lambda t: t.auth_interactive(user, lambda *a: ["x"]))]:
+    t = transport()
+    try:
+        call(t)
+        print(name, "accepted")
+    except paramiko.BadAuthenticationType as e:
+        print(name, "refused, allowed", e.allowed_types)
+    except paramiko.SSHException as e:
+        print(name, "failed:", e)
+    t.close()
+"#;
+
+/// Only public keys log in, as for Transfer Family's service-managed users: `none`, password
+/// and keyboard-interactive are each refused with publickey as the one method left.
+#[test]
+fn only_public_keys_log_in() {
+    let sim = start_sim();
+    let port = sim.port.to_string();
+    let args = [sim.host.as_ref(), port.as_ref(), sim.user.as_ref()];
+    let Some((_, t)) = common::run_paramiko(AUTH, &args) else { return };
+    for method in ["none", "password", "keyboard-interactive"] {
+        assert!(t.contains(&format!("{method} refused, allowed ['publickey']")), "{method}: {t}");
+    }
+}
+
 #[test]
 fn the_host_key_is_configurable() {
     if !testkit::need(&[("sftp", "-h"), ("ssh-keygen", "-?")]) {
