@@ -24,6 +24,8 @@ use super::store::{
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// S3's largest part.
 pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// S3's largest object (50 TB).
+pub const MAX_OBJECT_SIZE: u64 = 50 * 1_000_000_000_000;
 /// S3's highest part number.
 pub const MAX_PART_NUMBER: i32 = 10_000;
 
@@ -216,8 +218,9 @@ impl S3Store {
         }
         let staging = upload.staging.as_mut().expect("created above");
         let offset = staging.end;
-        // 10,000 parts of at most 5 GiB each: far from overflowing, even for hostile lengths.
-        staging.end += len;
+        // Regions of parts sent again stay reserved until the upload ends: past S3's largest
+        // object, further parts are refused rather than growing a sparse file without bound.
+        staging.end = offset.checked_add(len).filter(|e| *e <= MAX_OBJECT_SIZE).ok_or(StoreError::EntityTooLarge)?;
         staging.writing += 1;
         let destination = Destination { path: staging.path.clone(), offset, reserved: Some(len) };
         Ok(Reservation { store: self, id: id.into(), destination })
@@ -411,48 +414,65 @@ impl S3Store {
         }
         let etag = format!("{}-{}", hex::encode(md5s.finalize()), chosen.len());
         let size: u64 = chosen.iter().map(|p| p.size).sum();
-        // The staging file is the object when the parts are its regions end to end and no
-        // other part is still being written into it; else the parts are copied, in order.
-        let adoptable = {
-            let uploads = self.uploads.lock().unwrap();
-            let staging = uploads.get(id).and_then(|u| u.staging.as_ref());
-            let mut at = 0;
-            let contiguous = staging.is_some_and(|s| {
-                s.writing == 0
-                    && chosen.iter().all(|p| {
-                        let ok = p.shared && p.path == s.path && p.offset == at;
-                        at += p.size;
-                        ok
-                    })
-            });
-            if contiguous { staging.map(|s| s.path.clone()) } else { None }
+        // The upload is taken out first, in one critical section with the check that it is
+        // still this one: a second Complete, an Abort or a new part can no longer reach it.
+        let upload = {
+            let mut uploads = self.uploads.lock().unwrap();
+            match uploads.get(id) {
+                Some(u) if u.bucket == bucket && u.key == key => uploads.remove(id).expect("present"),
+                _ => return Err(StoreError::NoSuchUpload(id.into())),
+            }
         };
-        let path = match adoptable {
+        // The staging file is the object when the parts are its regions end to end and no part
+        // is still being written into it; else the parts are copied, in order.
+        let mut at = 0;
+        let adoptable = upload.staging.as_ref().filter(|s| {
+            s.writing == 0
+                && chosen.iter().all(|p| {
+                    let ok = p.shared && p.path == s.path && p.offset == at;
+                    at += p.size;
+                    ok
+                })
+        });
+        let built: std::io::Result<std::path::PathBuf> = match adoptable {
             Some(staging) => {
                 // Regions reserved after the last part completed (a part sent again, a body cut
                 // short) are not the object's.
-                std::fs::OpenOptions::new().write(true).open(&staging)?.set_len(size)?;
-                staging
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&staging.path)
+                    .and_then(|f| f.set_len(size))
+                    .map(|_| staging.path.clone())
             }
             None => {
                 let path = self.new_path();
-                let mut out = tokio::io::BufWriter::with_capacity(IO_BUFFER, tokio::fs::File::create(&path).await?);
-                for part in &chosen {
-                    append_range(&part.path, part.offset, part.size, &mut out).await?;
+                let copied = async {
+                    let mut out = tokio::io::BufWriter::with_capacity(IO_BUFFER, tokio::fs::File::create(&path).await?);
+                    for part in &chosen {
+                        append_range(&part.path, part.offset, part.size, &mut out).await?;
+                    }
+                    out.flush().await
                 }
-                out.flush().await?;
-                path
+                .await;
+                copied.map(|_| path)
             }
         };
-        if let Some(upload) = self.uploads.lock().unwrap().remove(id) {
-            for p in upload.parts.values() {
-                p.discard();
+        for p in upload.parts.values() {
+            p.discard();
+        }
+        let path = match built {
+            Ok(path) => path,
+            Err(e) => {
+                if let Some(s) = &upload.staging {
+                    let _ = std::fs::remove_file(&s.path);
+                }
+                return Err(e.into());
             }
-            if let Some(s) = upload.staging
-                && s.path != path
-            {
-                let _ = std::fs::remove_file(&s.path);
-            }
+        };
+        if let Some(s) = &upload.staging
+            && s.path != path
+        {
+            let _ = std::fs::remove_file(&s.path);
         }
         let composite = kind == Kind::Composite;
         let parts =
@@ -642,9 +662,26 @@ mod tests {
         let m = complete(&s, &id, &[(1, &p1), (2, &p2)]).await;
         assert_eq!(std::fs::read(&m.path).unwrap(), [a.clone(), c.clone()].concat());
 
-        // Oversized parts are refused before anything is written.
+        // Completed once: a second Complete (a client's retry) finds no upload, and the object
+        // made of the staging file keeps its bytes.
+        let id = s.create_upload("b", "k", ObjectAttrs::default(), None, None).unwrap();
+        let p1 = staged(&s, &id, 1, c.clone()).await.unwrap();
+        let m = complete(&s, &id, &[(1, &p1)]).await;
+        let again = s
+            .complete_upload("b", "k", &id, &[listed(1, &p1)], None, &Conditions::default(), &Caller::default())
+            .await;
+        assert!(matches!(again, Err(StoreError::NoSuchUpload(_))));
+        assert_eq!(std::fs::read(&m.path).unwrap(), c);
+
+        // Oversized parts are refused before anything is written, and so are reservations that
+        // would pass S3's largest object (5 GiB declared again and again, bodies never sent).
         let id = s.create_upload("b", "k", ObjectAttrs::default(), None, None).unwrap();
         assert!(matches!(s.reserve_part("b", "k", &id, MAX_PART_SIZE + 1), Err(StoreError::EntityTooLarge)));
+        let most = (MAX_OBJECT_SIZE / MAX_PART_SIZE) as usize;
+        for _ in 0..most {
+            drop(s.reserve_part("b", "k", &id, MAX_PART_SIZE).unwrap());
+        }
+        assert!(matches!(s.reserve_part("b", "k", &id, MAX_PART_SIZE), Err(StoreError::EntityTooLarge)));
         assert!(matches!(s.reserve_part("b", "k", "nope", 1), Err(StoreError::NoSuchUpload(_))));
         s.abort_upload("b", "k", &id).unwrap();
         assert!(s.open_uploads().is_empty());

@@ -971,16 +971,20 @@ impl S3 for S3Frontend {
         // A part of known length goes straight into its place in the upload's staging file, so
         // that completing the upload rewrites nothing (see multipart::Staging).
         let i = &req.input;
-        let ingested = match i.content_length.and_then(|n| u64::try_from(n).ok()) {
-            Some(len) => {
-                let reservation = self.store.reserve_part(&i.bucket, &i.key, &i.upload_id, len)?;
-                self.store.ingest_to(body, &compute, reservation.destination.clone()).await?
-            }
+        // An empty part has no region to call its own (a fault's byte would land in the next).
+        let reservation = match i.content_length.and_then(|n| u64::try_from(n).ok()).filter(|n| *n > 0) {
+            Some(len) => Some(self.store.reserve_part(&i.bucket, &i.key, &i.upload_id, len)?),
+            None => None,
+        };
+        let ingested = match &reservation {
+            Some(r) => self.store.ingest_to(body, &compute, r.destination.clone()).await?,
             None => self.store.ingest(body, &compute).await?,
         };
         if applied.corrupt {
             super::store::corrupt_region(&ingested.path, ingested.offset, ingested.size).map_err(StoreError::from)?;
         }
+        // Written, faults included: the staging file may become an object from here on.
+        drop(reservation);
         let mut all_sent = sent;
         all_sent.extend(trailer_values(&req));
         let i = &req.input;
