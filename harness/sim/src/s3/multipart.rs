@@ -667,9 +667,8 @@ mod tests {
         let id = s.create_upload("b", "k", ObjectAttrs::default(), None, None).unwrap();
         let p1 = staged(&s, &id, 1, c.clone()).await.unwrap();
         let m = complete(&s, &id, &[(1, &p1)]).await;
-        let again = s
-            .complete_upload("b", "k", &id, &[listed(1, &p1)], None, &Conditions::default(), &Caller::default())
-            .await;
+        let again =
+            s.complete_upload("b", "k", &id, &[listed(1, &p1)], None, &Conditions::default(), &Caller::default()).await;
         assert!(matches!(again, Err(StoreError::NoSuchUpload(_))));
         assert_eq!(std::fs::read(&m.path).unwrap(), c);
 
