@@ -3,6 +3,7 @@
 //! AWS-compatible endpoint, or in an AWS account, where it measures what `COPY_SINGLE_MIBPS`
 //! should be set to (the function's single-copy limit is that rate times the time it has left).
 
+use super::median;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -38,11 +39,6 @@ pub struct CopyBenchArgs {
     /// buckets are created and removed.
     #[arg(long, value_name = "REGION")]
     aws_region: Option<String>,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 /// Runs the benchmark and prints MiB/s for both methods and their ratio.

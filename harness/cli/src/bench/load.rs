@@ -2,6 +2,7 @@
 //! uploading the same number of files of the same size to the same sshd, alternating, several
 //! rounds: files/s, MiB/s and client CPU seconds per GiB, side by side.
 
+use super::{Quiet, median};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -11,7 +12,7 @@ use super::cpu_seconds;
 use super::sshd::Sshd;
 use crate::content::Content;
 use crate::load::quantity::Bytes;
-use crate::load::{LoadOptions, LoadProgress, Phase, profile::Profile};
+use crate::load::{LoadOptions, profile::Profile};
 use crate::targets::{Account, Kind, Session, Target};
 
 /// Options of `harness bench load`.
@@ -54,20 +55,6 @@ pub struct Row {
     pub harness: Side,
     /// N `sftp -b` processes.
     pub openssh: Side,
-}
-
-struct Quiet;
-
-impl LoadProgress for Quiet {
-    fn started(&mut self, _: &Profile, _: &str, _: crate::load::plan::Shard, _: &[String]) {}
-    fn tick(&mut self, _: Phase, _: &crate::load::sample::Snapshot, _: u64) {}
-    fn note(&mut self, _: &str) {}
-    fn finished(&mut self, _: &crate::report::load::LoadReport) {}
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
 fn side(files: u64, bytes: u64, secs: f64, cpu: f64) -> Side {

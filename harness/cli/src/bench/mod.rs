@@ -22,6 +22,22 @@ pub mod upload;
 
 pub use copy::{CopyBenchArgs, copy};
 
+/// The middle of several rounds' figures (0 for none).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// A load run's progress, unheard: a benchmark prints its own rounds.
+pub struct Quiet;
+
+impl crate::load::LoadProgress for Quiet {
+    fn started(&mut self, _: &crate::load::profile::Profile, _: &str, _: crate::load::plan::Shard, _: &[String]) {}
+    fn tick(&mut self, _: crate::load::Phase, _: &crate::load::sample::Snapshot, _: u64) {}
+    fn note(&mut self, _: &str) {}
+    fn finished(&mut self, _: &crate::report::load::LoadReport) {}
+}
+
 /// CPU seconds (user + system) used so far by this process, or by its waited-for children.
 pub fn cpu_seconds(children: bool) -> f64 {
     // SAFETY: getrusage writes into the struct we own and reads nothing else.

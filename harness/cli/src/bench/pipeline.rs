@@ -2,10 +2,10 @@
 //! followed to its `transferred` record: close -> transferred p50/p99 over several rounds; then
 //! the most sessions held at once with no error (doubling until one appears, or the cap).
 
+use super::Quiet;
 use anyhow::bail;
 
-use crate::load::{LoadOptions, LoadProgress, Phase, profile::Profile};
-use crate::report::load::LoadReport;
+use crate::load::{LoadOptions, profile::Profile};
 use crate::targets::TargetSpec;
 
 /// Options of `harness bench pipeline`.
@@ -54,15 +54,6 @@ pub struct Round {
     pub files_per_s: f64,
     /// Errors by class (`class: count`).
     pub errors: Vec<String>,
-}
-
-struct Quiet;
-
-impl LoadProgress for Quiet {
-    fn started(&mut self, _: &Profile, _: &str, _: crate::load::plan::Shard, _: &[String]) {}
-    fn tick(&mut self, _: Phase, _: &crate::load::sample::Snapshot, _: u64) {}
-    fn note(&mut self, _: &str) {}
-    fn finished(&mut self, _: &LoadReport) {}
 }
 
 async fn round(spec: &TargetSpec, sessions: u32, files: u32, size: &str, think: &str) -> anyhow::Result<Round> {

@@ -2,6 +2,7 @@
 //! listening) against moto's server (spawn to its first HTTP answer), and the smoke scenario's
 //! whole wall time, each the median of several rounds, in one run.
 
+use super::median;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -32,11 +33,6 @@ pub struct StartupBench {
     pub smoke_wall: f64,
     /// Rounds of each.
     pub rounds: u32,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
 fn free_port() -> anyhow::Result<u16> {

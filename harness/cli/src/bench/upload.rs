@@ -8,6 +8,7 @@
 //!
 //! The simulator runs as its own process (`harness sim`), so its memory and CPU are its own.
 
+use super::median;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -136,11 +137,6 @@ pub fn scenario_upload(size: u64) -> anyhow::Result<ScenarioUpload> {
         destination_check_s: took("matches the upload byte for byte")?,
         wall_s,
     })
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
 fn mib_per_s(bytes: u64, secs: f64) -> f64 {
