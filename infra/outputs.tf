@@ -21,6 +21,7 @@ output "harness" {
     state_machine_arn = module.workflow.state_machine_arn
     function_name     = module.copy_function.function_name
     event_rule        = module.workflow.rule_name
+    dead_letter_queue = module.workflow.dead_letter_queue_url
     log_groups = {
       sftp          = module.sftp.log_group
       function      = module.copy_function.log_group

@@ -138,6 +138,12 @@ run "workflow_uses_the_shared_files" {
     condition     = module.workflow.rule.dead_letter != null && module.workflow.rule.dead_letter != ""
     error_message = "Undeliverable events go to a dead-letter queue."
   }
+  assert {
+    # The simulator retries and dead-letters by the same file.
+    condition = (module.workflow.rule.retry_policy.maximum_retry_attempts == jsondecode(file("definitions/rule-target.json")).RetryPolicy.MaximumRetryAttempts
+    && module.workflow.rule.retry_policy.maximum_event_age_in_seconds == jsondecode(file("definitions/rule-target.json")).RetryPolicy.MaximumEventAgeInSeconds)
+    error_message = "The rule target's retry policy is definitions/rule-target.json's."
+  }
 }
 
 run "least_privilege" {

@@ -10,6 +10,10 @@ use crate::sftp_client::generate_key;
 /// Options of `harness sim`.
 #[derive(clap::Args)]
 pub struct SimArgs {
+    /// Address every listener binds to. Loopback unless you need the simulator from another
+    /// machine or container (`0.0.0.0`): its credentials are public and it runs what it is told.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
     /// SFTP port.
     #[arg(long, default_value_t = 2222)]
     sftp_port: u16,
@@ -76,6 +80,7 @@ fn outputs_document(ep: &sim::Endpoints, users: &[String]) -> serde_json::Value 
         "state_machine_arn": ep.state_machine_arn,
         "function_name": ep.function_log_group.trim_start_matches("/aws/lambda/"),
         "event_rule": "partner-intake-transfer-object-created",
+        "dead_letter_queue": ep.dead_letter_queue,
         "log_groups": {
             "sftp": ep.sftp_log_group,
             "function": ep.function_log_group,
@@ -83,6 +88,11 @@ fn outputs_document(ep: &sim::Endpoints, users: &[String]) -> serde_json::Value 
         },
     });
     serde_json::json!({ "harness": { "sensitive": false, "type": "object", "value": value } })
+}
+
+/// Whether `host` names only this machine (`localhost`, 127.0.0.0/8, `::1`).
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Runs the simulator until Ctrl-C.
@@ -137,6 +147,14 @@ pub async fn run(args: SimArgs, infra: PathBuf, function_command: Vec<String>) -
         })?;
         config.host_key = Some(key);
     }
+    if !is_loopback(&args.host) {
+        eprintln!(
+            "warning: listening on {} (not loopback): anyone who can reach it can use the simulator's \
+             public credentials and read every object; use --host 127.0.0.1 unless you need it",
+            args.host
+        );
+    }
+    config.host = args.host.clone();
     config.sftp_port = args.sftp_port;
     config.gateway_port = args.port;
     config.dynamodb_port = args.dynamodb_port;
@@ -211,4 +229,17 @@ pub async fn run(args: SimArgs, infra: PathBuf, function_command: Vec<String>) -
     }
     simulator.shutdown();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_loopback_addresses_are_quiet() {
+        for quiet in ["127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]"] {
+            assert!(super::is_loopback(quiet), "{quiet}");
+        }
+        for loud in ["0.0.0.0", "::", "10.0.0.5", "example.com"] {
+            assert!(!super::is_loopback(loud), "{loud}");
+        }
+    }
 }

@@ -131,6 +131,9 @@ rows! {
     uploads_misplaced: "smoke", ["misplace-uploads"] => "own-prefix", "missing from", ["listing", "executions-finish", "function-log"];
     // The function removes a copy that fails verification: one stored twice leaves the other.
     failed_copy_left: "checksum-mismatch", ["copy-twice"] => "no-destination", "bytes exists", ["copies"];
+    copy_upload_orphaned: "large-file", ["stray-copy-uploads"] => "open-uploads", "1 open multipart upload(s)", [];
+    dead_letters_dropped: "target-fails-to-dlq", ["drop-dead-letters"] => "dead-letter", "no message for acme/inbound/orphan.csv", [];
+    task_errors_hidden: "function-killed", ["drop-task-failed-events"] => "task-errors", "no task failed with Runtime.ExitError", [];
 }
 
 /// Every kind of check has a row that breaks it (`scenarios.rs` checks that every check the

@@ -497,6 +497,44 @@ fn only_public_keys_log_in() {
     }
 }
 
+/// A client that keeps guessing is cut off: OpenSSH offering keys the user does not have gets
+/// six refusals (OpenSSH's MaxAuthTries; its opening `none` request is one), then a DISCONNECT
+/// "Too many authentication attempts" instead of a seventh answer.
+#[test]
+fn repeated_failed_logins_are_cut_off() {
+    if !testkit::need(&[("ssh", "-V"), ("ssh-keygen", "-?")]) {
+        return;
+    }
+    let sim = start_sim();
+    let dir = tempfile::tempdir().unwrap();
+    let keys: Vec<PathBuf> = (0..6)
+        .map(|i| {
+            let k = dir.path().join(format!("k{i}"));
+            let ok = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&k).status();
+            assert!(ok.is_ok_and(|s| s.success()));
+            k
+        })
+        .collect();
+    let try_keys = |n: usize| {
+        let mut cmd = Command::new("ssh");
+        cmd.args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no"]).args([
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-p",
+            &sim.port.to_string(),
+        ]);
+        for k in &keys[..n] {
+            cmd.arg("-i").arg(k);
+        }
+        let out = cmd.arg(format!("{}@{}", sim.user, sim.host)).arg("exit").output().unwrap();
+        text(&out)
+    };
+    let five = try_keys(5);
+    assert!(five.contains("Permission denied (publickey)") && !five.contains("Too many"), "{five}");
+    let six = try_keys(6);
+    assert!(six.contains("Too many authentication attempts"), "{six}");
+}
+
 #[test]
 fn the_host_key_is_configurable() {
     if !testkit::need(&[("sftp", "-h"), ("ssh-keygen", "-?")]) {
@@ -550,4 +588,28 @@ fn session_logs_name_the_negotiated_key_exchange_and_ciphers() {
     assert!(log.contains(r#"\"kex\":\"ecdh-sha2-nistp384\""#), "{log}");
     assert!(log.contains(r#"\"ciphers\":\"aes256-ctr,aes256-ctr\""#), "{log}");
     assert!(log.contains(r#"\"client\":\"SSH-2.0-OpenSSH_"#), "{log}");
+}
+
+/// The simulator listens on loopback unless told otherwise, and says so loudly when it is not.
+#[test]
+fn binds_loopback_unless_told_and_warns_when_not() {
+    let sim = start_sim();
+    assert!(sim.host.starts_with("127."), "default SFTP address {}", sim.host);
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["sim", "--json", "--host", "0.0.0.0", "--sftp-port", "0", "--port", "0", "--dynamodb-port", "0"])
+        .arg("--key-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(line.contains("\"sftp\":\"0.0.0.0:"), "{line}");
+    assert!(stderr.contains("warning: listening on 0.0.0.0 (not loopback)"), "{stderr}");
 }

@@ -18,10 +18,17 @@ pub enum Break {
     /// S3: copies into the destination bucket get one byte flipped but keep the source's checksum
     /// and ETag, so only a reader of the bytes can tell.
     CorruptCopy,
+    /// S3: every multipart upload created in the destination bucket opens a second one that
+    /// nobody completes.
+    StrayCopyUploads,
+    /// Step Functions: TaskFailed events are left out of execution histories.
+    DropTaskFailedEvents,
     /// DynamoDB: the function's `transferred` is stored as `skipped`.
     WrongStatus,
     /// DynamoDB: the state machine's putItem (its RecordUpload) is acknowledged and dropped.
     DropRecordUpload,
+    /// EventBridge: events the target never took are dropped, not dead-lettered.
+    DropDeadLetters,
     /// EventBridge: no event reaches a target, so no execution starts.
     NoExecution,
     /// Lambda: every invocation runs the function twice.

@@ -49,6 +49,8 @@ pub const ACCESS_ROLE_POLICY: &str = "access-role-policy.json";
 pub const BUCKETS: &str = "buckets.json";
 /// The copy function's settings.
 pub const FUNCTION_SETTINGS: &str = "copy-function.json";
+/// The rule target's retry policy (`aws_cloudwatch_event_target.retry_policy`).
+pub const RULE_TARGET: &str = "rule-target.json";
 
 /// Reads `infra/definitions/<name>` and fills `${placeholders}` from `values`. Placeholders
 /// Terraform does not own (`${transfer:...}`, used by IAM) are left alone.

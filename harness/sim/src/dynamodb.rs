@@ -9,6 +9,107 @@ use serde_json::json;
 
 use crate::states::TaskFailure;
 
+/// An error DynamoDB answers under load or failure, as its JSON protocol sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+pub enum FaultError {
+    /// 400: a provisioned table's capacity exceeded (retried by the SDKs).
+    ProvisionedThroughputExceededException,
+    /// 400: an on-demand table scaling up (retried by the SDKs).
+    ThrottlingException,
+    /// 400: the account's throughput limit (retried by SDKs in standard mode).
+    RequestLimitExceeded,
+    /// 500: DynamoDB could not process the request (retried).
+    InternalServerError,
+}
+
+impl FaultError {
+    /// Status, `__type` and message as DynamoDB sends them. The messages are those real
+    /// DynamoDB returns (quoted in apache/hadoop#1814 and praetorian-inc/chariot-ui#684), not
+    /// the API reference's summaries; ThrottlingException comes from a different namespace.
+    fn wire(self) -> (http::StatusCode, &'static str, &'static str) {
+        use http::StatusCode;
+        match self {
+            Self::ProvisionedThroughputExceededException => (
+                StatusCode::BAD_REQUEST,
+                "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                "The level of configured provisioned throughput for the table was exceeded. Consider increasing your \
+                 provisioning level with the UpdateTable API.",
+            ),
+            Self::ThrottlingException => (
+                StatusCode::BAD_REQUEST,
+                "com.amazon.coral.availability#ThrottlingException",
+                "Throughput exceeds the current capacity of your table or index. DynamoDB is automatically scaling your \
+                 table or index so please try again shortly. If exceptions persist, check if you have a hot key: \
+                 https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html",
+            ),
+            Self::RequestLimitExceeded => (
+                StatusCode::BAD_REQUEST,
+                "com.amazonaws.dynamodb.v20120810#RequestLimitExceeded",
+                "Throughput exceeds the current throughput limit for your account. Please contact AWS Support at \
+                 https://aws.amazon.com/support request a limit increase",
+            ),
+            Self::InternalServerError => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "com.amazonaws.dynamodb.v20120810#InternalServerError",
+                "Internal server error",
+            ),
+        }
+    }
+
+    /// The response DynamoDB sends.
+    pub fn response(self) -> http::Response<Full<Bytes>> {
+        let (status, kind, message) = self.wire();
+        http::Response::builder()
+            .status(status)
+            .header("content-type", "application/x-amz-json-1.0")
+            .header("x-amzn-requestid", uuid::Uuid::new_v4().to_string())
+            .body(Full::new(Bytes::from(json!({"__type": kind, "message": message}).to_string())))
+            .expect("static headers are valid")
+    }
+}
+
+/// A fault on requests that reach DynamoDB through the gateway (the copy function's; the state
+/// machine's integration goes to the table directly).
+#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "DynamoDbFault")]
+pub struct Fault {
+    /// DynamoDB operation (`UpdateItem`, `PutItem`, `GetItem`, ...).
+    pub operation: String,
+    /// Only requests whose body contains this text (an object key).
+    #[serde(default)]
+    pub key_contains: Option<String>,
+    /// What DynamoDB answers.
+    pub error: FaultError,
+    /// How many matching requests it affects (all when absent).
+    #[serde(default)]
+    pub times: Option<u32>,
+}
+
+/// The DynamoDB faults in force.
+#[derive(Debug, Default)]
+pub struct Faults(std::sync::Mutex<Vec<Fault>>);
+
+impl Faults {
+    /// Faults from a list.
+    pub fn new(faults: Vec<Fault>) -> Self {
+        Self(std::sync::Mutex::new(faults))
+    }
+
+    /// The error a request meets, if any (counting it).
+    pub fn take(&self, operation: &str, body: &[u8]) -> Option<FaultError> {
+        let mut faults = self.0.lock().unwrap();
+        let text = String::from_utf8_lossy(body);
+        let f = faults.iter_mut().find(|f| {
+            f.times != Some(0) && f.operation == operation && f.key_contains.as_deref().is_none_or(|k| text.contains(k))
+        })?;
+        if let Some(t) = &mut f.times {
+            *t -= 1;
+        }
+        Some(f.error)
+    }
+}
+
 fn request(addr: SocketAddr, target: &str, body: String) -> Result<Request<Full<Bytes>>, String> {
     Request::post("/")
         .header("host", addr.to_string())

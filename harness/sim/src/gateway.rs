@@ -31,6 +31,8 @@ fn body_limit(service: &str) -> (usize, &'static str, &'static str) {
         "Logs_20140328" => {
             (8 * MIB, "application/x-amz-json-1.1", "six times PutLogEvents' 1,048,576-byte batch, for JSON escaping")
         }
+        // SQS: a 256 KiB message, JSON-escaped.
+        "AmazonSQS" => (MIB, "application/x-amz-json-1.0", "four times SQS's 256 KiB message"),
         // AWS documents no body limit for DynamoDB; BatchWriteItem carries up to 16 MB of items.
         "DynamoDB_20120810" => (64 * MIB, "application/x-amz-json-1.0", "four times BatchWriteItem's 16 MB of items"),
         _ => (MIB, "application/x-amz-json-1.1", "an unknown service"),
@@ -47,6 +49,10 @@ pub struct Routes {
     pub logs: Arc<LogStore>,
     /// DynamoDB (dynoxide) address.
     pub dynamodb: SocketAddr,
+    /// Faults on the DynamoDB requests the gateway forwards.
+    pub dynamodb_faults: Arc<crate::dynamodb::Faults>,
+    /// SQS queues.
+    pub sqs: Arc<crate::sqs::Queues>,
     /// The `wrong-status` break: the function's `transferred` is stored as `skipped`.
     pub wrong_status: bool,
 }
@@ -59,6 +65,17 @@ fn misrecord(body: Bytes) -> Bytes {
         *to = serde_json::json!({"S": "skipped"});
     }
     Bytes::from(v.to_string())
+}
+
+/// S3's answer to a body shorter than its Content-Length.
+fn incomplete_body() -> Response<Body> {
+    let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>IncompleteBody</Code><Message>You did not provide \
+               the number of bytes specified by the Content-Length HTTP header</Message></Error>";
+    Response::builder()
+        .status(StatusCode::BAD_REQUEST)
+        .header(http::header::CONTENT_TYPE, "application/xml")
+        .body(full(xml))
+        .expect("valid")
 }
 
 fn full(bytes: impl Into<Bytes>) -> Body {
@@ -82,7 +99,20 @@ async fn route(
     let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
     let Some(target) = target else {
         req.extensions_mut().insert(peer);
-        return Ok(match hyper::service::Service::call(&routes.s3, req).await {
+        // A body that ends before its Content-Length: S3 names that IncompleteBody, where s3s
+        // (reading an XML body) would answer InternalError.
+        let cut_short = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = cut_short.clone();
+        let req = req.map(move |b| {
+            s3s::Body::http_body(b.map_err(move |e| {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                e
+            }))
+        });
+        return Ok(match routes.s3.call(req).await {
+            Ok(resp) if cut_short.load(std::sync::atomic::Ordering::Relaxed) && resp.status().is_server_error() => {
+                incomplete_body()
+            }
             Ok(resp) => resp.map(|b| b.map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e }).boxed()),
             Err(e) => Response::builder()
                 .status(StatusCode::INTERNAL_SERVER_ERROR)
@@ -112,11 +142,16 @@ async fn route(
             "application/x-amz-json-1.0",
             crate::states::handle_api(&routes.sfn, operation, &body),
         ),
+        "AmazonSQS" => crate::sqs::respond(routes.sqs.handle(operation, &body).await),
         "Logs_20140328" => json_protocol::respond(
             "application/x-amz-json-1.1",
             crate::logs::handle_api(&routes.logs, operation, &body),
         ),
         "DynamoDB_20120810" => {
+            if let Some(error) = routes.dynamodb_faults.take(operation, &body) {
+                tracing::info!(operation, ?error, "dynamodb fault");
+                return Ok(error.response().map(|b| b.map_err(|e| match e {}).boxed()));
+            }
             let body = if routes.wrong_status && operation == "UpdateItem" { misrecord(body) } else { body };
             let mut fwd = Request::from_parts(parts, Full::new(body));
             fwd.headers_mut().remove(http::header::HOST);
@@ -144,12 +179,58 @@ pub async fn serve(listener: TcpListener, routes: Arc<Routes>, stop: Cancellatio
             _ = stop.cancelled() => return,
             a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
         };
-        let routes = routes.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| route(routes.clone(), peer, req));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
-        });
+        tokio::spawn(serve_connection(stream, routes.clone(), peer));
+    }
+}
+
+/// Serves the HTTP/1 requests of one connection (any byte stream) until it closes.
+pub async fn serve_connection<S>(stream: S, routes: Arc<Routes>, peer: SocketAddr)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| route(routes.clone(), peer, req));
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Routes whose S3 takes unsigned requests, over a fresh store with one bucket.
+    fn unsigned_routes() -> Arc<Routes> {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let store = Arc::new(crate::s3::S3Store::new(tx).unwrap());
+        store.create_bucket_with("source", Default::default()).unwrap();
+        let faults = Arc::new(crate::s3::Faults::default());
+        let invoker: crate::states::TaskInvoker = Arc::new(|_, p| Box::pin(async move { Ok(p) }));
+        Arc::new(Routes {
+            s3: s3s::service::S3ServiceBuilder::new(crate::s3::S3Frontend::new(store, faults)).build(),
+            sfn: StepFunctions::new(invoker, Default::default()),
+            logs: Arc::default(),
+            dynamodb: "127.0.0.1:9".parse().unwrap(),
+            dynamodb_faults: Arc::default(),
+            sqs: Arc::new(crate::sqs::Queues::new("http://127.0.0.1:1")),
+            wrong_status: false,
+        })
+    }
+
+    /// From the s3_requests fuzz target: an XML body that ends before its Content-Length got
+    /// s3s's InternalError (500); S3 answers IncompleteBody (400).
+    #[tokio::test]
+    async fn a_body_shorter_than_its_length_is_incomplete_not_an_internal_error() {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let served = tokio::spawn(serve_connection(server, unsigned_routes(), "127.0.0.1:1".parse().unwrap()));
+        let request = "POST /source?delete HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/xml\r\n\
+                       Content-Length: 96\r\n\r\n<Delete><Object><Key>a.csv</Key>";
+        client.write_all(request.as_bytes()).await.unwrap();
+        client.shutdown().await.unwrap();
+        let mut out = String::new();
+        client.read_to_string(&mut out).await.unwrap();
+        served.await.unwrap();
+        assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+        assert!(out.contains("<Code>IncompleteBody</Code>"), "{out}");
     }
 }

@@ -15,6 +15,7 @@ pub mod lambda;
 pub mod logs;
 pub mod s3;
 pub mod sftp;
+pub mod sqs;
 pub mod states;
 
 use std::collections::BTreeMap;
@@ -197,6 +198,12 @@ pub struct SimConfig {
     pub upload: sftp::UploadSettings,
     /// Faults the S3 endpoint injects.
     pub s3_faults: Vec<s3::Fault>,
+    /// Faults on the DynamoDB requests that come through the gateway (the function's).
+    pub dynamodb_faults: Vec<dynamodb::Fault>,
+    /// The rule's target refusing deliveries.
+    pub target_faults: Vec<events::TargetFault>,
+    /// Function processes killed partway through invocations.
+    pub function_kills: Vec<lambda::Kill>,
     /// Hold every function invocation until [`Simulator::release_held_requests`].
     pub hold_invocations: bool,
     /// Stages broken on purpose, for the harness's own tests.
@@ -233,6 +240,9 @@ impl SimConfig {
             delivery: events::Delivery::default(),
             upload: sftp::UploadSettings::default(),
             s3_faults: Vec::new(),
+            function_kills: Vec::new(),
+            target_faults: Vec::new(),
+            dynamodb_faults: Vec::new(),
             hold_invocations: false,
             breaks: breaks::Breaks::default(),
             external: None,
@@ -261,6 +271,8 @@ pub struct Endpoints {
     pub server_id: String,
     /// Session log group.
     pub sftp_log_group: String,
+    /// URL of the rule's dead-letter queue (SQS, on the gateway).
+    pub dead_letter_queue: String,
     /// The copy function's log group.
     pub function_log_group: String,
     /// State machine ARN.
@@ -283,6 +295,8 @@ pub struct Simulator {
     pub s3_store: Arc<s3::S3Store>,
     s3_faults: Arc<s3::Faults>,
     lambda: lambda::LambdaService,
+    routes: Arc<gateway::Routes>,
+    sftp: Arc<sftp::SftpServer>,
     stop: CancellationToken,
 }
 
@@ -327,6 +341,14 @@ impl Simulator {
             StartError::Settings { file: definitions::FUNCTION_SETTINGS.into(), message: e.to_string() }
         })?;
         let buckets = definitions::buckets(infra, &values)?;
+        let rule_target_text = definitions::load(infra, definitions::RULE_TARGET, &values)?;
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct RuleTarget {
+            retry_policy: events::RetryPolicy,
+        }
+        let rule_target: RuleTarget = serde_json::from_str(&rule_target_text)
+            .map_err(|e| StartError::Settings { file: definitions::RULE_TARGET.into(), message: e.to_string() })?;
 
         // DynamoDB.
         let db = dynoxide::Database::memory().map_err(|e| StartError::Setup(format!("dynamodb: {e}")))?;
@@ -358,7 +380,9 @@ impl Simulator {
             None => dynamo_addr,
         };
         let breaks = Arc::new(config.breaks.clone());
-        let lambda = lambda::LambdaService::new(logs.clone(), aws_env).with_breaks(breaks.clone());
+        let lambda = lambda::LambdaService::new(logs.clone(), aws_env)
+            .with_breaks(breaks.clone())
+            .with_kills(config.function_kills.clone());
         if config.hold_invocations {
             lambda.hold();
         }
@@ -389,7 +413,7 @@ impl Simulator {
                 }
             })
         });
-        let sfn = states::StepFunctions::new(invoker, config.clock);
+        let sfn = states::StepFunctions::new(invoker, config.clock).with_breaks(&breaks);
         let role = format!("arn:aws:iam::{ACCOUNT_ID}:role/{}-sfn", config.state_machine_name);
         let machine_arn = sfn
             .create_state_machine(&config.state_machine_name, &asl, &role)
@@ -399,21 +423,36 @@ impl Simulator {
         let target_sfn = sfn.clone();
         let target_arn = machine_arn.clone();
         let no_execution = breaks.has(breaks::Break::NoExecution);
+        let target_faults = Arc::new(events::TargetFaults::new(config.target_faults.clone()));
         let target: events::Target = Arc::new(move |input: String| {
             let sfn = target_sfn.clone();
             let arn = target_arn.clone();
+            let faults = target_faults.clone();
             Box::pin(async move {
                 if no_execution {
                     return Ok(());
                 }
-                sfn.start_execution(&arn, None, Some(input)).map(|_| ()).map_err(|e| e.to_string())
+                if let Some(refused) = faults.take(&input, &arn) {
+                    return Err(refused);
+                }
+                sfn.start_execution(&arn, None, Some(input))
+                    .map(|_| ())
+                    .map_err(|e| events::TargetError::from_start_execution(&e))
             })
         });
+        // The stack's dead-letter queue (infra/modules/workflow: "<name>-undelivered-events").
+        let queues = Arc::new(sqs::Queues::new(&gateway_url));
+        let dead_letter_queue = format!("{}-undelivered-events", config.state_machine_name);
+        queues.create(&dead_letter_queue);
         let rule = events::Rule {
             name: format!("{}-object-created", config.state_machine_name),
             pattern,
             transformer: Some(transformer),
             target,
+            target_arn: machine_arn.clone(),
+            retry: rule_target.retry_policy,
+            dead_letter: (!breaks.has(breaks::Break::DropDeadLetters))
+                .then(|| events::DeadLetter { queues: queues.clone(), queue: dead_letter_queue.clone() }),
         };
         let bus = Arc::new(events::EventBus::new(vec![rule], config.delivery.clone()));
 
@@ -454,9 +493,11 @@ impl Simulator {
             sfn: sfn.clone(),
             logs: logs.clone(),
             dynamodb: dynamo_addr,
+            dynamodb_faults: Arc::new(dynamodb::Faults::new(config.dynamodb_faults.clone())),
+            sqs: queues.clone(),
             wrong_status: breaks.has(breaks::Break::WrongStatus),
         });
-        tokio::spawn(gateway::serve(gateway_listener, routes, stop.clone()));
+        tokio::spawn(gateway::serve(gateway_listener, routes.clone(), stop.clone()));
 
         // SFTP, writing through an S3 client like Transfer Family does.
         let host_key = match config.host_key.clone() {
@@ -517,10 +558,11 @@ impl Simulator {
                 .map_err(|e| StartError::Setup(e.to_string()))?,
         );
         let sstop = stop.clone();
+        let serving = sftp.clone();
         tokio::spawn(async move {
             tokio::select! {
                 _ = sstop.cancelled() => {},
-                _ = sftp.serve(sftp_listener) => {},
+                _ = serving.serve(sftp_listener) => {},
             }
         });
 
@@ -533,6 +575,7 @@ impl Simulator {
             external: config.external.is_some(),
             dynamodb: format!("http://{dynamo_addr}"),
             sftp_log_group: sftp::SftpServer::log_group_of(&id),
+            dead_letter_queue: queues.url(&dead_letter_queue),
             server_id: id,
             function_log_group: format!("/aws/lambda/{}", config.function_name),
             state_machine_arn: machine_arn,
@@ -542,7 +585,26 @@ impl Simulator {
             table: config.table.clone(),
         };
         info!(gateway = %endpoints.aws, sftp = %endpoints.sftp, "simulator listening");
-        Ok(Self { endpoints, s3_store: store, s3_faults: faults, lambda, stop })
+        Ok(Self { endpoints, s3_store: store, s3_faults: faults, lambda, routes, sftp, stop })
+    }
+
+    /// Serves the AWS API gateway's HTTP/1 requests over one byte stream, as if it had been
+    /// accepted on the gateway's port (for callers that bring their own transport).
+    pub fn serve_gateway_connection<S>(&self, stream: S) -> impl Future<Output = ()> + use<S>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let peer = SocketAddr::from(([127, 0, 0, 1], 0));
+        gateway::serve_connection(stream, self.routes.clone(), peer)
+    }
+
+    /// Serves one SFTP subsystem for `user` (no SSH: already authenticated) over a byte stream;
+    /// `None` if the simulator has no such user.
+    pub fn serve_sftp_subsystem<S>(&self, user: &str, stream: S) -> Option<impl Future<Output = ()> + use<S>>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        self.sftp.serve_subsystem(user, stream, SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     /// Lets every S3 request a `hold` fault keeps waiting, and every held invocation, go on.

@@ -279,8 +279,16 @@ async fn lambda_errors_surface_with_aws_names() {
         serde_json::json!({"action": "crash"}),
     )
     .await;
-    assert_eq!(crashed.error(), Some("Lambda.Unknown"));
-    assert!(crashed.cause().unwrap().contains("Runtime exited"));
+    // As a killed runtime reaches a Step Functions Catch in AWS: the payload's errorType as the
+    // error, the payload as the cause (a catcher's input recorded from AWS in
+    // department-for-transport-BODS/bods-backend, tests/timetables_etl/exception_handler).
+    assert_eq!(crashed.error(), Some("Runtime.ExitError"));
+    let cause: serde_json::Value = serde_json::from_str(crashed.cause().unwrap()).unwrap();
+    assert_eq!(cause["errorType"], "Runtime.ExitError");
+    assert!(
+        cause["errorMessage"].as_str().unwrap().contains("Error: Runtime exited with error: exit status"),
+        "{cause}"
+    );
     // After a crash the next invocation is a cold start in a new process.
     let cold =
         run_machine(&sim, "after-crash", task_machine(&function, serde_json::json!([])), serde_json::json!({})).await;
@@ -621,4 +629,56 @@ async fn a_timed_out_task_without_cause_is_still_recorded() {
         assert!(item.contains_key(field), "the failure record lacks {field}: {item:?}");
     }
     assert_eq!(s("customer_id"), "acme");
+}
+
+/// An event the rule cannot deliver (its state machine "missing") lands in the stack's
+/// dead-letter queue, and the `aws` CLI reads it there over the SQS protocol: the original
+/// event as the body, EventBridge's attributes beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_cli_reads_dead_letters_over_sqs() {
+    if !testkit::need(&[("aws", "--version")]) {
+        return;
+    }
+    let sim = start(|c| {
+        c.target_faults = vec![sim::events::TargetFault {
+            input_contains: None,
+            error: sim::events::TargetFaultKind::Missing,
+            times: None,
+        }]
+    })
+    .await;
+    let ep = sim.endpoints.clone();
+    s3(&ep.aws, sim::SECRET_ACCESS_KEY)
+        .put_object()
+        .bucket(&ep.source_bucket)
+        .key("acme/inbound/lost.csv")
+        .body(ByteStream::from_static(b"a,b\n"))
+        .send()
+        .await
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("aws")
+            .args(["sqs", "receive-message", "--endpoint-url", &ep.aws, "--queue-url", &ep.dead_letter_queue])
+            .args(["--message-attribute-names", "All", "--wait-time-seconds", "10", "--output", "json"])
+            .env("AWS_ACCESS_KEY_ID", sim::ACCESS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", sim::SECRET_ACCESS_KEY)
+            .env("AWS_DEFAULT_REGION", sim::REGION)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let got: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let m = &got["Messages"][0];
+    let event: serde_json::Value = serde_json::from_str(m["Body"].as_str().unwrap()).unwrap();
+    assert_eq!(event["detail-type"], "Object Created");
+    assert_eq!(event["detail"]["object"]["key"], "acme/inbound/lost.csv");
+    assert_eq!(m["MessageAttributes"]["ERROR_CODE"]["StringValue"], "NO_RESOURCE");
+    assert_eq!(m["MessageAttributes"]["RETRY_ATTEMPTS"]["StringValue"], "0");
+    let rule = m["MessageAttributes"]["RULE_ARN"]["StringValue"].as_str().unwrap();
+    assert!(rule.ends_with(":rule/partner-intake-transfer-object-created"), "{rule}");
+    let md5 = hex::encode(<md5::Md5 as md5::Digest>::digest(m["Body"].as_str().unwrap().as_bytes()));
+    assert_eq!(m["MD5OfBody"], md5.as_str());
 }

@@ -19,6 +19,7 @@ locals {
     min(try(local.throttle_retrier.IntervalSeconds, 1) * pow(try(local.throttle_retrier.BackoffRate, 2), n), try(local.throttle_retrier.MaxDelaySeconds, 31622400))
   ]
   transformer = jsondecode(templatefile(var.input_transformer_file, { destination_bucket = var.destination_bucket }))
+  rule_target = jsondecode(file(var.rule_target_file))
 }
 
 # --- State machine ---
@@ -200,8 +201,8 @@ resource "aws_cloudwatch_event_target" "start_transfer" {
   }
 
   retry_policy {
-    maximum_event_age_in_seconds = 86400
-    maximum_retry_attempts       = 185
+    maximum_event_age_in_seconds = local.rule_target.RetryPolicy.MaximumEventAgeInSeconds
+    maximum_retry_attempts       = local.rule_target.RetryPolicy.MaximumRetryAttempts
   }
 
   dead_letter_config {

@@ -37,6 +37,7 @@ output "rule" {
     definition     = aws_sfn_state_machine.this.definition
     logging_level  = one(aws_sfn_state_machine.this.logging_configuration).level
     dead_letter    = one(aws_cloudwatch_event_target.start_transfer.dead_letter_config).arn
+    retry_policy   = one(aws_cloudwatch_event_target.start_transfer.retry_policy)
     dead_letter_encryption = {
       sqs_managed = aws_sqs_queue.dead_letters.sqs_managed_sse_enabled
       kms_key     = aws_sqs_queue.dead_letters.kms_master_key_id

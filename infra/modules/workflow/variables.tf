@@ -18,6 +18,11 @@ variable "input_transformer_file" {
   type        = string
 }
 
+variable "rule_target_file" {
+  description = "JSON file with the rule target's RetryPolicy (MaximumEventAgeInSeconds, MaximumRetryAttempts), shared with the simulator."
+  type        = string
+}
+
 variable "function_arn" {
   description = "Copy function ARN."
   type        = string

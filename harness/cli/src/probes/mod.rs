@@ -5,6 +5,7 @@
 pub mod dynamodb;
 pub mod logs;
 pub mod s3;
+pub mod sqs;
 pub mod stepfunctions;
 
 use std::time::{Duration, Instant};

@@ -130,8 +130,8 @@ pub async fn versions(c: &Clients, bucket: &str, key: &str) -> Result<Vec<Option
     }
 }
 
-/// How many multipart uploads are open under `prefix`.
-pub async fn open_uploads(c: &Clients, bucket: &str, prefix: &str) -> Result<usize, ProbeError> {
+/// The keys of the multipart uploads open under `prefix` (one per upload).
+async fn open_upload_keys(c: &Clients, bucket: &str, prefix: &str) -> Result<Vec<String>, ProbeError> {
     let out =
         c.s3.list_multipart_uploads()
             .bucket(bucket)
@@ -139,5 +139,15 @@ pub async fn open_uploads(c: &Clients, bucket: &str, prefix: &str) -> Result<usi
             .send()
             .await
             .map_err(|e| ProbeError::from_sdk("s3", "ListMultipartUploads", uri(bucket, prefix), &e))?;
-    Ok(out.uploads().len())
+    Ok(out.uploads().iter().map(|u| u.key().unwrap_or_default().to_string()).collect())
+}
+
+/// How many multipart uploads are open under `prefix`.
+pub async fn open_uploads(c: &Clients, bucket: &str, prefix: &str) -> Result<usize, ProbeError> {
+    Ok(open_upload_keys(c, bucket, prefix).await?.len())
+}
+
+/// How many multipart uploads of exactly `key` are open.
+pub async fn open_uploads_of(c: &Clients, bucket: &str, key: &str) -> Result<usize, ProbeError> {
+    Ok(open_upload_keys(c, bucket, key).await?.iter().filter(|k| *k == key).count())
 }

@@ -18,6 +18,8 @@ pub struct Execution {
     pub lambda_tasks: usize,
     /// Tasks that failed with `Lambda.TooManyRequestsException` (throttled invocations).
     pub throttled_tasks: usize,
+    /// The error of every failed task, in history order.
+    pub task_errors: Vec<String>,
 }
 
 /// Every execution ARN of the state machine (all pages).
@@ -57,7 +59,7 @@ async fn describe(
 pub async fn execution(c: &Clients, arn: &str) -> Result<Execution, ProbeError> {
     let d = describe(c, arn).await?;
     let input = serde_json::from_str(d.input().unwrap_or("{}")).unwrap_or(serde_json::Value::Null);
-    let (mut lambda_tasks, mut throttled_tasks) = (0, 0);
+    let (mut lambda_tasks, mut throttled_tasks, mut task_errors) = (0, 0, Vec::new());
     let mut token = None;
     loop {
         let page = c
@@ -73,8 +75,9 @@ pub async fn execution(c: &Clients, arn: &str) -> Result<Execution, ProbeError> 
             if h.task_scheduled_event_details().is_some_and(|t| t.resource_type() == "lambda") {
                 lambda_tasks += 1;
             }
-            if h.task_failed_event_details().and_then(|d| d.error()) == Some("Lambda.TooManyRequestsException") {
-                throttled_tasks += 1;
+            if let Some(error) = h.task_failed_event_details().and_then(|d| d.error()) {
+                throttled_tasks += usize::from(error == "Lambda.TooManyRequestsException");
+                task_errors.push(error.to_string());
             }
         }
         token = page.next_token().map(str::to_string);
@@ -89,6 +92,7 @@ pub async fn execution(c: &Clients, arn: &str) -> Result<Execution, ProbeError> 
         input,
         lambda_tasks,
         throttled_tasks,
+        task_errors,
     })
 }
 

@@ -25,6 +25,8 @@ pub enum Stage {
     S3,
     /// The metadata table's records.
     Dynamodb,
+    /// Rule deliveries and the dead-letter queue.
+    Eventbridge,
     /// Executions and their history.
     Stepfunctions,
     /// Session logs and the function's log.
@@ -41,6 +43,7 @@ impl Stage {
             Stage::Dynamodb => "dynamodb",
             Stage::Stepfunctions => "stepfunctions",
             Stage::Logs => "logs",
+            Stage::Eventbridge => "eventbridge",
         }
     }
 }

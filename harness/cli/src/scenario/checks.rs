@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use copy_lambda::event::sequencer_order;
 
 use super::plan::{Expect, KeyPlan, Planned};
-use crate::probes::{ProbeError, dynamodb, logs, s3, stepfunctions, wait_for};
+use crate::probes::{ProbeError, dynamodb, logs, s3, sqs, stepfunctions, wait_for};
 use crate::report::{Check, Outcome, Stage};
 use crate::sftp_client::ClientError;
 use crate::targets::{Clients, Target};
@@ -227,6 +227,20 @@ pub async fn check_key(
             },
         ),
     });
+    // Every execution has finished: a multipart copy still open at the destination was
+    // orphaned by an attempt that died (its parts are billed until a lifecycle rule aborts it).
+    let t = Instant::now();
+    checks.push(judged(
+        Stage::S3,
+        format!("no multipart copy of {key} left open at the destination"),
+        t,
+        match s3::open_uploads_of(clients, &ep.destination_bucket, key).await {
+            Ok(0) => Ok("none open".into()),
+            Ok(n) => Err(Failure::Saw(format!("{n} open multipart upload(s) of s3://{}/{key}", ep.destination_bucket))),
+            Err(e) if e.code == "NoSuchBucket" => Ok("no destination bucket, so nothing open".into()),
+            Err(e) => Err(e.into()),
+        },
+    ));
     checks
 }
 
@@ -384,6 +398,87 @@ pub async fn check_absent(
     )
 }
 
+/// An upload EventBridge could not deliver: the source object exists, its event is in the
+/// rule's dead-letter queue (with `code` when given), and no execution, record or copy exists
+/// for it, watched for `settle`. An error it cannot interpret fails it.
+pub async fn check_dead_lettered(
+    clients: &Clients,
+    ep: &Target,
+    f: &KeyPlan,
+    code: Option<&str>,
+    settle: Duration,
+    deadline: Instant,
+) -> Check {
+    let t = Instant::now();
+    let key = &f.key;
+    let name = format!("the event for {key} is in the dead-letter queue, with no execution or record");
+    let Some(url) = ep.dead_letter_queue.as_deref() else {
+        return judged(
+            Stage::Eventbridge,
+            name,
+            t,
+            Err(Failure::Saw("the target names no dead-letter queue (outputs without dead_letter_queue)".into())),
+        );
+    };
+    let letter = wait_for(deadline, || async {
+        let letters = sqs::dead_letters_for_key(clients, url, key).await?;
+        Ok(letters.into_iter().find(|l| code.is_none_or(|c| l.error_code == c)))
+    })
+    .await;
+    let letter = match letter {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            let why = match code {
+                Some(c) => format!("no message for {key} with ERROR_CODE {c} in {url} by the deadline"),
+                None => format!("no message for {key} in {url} by the deadline"),
+            };
+            return judged(Stage::Eventbridge, name, t, Err(Failure::Saw(why)));
+        }
+        Err(e) => return judged(Stage::Eventbridge, name, t, Err(e.into())),
+    };
+    let leftovers = || async {
+        let mut found = Vec::new();
+        if s3::head(clients, &ep.source_bucket, key).await?.is_none() {
+            found.push(format!("no source object s3://{}/{key}", ep.source_bucket));
+        }
+        if s3::head(clients, &ep.destination_bucket, key).await?.is_some() {
+            found.push(format!("a copy s3://{}/{key}", ep.destination_bucket));
+        }
+        let records = dynamodb::records_for_key(clients, &ep.table, key).await?;
+        if !records.is_empty() {
+            found.push(format!("{} record(s)", records.len()));
+        }
+        let executions = stepfunctions::executions_for_key(clients, &ep.state_machine_arn, key).await?;
+        if !executions.is_empty() {
+            found.push(format!("{} execution(s)", executions.len()));
+        }
+        Ok::<_, ProbeError>(found)
+    };
+    let watch_until = Instant::now() + settle;
+    loop {
+        match leftovers().await {
+            Ok(found) if !found.is_empty() => {
+                return judged(Stage::Eventbridge, name, t, Err(Failure::Saw(found.join(", "))));
+            }
+            Ok(_) if Instant::now() >= watch_until => break,
+            Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) => return judged(Stage::Eventbridge, name, t, Err(e.into())),
+        }
+    }
+    let exhausted = letter.exhausted.map(|c| format!(", {c} exhausted")).unwrap_or_default();
+    judged(
+        Stage::Eventbridge,
+        name,
+        t,
+        Ok(format!(
+            "{} after {} retries{exhausted}: {}",
+            letter.error_code,
+            letter.retry_attempts,
+            letter.error_message.chars().take(120).collect::<String>()
+        )),
+    )
+}
+
 /// Some invocation for this run's keys was throttled and retried.
 pub async fn throttled(clients: &Clients, machine: &str, keys: &[&str]) -> Result<String, Failure> {
     let mut count = 0;
@@ -398,6 +493,31 @@ pub async fn throttled(clients: &Clients, machine: &str, keys: &[&str]) -> Resul
         Ok(format!("{count} throttled invocation(s) of this run's {} file(s)", keys.len()))
     } else {
         Err(Failure::Saw(format!("none of this run's {} file(s) had a throttled invocation", keys.len())))
+    }
+}
+
+/// Each of `wanted` failed some task of this run's keys (in the executions' history).
+pub async fn task_errors(
+    clients: &Clients,
+    machine: &str,
+    keys: &[&str],
+    wanted: &[String],
+) -> Result<String, Failure> {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for key in keys {
+        for e in stepfunctions::executions_for_key(clients, machine, key).await? {
+            for error in e.task_errors {
+                *seen.entry(error).or_default() += 1;
+            }
+        }
+    }
+    let missing: Vec<&str> = wanted.iter().filter(|w| !seen.contains_key(*w)).map(String::as_str).collect();
+    let summary = seen.iter().map(|(e, n)| format!("{e} x{n}")).collect::<Vec<_>>().join(", ");
+    if missing.is_empty() {
+        Ok(format!("failed tasks: {summary}"))
+    } else {
+        let summary = if summary.is_empty() { "none".to_string() } else { summary };
+        Err(Failure::Saw(format!("no task failed with {}; failed tasks: {summary}", missing.join(", "))))
     }
 }
 

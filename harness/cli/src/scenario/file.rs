@@ -102,6 +102,10 @@ pub struct Scenario {
     /// At least one invocation must have been throttled (`Lambda.TooManyRequestsException`).
     #[serde(default)]
     pub expect_throttling: bool,
+    /// Errors that must each have failed some task of this run's files, as the executions'
+    /// history names them (`Runtime.ExitError`), retried or caught.
+    #[serde(default)]
+    pub expect_task_errors: Vec<String>,
 }
 
 fn default_version() -> u32 {
@@ -168,6 +172,10 @@ pub enum Outcome {
     /// A later upload of the same path reached the destination first: record `superseded`,
     /// execution SUCCEEDED, never copied.
     Superseded,
+    /// The object lands but EventBridge cannot start the execution: the event ends in the
+    /// rule's dead-letter queue, and no execution, record or copy exists.
+    #[serde(rename = "dead-lettered")]
+    DeadLettered,
 }
 
 /// A count a scenario states: exact (`3`), or bounded (`{ at_most = 2 }`).
@@ -230,6 +238,10 @@ pub struct Upload {
     /// Text the record's `error_message` must contain (for `expect = "failed"`).
     #[serde(default)]
     pub error_contains: Option<String>,
+    /// The `ERROR_CODE` the dead-letter message must carry (for `expect = "dead-lettered"`:
+    /// `NO_RESOURCE`, `THROTTLING`, ...).
+    #[serde(default)]
+    pub dead_letter_code: Option<String>,
     /// Text the record's `copy_method` must contain (`CopyObject`, `UploadPartCopy`).
     #[serde(default)]
     pub copy_method: Option<String>,

@@ -36,6 +36,12 @@ pub enum Expect {
     },
     /// A folder marker, recorded `skipped`.
     Skipped,
+    /// The source object exists; its event is in the rule's dead-letter queue and nothing
+    /// else exists for it (no execution, record or copy).
+    DeadLettered {
+        /// The dead-letter message's `ERROR_CODE`.
+        error_code: Option<String>,
+    },
     /// Nothing may exist for this key: no source object, no record, no copy, no parts.
     Absent {
         /// Why nothing may exist.
@@ -71,7 +77,7 @@ impl Planned {
             Expect::Superseded => &["superseded"],
             Expect::Failed { .. } => &["failed"],
             Expect::Skipped => &["skipped"],
-            Expect::Absent { .. } => &[],
+            Expect::Absent { .. } | Expect::DeadLettered { .. } => &[],
         }
     }
 
@@ -116,6 +122,11 @@ impl KeyPlan {
     /// Whether the key must not exist at all.
     pub fn is_absent(&self) -> bool {
         matches!(self.uploads.last().map(|p| &p.expect), Some(Expect::Absent { .. }))
+    }
+
+    /// Whether its event must end in the dead-letter queue.
+    pub fn is_dead_lettered(&self) -> bool {
+        matches!(self.uploads.last().map(|p| &p.expect), Some(Expect::DeadLettered { .. }))
     }
 
     /// Whether it is a folder marker.
@@ -275,6 +286,7 @@ pub fn plan(scenario: &Scenario, homes: &Homes<'_>) -> Vec<KeyPlan> {
                 Expect::Transferred { content, copy_method: u.copy_method.clone() }
             }
             Some(file::Outcome::Superseded) => Expect::Superseded,
+            Some(file::Outcome::DeadLettered) => Expect::DeadLettered { error_code: u.dead_letter_code.clone() },
             Some(file::Outcome::Failed) | Some(file::Outcome::Refused) => {
                 Expect::Failed { error_contains: u.error_contains.clone() }
             }

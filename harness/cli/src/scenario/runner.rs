@@ -100,7 +100,7 @@ async fn run_checks(scenario: &Scenario, session: &Session, rec: &mut Recorder<'
     }
     session.release_held_requests();
     let checks_started = Instant::now();
-    for kp in planned.iter().filter(|k| !k.is_absent()) {
+    for kp in planned.iter().filter(|k| !k.is_absent() && !k.is_dead_lettered()) {
         let deliveries = 1 + scenario.sim.duplicate_deliveries as usize;
         rec.extend(checks::check_key(clients, ep, kp, deliveries, since_ms, deadline).await);
     }
@@ -112,6 +112,13 @@ async fn run_checks(scenario: &Scenario, session: &Session, rec: &mut Recorder<'
             _ => "",
         };
         rec.add(checks::check_absent(clients, ep, kp, why, settle, deadline).await);
+    }
+    for kp in planned.iter().filter(|k| k.is_dead_lettered()) {
+        let code = match kp.uploads.last().map(|p| &p.expect) {
+            Some(plan::Expect::DeadLettered { error_code }) => error_code.as_deref(),
+            _ => None,
+        };
+        rec.add(checks::check_dead_lettered(clients, ep, kp, code, settle, deadline).await);
     }
     let all_homes: BTreeSet<String> = scenario.users.iter().map(|u| homes.name(&u.name)).collect();
     // Keys some user's own upload accounts for, whichever user it was.
@@ -169,6 +176,16 @@ async fn run_checks(scenario: &Scenario, session: &Session, rec: &mut Recorder<'
             "some invocations were throttled and retried (Lambda.TooManyRequestsException)",
             t,
             checks::throttled(clients, &ep.state_machine_arn, &keys).await,
+        ));
+    }
+    if !scenario.expect_task_errors.is_empty() {
+        let t = Instant::now();
+        let keys: Vec<&str> = planned.iter().filter(|k| !k.is_absent()).map(|k| k.key.as_str()).collect();
+        rec.add(judged(
+            Stage::Stepfunctions,
+            format!("tasks failed with {} and the executions went on", scenario.expect_task_errors.join(", ")),
+            t,
+            checks::task_errors(clients, &ep.state_machine_arn, &keys, &scenario.expect_task_errors).await,
         ));
     }
     // The function's own word for every file that must be copied or superseded.

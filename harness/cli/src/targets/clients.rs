@@ -13,6 +13,8 @@ pub struct Clients {
     pub sfn: aws_sdk_sfn::Client,
     /// CloudWatch Logs.
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// SQS (the rule's dead-letter queue).
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 impl Clients {
@@ -33,6 +35,7 @@ impl Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(&conf),
             sfn: aws_sdk_sfn::Client::new(&conf),
             logs: aws_sdk_cloudwatchlogs::Client::new(&conf),
+            sqs: aws_sdk_sqs::Client::new(&conf),
         })
     }
 
@@ -51,6 +54,7 @@ impl Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(&data),
             sfn: aws_sdk_sfn::Client::new(&control),
             logs: aws_sdk_cloudwatchlogs::Client::new(&control),
+            sqs: aws_sdk_sqs::Client::new(&control),
         }
     }
 

@@ -38,6 +38,9 @@ pub async fn start(
     config.s3_faults = settings.s3_faults.clone();
     config.delivery.delays = settings.delivery_delays.clone();
     config.hold_invocations = settings.hold_function;
+    config.function_kills = settings.function_kills.clone();
+    config.dynamodb_faults = settings.dynamodb_faults.clone();
+    config.target_faults = settings.target_faults.clone();
     config.breaks = sim::breaks::Breaks::new(settings.breaks.iter().copied());
     sim::Simulator::start(config).await.context("starting the embedded simulator")
 }

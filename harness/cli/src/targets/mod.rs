@@ -73,6 +73,10 @@ impl TargetSpec {
                 needs: "the embedded simulator",
                 reason: "breaks act on the simulated S3, DynamoDB and SFTP together",
             }),
+            TargetSpec::Endpoint { .. } if !settings.dynamodb_faults.is_empty() => Err(Unsupported {
+                needs: "the embedded simulator's DynamoDB",
+                reason: "DynamoDB faults exist only where the simulator serves DynamoDB",
+            }),
             TargetSpec::Endpoint { .. } if !settings.s3_faults.is_empty() || !settings.create_destination_bucket => {
                 Err(Unsupported {
                     needs: "the embedded simulator's S3",
@@ -138,6 +142,8 @@ pub struct Target {
     pub sftp_log_group: String,
     /// Function log group.
     pub function_log_group: String,
+    /// URL of the rule's dead-letter queue, where the target says.
+    pub dead_letter_queue: Option<String>,
 }
 
 /// An open target: where everything is, the clients to ask it, the accounts to act as. The
@@ -321,6 +327,7 @@ impl Target {
             table: o.table.clone(),
             state_machine_arn: o.state_machine_arn.clone(),
             sftp_log_group: o.log_groups.sftp.clone(),
+            dead_letter_queue: o.dead_letter_queue.clone(),
             function_log_group: o.log_groups.function.clone(),
         }
     }
@@ -340,6 +347,7 @@ impl Target {
             table: ep.table.clone(),
             state_machine_arn: ep.state_machine_arn.clone(),
             sftp_log_group: ep.sftp_log_group.clone(),
+            dead_letter_queue: Some(ep.dead_letter_queue.clone()),
             function_log_group: ep.function_log_group.clone(),
         }
     }

@@ -36,6 +36,15 @@ pub struct SimSettings {
     /// Events held back, so a later one overtakes an earlier one.
     #[serde(default)]
     pub delivery_delays: Vec<sim::events::DeliveryDelay>,
+    /// Faults on the copy function's DynamoDB requests (throttling, 500s).
+    #[serde(default)]
+    pub dynamodb_faults: Vec<sim::dynamodb::Fault>,
+    /// The EventBridge rule's target (StartExecution) refusing deliveries.
+    #[serde(default)]
+    pub target_faults: Vec<sim::events::TargetFault>,
+    /// The copy function's process killed partway through matching invocations.
+    #[serde(default)]
+    pub function_kills: Vec<sim::lambda::Kill>,
     /// Every invocation of the copy function waits until the run has made the checks of the
     /// uploads marked `uploaded_first`.
     #[serde(default)]
@@ -63,6 +72,9 @@ impl SimSettings {
             && self.s3_faults.is_empty()
             && self.delivery_delays.is_empty()
             && !self.hold_function
+            && self.function_kills.is_empty()
+            && self.dynamodb_faults.is_empty()
+            && self.target_faults.is_empty()
             && self.breaks.is_empty()
     }
 }
@@ -80,6 +92,9 @@ impl Default for SimSettings {
             s3_faults: Vec::new(),
             delivery_delays: Vec::new(),
             hold_function: false,
+            function_kills: Vec::new(),
+            dynamodb_faults: Vec::new(),
+            target_faults: Vec::new(),
             breaks: Vec::new(),
         }
     }

@@ -52,6 +52,9 @@ pub struct StackOutputs {
     pub event_rule: String,
     /// Log groups.
     pub log_groups: LogGroups,
+    /// URL of the rule's dead-letter queue (absent from documents of older stacks).
+    #[serde(default)]
+    pub dead_letter_queue: Option<String>,
 }
 
 /// `sftp` of the outputs document.

@@ -32,6 +32,9 @@ pub const KINDS: &[Kind] = &[
     Kind { name: "auth-failure", pattern: "are logged as AUTH_FAILURE" },
     Kind { name: "throttled", pattern: "were throttled and retried" },
     Kind { name: "function-log", pattern: "the copy function logged the end" },
+    Kind { name: "open-uploads", pattern: "left open at the destination" },
+    Kind { name: "task-errors", pattern: "and the executions went on" },
+    Kind { name: "dead-letter", pattern: "is in the dead-letter queue" },
 ];
 
 /// The kind of a check, by its name (the first pattern that matches, so specific ones first).
@@ -57,6 +60,9 @@ pub fn kind_of(check: &str) -> Option<&'static str> {
         "session-log",
         "auth-failure",
         "throttled",
+        "open-uploads",
+        "task-errors",
+        "dead-letter",
         "executions-finish",
         "executions",
         "login-refused",

@@ -327,3 +327,123 @@ mod tests {
         assert!(EventPattern::parse(r#"{"k": "x"}"#).is_err());
     }
 }
+
+/// Generated patterns and events, matched by this module and by a reference matcher written
+/// from the EventBridge user guide's "Content filtering" rules directly (no shared code): they
+/// must agree on every pair.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    /// One leaf condition on one field, in the reference's own terms.
+    #[derive(Debug, Clone)]
+    enum Cond {
+        Exact(Value),
+        Prefix(String),
+        Suffix(String),
+        Exists(bool),
+        AnythingBut(Vec<Value>),
+        Range(f64, f64),
+    }
+
+    impl Cond {
+        fn pattern(&self) -> Value {
+            match self {
+                Cond::Exact(v) => v.clone(),
+                Cond::Prefix(p) => json!({"prefix": p}),
+                Cond::Suffix(s) => json!({"suffix": s}),
+                Cond::Exists(e) => json!({"exists": e}),
+                Cond::AnythingBut(vs) => json!({"anything-but": vs}),
+                Cond::Range(lo, hi) => json!({"numeric": [">=", lo, "<", hi]}),
+            }
+        }
+
+        /// The guide's rules: a field that is absent matches only `exists: false`; an array
+        /// value matches when any element does; anything-but matches present values outside
+        /// the list; numeric matches numbers only.
+        fn holds(&self, field: Option<&Value>) -> bool {
+            let Some(v) = field else { return matches!(self, Cond::Exists(false)) };
+            if let Value::Array(items) = v {
+                return match self {
+                    Cond::Exists(e) => *e,
+                    _ => items.iter().any(|i| self.holds(Some(i))),
+                };
+            }
+            match self {
+                Cond::Exists(e) => *e,
+                Cond::Exact(want) => want == v || (want.as_f64().is_some() && want.as_f64() == v.as_f64()),
+                Cond::Prefix(p) => v.as_str().is_some_and(|s| s.starts_with(p.as_str())),
+                Cond::Suffix(p) => v.as_str().is_some_and(|s| s.ends_with(p.as_str())),
+                Cond::AnythingBut(vs) => {
+                    !vs.iter().any(|x| x == v || (x.as_f64().is_some() && x.as_f64() == v.as_f64()))
+                }
+                Cond::Range(lo, hi) => v.as_f64().is_some_and(|n| n >= *lo && n < *hi),
+            }
+        }
+    }
+
+    const FIELDS: [&str; 3] = ["key", "size", "kind"];
+
+    fn value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            prop::sample::select(vec!["in/a.csv", "in/b.txt", "out/a.csv", "", "IN/A.CSV"]).prop_map(Value::from),
+            (0i64..10).prop_map(Value::from),
+            Just(Value::Null),
+            Just(Value::Bool(true)),
+        ]
+    }
+
+    fn cond() -> impl Strategy<Value = Cond> {
+        prop_oneof![
+            value().prop_map(Cond::Exact),
+            prop::sample::select(vec!["in/", "out", "", "IN"]).prop_map(|s| Cond::Prefix(s.into())),
+            prop::sample::select(vec![".csv", "txt", ""]).prop_map(|s| Cond::Suffix(s.into())),
+            any::<bool>().prop_map(Cond::Exists),
+            prop::collection::vec(value().prop_filter("plain", |v| !v.is_null()), 1..3).prop_map(Cond::AnythingBut),
+            (0i64..6, 1i64..6).prop_map(|(lo, w)| Cond::Range(lo as f64, (lo + w) as f64)),
+        ]
+    }
+
+    /// Per field: the conditions of its leaf (OR'ed), or none when the pattern leaves it out.
+    fn pattern() -> impl Strategy<Value = Vec<Option<Vec<Cond>>>> {
+        prop::collection::vec(prop::option::of(prop::collection::vec(cond(), 1..3)), FIELDS.len())
+            .prop_filter("at least one field", |p| p.iter().any(Option::is_some))
+    }
+
+    /// Per field: absent, a value, or an array of values.
+    fn event() -> impl Strategy<Value = Vec<Option<Value>>> {
+        let field = prop_oneof![
+            3 => value().prop_map(Some),
+            1 => prop::collection::vec(value(), 1..3).prop_map(|v| Some(Value::Array(v))),
+            1 => Just(None),
+        ];
+        prop::collection::vec(field, FIELDS.len())
+    }
+
+    proptest! {
+        #[test]
+        fn matching_agrees_with_the_reference(p in pattern(), e in event()) {
+            let mut detail = serde_json::Map::new();
+            for (name, leaf) in FIELDS.iter().zip(&p) {
+                if let Some(conds) = leaf {
+                    detail.insert(name.to_string(), Value::Array(conds.iter().map(Cond::pattern).collect()));
+                }
+            }
+            let mut fields = serde_json::Map::new();
+            for (name, v) in FIELDS.iter().zip(&e) {
+                if let Some(v) = v {
+                    fields.insert(name.to_string(), v.clone());
+                }
+            }
+            let pattern = json!({"detail": detail});
+            let event = json!({"source": "aws.s3", "detail": fields});
+            let expected = FIELDS.iter().zip(&p).all(|(name, leaf)| match leaf {
+                None => true,
+                Some(conds) => conds.iter().any(|c| c.holds(event["detail"].get(*name))),
+            });
+            let ours = super::EventPattern::from_value(&pattern).unwrap().matches(&event);
+            prop_assert_eq!(ours, expected, "pattern {} event {}", pattern, event);
+        }
+    }
+}

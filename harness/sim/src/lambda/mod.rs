@@ -51,6 +51,22 @@ pub struct FunctionSpec {
     pub command: Vec<String>,
 }
 
+/// A fault: the function's process killed (SIGKILL) partway through an invocation, as an
+/// out-of-memory kill or a crash of the host would.
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Kill {
+    /// Only invocations whose input contains this text (an object key).
+    #[serde(default)]
+    pub input_contains: Option<String>,
+    /// How long into the invocation, in milliseconds.
+    #[serde(default)]
+    pub after_ms: u64,
+    /// How many matching invocations it kills (all when absent).
+    #[serde(default)]
+    pub times: Option<u32>,
+}
+
 struct Instance {
     id: String,
     api: Arc<RuntimeApi>,
@@ -96,9 +112,44 @@ pub struct LambdaService {
     /// Open unless invocations are held (a test reads the pipeline's state before any runs).
     gate: Arc<tokio::sync::watch::Sender<bool>>,
     breaks: Arc<crate::breaks::Breaks>,
+    kills: Arc<Mutex<Vec<Kill>>>,
 }
 
-/// The error Step Functions reports when Lambda gives no error type (crash, timeout).
+/// How Go's os/exec (the Lambda runtime's host) prints a process's end: `signal: killed`,
+/// `exit status 2`, as in "Runtime exited with error: signal: killed".
+#[cfg(unix)]
+fn exit_text(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let names = [
+        (libc::SIGKILL, "killed"),
+        (libc::SIGSEGV, "segmentation fault"),
+        (libc::SIGABRT, "aborted"),
+        (libc::SIGTERM, "terminated"),
+    ];
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => match names.iter().find(|(n, _)| *n == sig) {
+            Some((_, name)) => format!("signal: {name}"),
+            None => format!("signal: {sig}"),
+        },
+        _ => status.to_string(),
+    }
+}
+
+#[cfg(not(unix))]
+fn exit_text(status: std::process::ExitStatus) -> String {
+    status.to_string()
+}
+
+/// A function error whose payload names its type: Step Functions' Lambda integration reports
+/// the payload's `errorType` as the error and the payload as the cause (a killed runtime gives
+/// `Runtime.ExitError`; see `exited`).
+fn typed(payload: Value) -> TaskFailure {
+    let error = payload["errorType"].as_str().unwrap_or("Lambda.Unknown").to_string();
+    TaskFailure::new(error, payload.to_string())
+}
+
+/// The error Step Functions reports when Lambda gives no error type (a timeout).
 fn unknown(payload: Value) -> TaskFailure {
     TaskFailure::new(
         "Lambda.Unknown",
@@ -117,7 +168,26 @@ impl LambdaService {
             aws_env,
             gate: Arc::new(tokio::sync::watch::channel(true).0),
             breaks: Arc::default(),
+            kills: Arc::default(),
         }
+    }
+
+    /// Kills function processes partway through invocations as `kills` say.
+    pub fn with_kills(self, kills: Vec<Kill>) -> Self {
+        Self { kills: Arc::new(Mutex::new(kills)), ..self }
+    }
+
+    /// The kill fault this invocation meets, if any (counting it).
+    fn kill_for(&self, payload: &Value) -> Option<Duration> {
+        let text = payload.to_string();
+        let mut kills = self.kills.lock().unwrap();
+        let k = kills
+            .iter_mut()
+            .find(|k| k.times != Some(0) && k.input_contains.as_deref().is_none_or(|c| text.contains(c)))?;
+        if let Some(t) = &mut k.times {
+            *t -= 1;
+        }
+        Some(Duration::from_millis(k.after_ms))
     }
 
     /// Breaks invocations as `breaks` say (for the harness's own tests).
@@ -199,7 +269,7 @@ impl LambdaService {
             _ => self
                 .start_instance(spec)
                 .await
-                .map_err(|e| unknown(json!({"errorType": "Runtime.InitError", "errorMessage": e})))?,
+                .map_err(|e| typed(json!({"errorType": "Runtime.InitError", "errorMessage": e})))?,
         };
         let group = format!("/aws/lambda/{}", spec.name);
         let request_id = uuid::Uuid::new_v4().to_string();
@@ -215,31 +285,50 @@ impl LambdaService {
             reply: tx,
         };
         let mut exited = instance.exited.clone();
+        let finished = tokio_util::sync::CancellationToken::new();
+        if let Some(after) = self.kill_for(&payload) {
+            let victim = instance.clone();
+            let finished = finished.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = finished.cancelled() => {}
+                    _ = tokio::time::sleep(after) => {
+                        info!(instance = %victim.id, "killing the function process (fault)");
+                        victim.kill();
+                    }
+                }
+            });
+        }
+        // Lines Lambda writes after END and REPORT (a runtime that exited).
+        let mut after_report = Vec::new();
         let outcome = if instance.api.submit(invocation).await.is_err() {
-            Err(unknown(
-                json!({"errorType": "Runtime.ExitError", "errorMessage": "runtime is not accepting invocations"}),
+            Err(typed(
+                json!({"errorType": "Runtime.ExitError", "errorMessage": format!("RequestId: {request_id} Error: Runtime exited without providing a reason")}),
             ))
         } else {
             tokio::select! {
                 r = rx => match r {
                     Ok(Reply::Success(body)) => Ok(serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))),
                     Ok(Reply::Error { error_type, body }) => Err(TaskFailure::new(error_type, String::from_utf8_lossy(&body).into_owned())),
-                    Err(_) => Err(unknown(json!({"errorType": "Runtime.ExitError", "errorMessage": "runtime dropped the invocation"}))),
+                    Err(_) => Err(typed(json!({"errorType": "Runtime.ExitError", "errorMessage": format!("RequestId: {request_id} Error: Runtime exited without providing a reason")}))),
                 },
                 _ = tokio::time::sleep(timeout) => {
-                    let msg = format!("{} Task timed out after {:.2} seconds", crate::iso_now(), timeout.as_secs_f64());
+                    // As Lambda reports a timeout: no errorType, so Step Functions says
+                    // Lambda.Unknown with the payload in the cause.
+                    let msg = format!("{} {request_id} Task timed out after {:.2} seconds", crate::iso_now(), timeout.as_secs_f64());
                     self.logs.put(&group, &instance.stream, msg.clone());
                     instance.kill();
-                    Err(unknown(json!({"errorType": "Sandbox.Timedout", "errorMessage": msg})))
+                    Err(unknown(json!({"errorMessage": msg})))
                 }
                 status = exited.wait_for(|e| e.is_some()) => {
                     let status = status.map(|s| s.clone().unwrap_or_default()).unwrap_or_default();
                     let msg = format!("RequestId: {request_id} Error: Runtime exited with error: {status}");
-                    self.logs.put(&group, &instance.stream, msg.clone());
-                    Err(unknown(json!({"errorType": "Runtime.ExitError", "errorMessage": msg})))
+                    after_report = vec![msg.clone(), "Runtime.ExitError".to_string()];
+                    Err(typed(json!({"errorType": "Runtime.ExitError", "errorMessage": msg})))
                 }
             }
         };
+        finished.cancel();
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         self.logs.put(&group, &instance.stream, format!("END RequestId: {request_id}"));
         self.logs.put(
@@ -252,7 +341,12 @@ impl LambdaService {
                 spec.settings.memory_size_mb.min(64),
             ),
         );
-        if instance.exited.borrow().is_none() && outcome.as_ref().err().is_none_or(|f| f.error != "Lambda.Unknown") {
+        for line in after_report {
+            self.logs.put(&group, &instance.stream, line);
+        }
+        let lost =
+            outcome.as_ref().err().is_some_and(|f| matches!(f.error.as_str(), "Lambda.Unknown" | "Runtime.ExitError"));
+        if instance.exited.borrow().is_none() && !lost {
             if let Some(f) = self.functions.lock().unwrap().get_mut(&spec.name) {
                 f.idle.push(instance);
             }
@@ -340,8 +434,8 @@ impl LambdaService {
         info!(instance = %instance.id, function = %spec.name, "cold start");
         tokio::spawn(async move {
             let status = tokio::select! {
-                s = child.wait() => s.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
-                _ = kill_rx.recv() => { let _ = child.kill().await; "killed".to_string() }
+                s = child.wait() => s.map(exit_text).unwrap_or_else(|e| e.to_string()),
+                _ = kill_rx.recv() => { let _ = child.kill().await; "signal: killed".to_string() }
             };
             let _ = exit_tx.send(Some(status));
         });

@@ -937,6 +937,9 @@ impl S3 for S3Frontend {
             storage_class: input.storage_class,
         }
         .attrs();
+        if self.broken(&input.bucket, Break::StrayCopyUploads) {
+            self.store.create_upload(&input.bucket, &input.key, attrs.clone(), algorithm, kind)?;
+        }
         let id = self.store.create_upload(&input.bucket, &input.key, attrs, algorithm, kind)?;
         let (info, _) = self.store.list_parts(&input.bucket, &input.key, &id)?;
         Ok(S3Response::new(CreateMultipartUploadOutput {

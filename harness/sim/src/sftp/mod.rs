@@ -96,6 +96,9 @@ impl SftpServer {
             auth_rejection_time_initial: Some(Duration::ZERO),
             inactivity_timeout: Some(config.idle_timeout),
             methods: russh::MethodSet::from(&[russh::MethodKind::PublicKey][..]),
+            // A client that keeps guessing is cut off (DISCONNECT, "Too many authentication
+            // attempts") after OpenSSH's default MaxAuthTries; Transfer Family documents no figure.
+            max_auth_attempts: MAX_AUTH_ATTEMPTS,
             ..Default::default()
         };
         logs.ensure_group(&Self::log_group_of(&config.server_id));
@@ -105,6 +108,24 @@ impl SftpServer {
     /// The log group Transfer Family writes session logs to.
     pub fn log_group_of(server_id: &str) -> String {
         format!("/aws/transfer/{server_id}")
+    }
+
+    /// Serves one SFTP subsystem for `user`, already authenticated, over any byte stream (what
+    /// an SSH channel carries), until the stream ends; `None` if there is no such user.
+    pub fn serve_subsystem<S>(
+        &self,
+        user: &str,
+        stream: S,
+        peer: std::net::SocketAddr,
+    ) -> Option<impl Future<Output = ()> + use<S>>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let user = self.config.users.iter().find(|u| u.name == user)?.clone();
+        let log = SessionLog::new(self.logs.clone(), &self.config.server_id, peer, &self.config.breaks);
+        let handler = fs::S3Filesystem::new(user, self.s3.clone(), log.clone(), self.config.clone());
+        let stream = bounded(stream, log);
+        Some(russh_sftp::server::run(stream, handler))
     }
 
     /// Accepts connections until the listener fails.
@@ -148,6 +169,19 @@ impl SftpServer {
         }
     }
 }
+
+/// The SFTP stream with OpenSSH's packet limit: an over-long packet ends it, logged as
+/// sftp-server's "bad message".
+fn bounded<S>(stream: S, log: SessionLog) -> framing::Bounded<S> {
+    framing::Bounded::new(stream, move |len| {
+        let msg = format!("bad message: a packet of {len} bytes is over the {} byte limit", framing::MAX_PACKET);
+        tracing::warn!("{msg}; closing the SFTP channel");
+        log.error("SFTP", "", &msg);
+    })
+}
+
+/// Refused authentication requests a connection may make before it is disconnected.
+pub const MAX_AUTH_ATTEMPTS: usize = 6;
 
 /// Transfer Family allows this many SFTP channels per connection.
 const MAX_SFTP_CHANNELS: usize = 10;
@@ -279,12 +313,7 @@ impl russh::server::Handler for Connection {
         self.sftp_channels.insert(channel_id);
         session.channel_success(channel_id)?;
         let handler = fs::S3Filesystem::new(user, self.server.s3.clone(), self.log.clone(), self.server.config.clone());
-        let log = self.log.clone();
-        let stream = framing::Bounded::new(channel.into_stream(), move |len| {
-            let msg = format!("bad message: a packet of {len} bytes is over the {} byte limit", framing::MAX_PACKET);
-            tracing::warn!("{msg}; closing the SFTP channel");
-            log.error("SFTP", "", &msg);
-        });
+        let stream = bounded(channel.into_stream(), self.log.clone());
         tokio::spawn(russh_sftp::server::run(stream, handler).in_current_span());
         Ok(())
     }

@@ -241,7 +241,10 @@ fn call(name: &str, args: Vec<Value>) -> Result<Value, IntrinsicError> {
                 if out.len() > 1000 {
                     return Err(fail("States.ArrayRange: at most 1000 items"));
                 }
-                i += step;
+                match i.checked_add(step) {
+                    Some(next) => i = next,
+                    None => break,
+                }
             }
             Ok(Value::Array(out))
         }
@@ -313,12 +316,14 @@ fn call(name: &str, args: Vec<Value>) -> Result<Value, IntrinsicError> {
             if hi <= lo {
                 return Err(fail("States.MathRandom: end must be greater than start"));
             }
-            let r = (uuid::Uuid::new_v4().as_u128() % (hi - lo) as u128) as i64;
-            Ok(json!(lo + r))
+            let span = (hi as i128 - lo as i128) as u128;
+            Ok(json!((lo as i128 + (uuid::Uuid::new_v4().as_u128() % span) as i128) as i64))
         }
         "States.MathAdd" => {
             arity(name, &args, 2..=2)?;
-            Ok(json!(want_int(name, &args[0])? + want_int(name, &args[1])?))
+            let (a, b) = (want_int(name, &args[0])?, want_int(name, &args[1])?);
+            // Found by the state_machine fuzz target: an i64 sum could overflow.
+            a.checked_add(b).map(|n| json!(n)).ok_or_else(|| fail("States.MathAdd: the sum is out of range"))
         }
         "States.StringSplit" => {
             arity(name, &args, 2..=2)?;
@@ -344,6 +349,20 @@ mod tests {
 
     fn ev(text: &str, input: Value) -> Value {
         evaluate(text, &input, &json!({"Execution": {"Id": "arn:x"}})).unwrap()
+    }
+
+    /// Regressions from the state_machine fuzz target: sums and ranges at the ends of i64.
+    #[test]
+    fn integer_extremes_fail_or_stop_instead_of_overflowing() {
+        let ctx = json!({});
+        let err = evaluate("States.MathAdd($.n, 1)", &json!({"n": i64::MAX}), &ctx).unwrap_err();
+        assert!(err.message.contains("out of range"), "{}", err.message);
+        assert_eq!(
+            ev("States.ArrayRange($.a, $.b, 5)", json!({"a": i64::MAX - 1, "b": i64::MAX})),
+            json!([i64::MAX - 1])
+        );
+        let r = ev("States.MathRandom($.lo, $.hi)", json!({"lo": i64::MIN, "hi": i64::MAX}));
+        assert!(r.is_i64(), "{r}");
     }
 
     #[test]

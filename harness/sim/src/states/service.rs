@@ -100,6 +100,8 @@ pub struct StepFunctions {
     inner: Arc<Mutex<Inner>>,
     invoker: TaskInvoker,
     clock: Clock,
+    /// The `drop-task-failed-events` break.
+    drop_task_failed: bool,
 }
 
 fn to_epoch(t: SystemTime) -> f64 {
@@ -109,7 +111,12 @@ fn to_epoch(t: SystemTime) -> f64 {
 impl StepFunctions {
     /// A service invoking Lambda through `invoker`, with waits on `clock`.
     pub fn new(invoker: TaskInvoker, clock: Clock) -> Self {
-        Self { inner: Arc::default(), invoker, clock }
+        Self { inner: Arc::default(), invoker, clock, drop_task_failed: false }
+    }
+
+    /// Breaks histories as `breaks` say (for the harness's own tests).
+    pub fn with_breaks(self, breaks: &crate::breaks::Breaks) -> Self {
+        Self { drop_task_failed: breaks.has(crate::breaks::Break::DropTaskFailedEvents), ..self }
     }
 
     /// Creates a state machine; returns its ARN.
@@ -201,6 +208,7 @@ impl StepFunctions {
 
         let record_inner = self.inner.clone();
         let record_arn = arn.clone();
+        let drop_task_failed = self.drop_task_failed;
         let run = Run {
             timeout: definition.timeout_seconds,
             definition,
@@ -208,6 +216,9 @@ impl StepFunctions {
             invoker: self.invoker.clone(),
             clock: self.clock,
             record: Arc::new(move |kind: &str, details: Value| {
+                if drop_task_failed && kind == "TaskFailed" {
+                    return;
+                }
                 if let Some(e) = record_inner.lock().unwrap().executions.get_mut(&record_arn) {
                     e.history.push(HistoryEvent { kind: kind.into(), timestamp: SystemTime::now(), details });
                 }

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for FUZZ_SECONDS (default 30) from the committed seeds, with a fresh
+# working corpus, and fails on the first crash, leak of a panic or hang (libFuzzer's -timeout).
+# Needs a nightly toolchain and cargo-fuzz (installed here from crates.io when missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${FUZZ_SECONDS:-30}"
+if ! rustup run nightly rustc -V >/dev/null 2>&1; then
+  echo "== installing a nightly toolchain for cargo fuzz"
+  rustup toolchain install nightly --profile minimal \
+    || { echo "fuzz: cargo fuzz needs a nightly toolchain and rustup could not install one"; exit 1; }
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "== installing cargo-fuzz"
+  cargo install --locked cargo-fuzz
+fi
+# Unoptimised, without a sanitizer: the targets are safe Rust, and a panic or an overflow
+# (debug assertions) is the crash we look for; the build is half as long.
+flags=(--dev --sanitizer none)
+cargo +nightly fuzz build "${flags[@]}"
+failed=0
+for t in $(cargo +nightly fuzz list); do
+  work="$(mktemp -d)"
+  if cargo +nightly fuzz run "${flags[@]}" "$t" "$work/corpus" "fuzz/corpus/$t" -- \
+      -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -artifact_prefix="$work/" -print_final_stats=1 \
+      >"$work/log" 2>&1; then
+    runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log")"
+    corpus="$(find "$work/corpus" -type f | wc -l)"
+    echo "fuzz $t: ${runs:-0} runs in ${secs} s ($(( ${runs:-0} / secs ))/s), $corpus new corpus entries, no crash"
+  else
+    failed=1
+    echo "fuzz $t: FAILED; the input is in $work (add it to a regression test):"
+    grep -E "panicked|ERROR|SUMMARY|Test unit written" "$work/log" | head -20 || tail -40 "$work/log"
+  fi
+done
+exit "$failed"
