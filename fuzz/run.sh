@@ -21,6 +21,7 @@ cargo +nightly fuzz build "${flags[@]}"
 failed=0
 for t in $(cargo +nightly fuzz list); do
   work="$(mktemp -d)"
+  mkdir -p "$work/corpus"
   if cargo +nightly fuzz run "${flags[@]}" "$t" "$work/corpus" "fuzz/corpus/$t" -- \
       -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -artifact_prefix="$work/" -print_final_stats=1 \
       >"$work/log" 2>&1; then

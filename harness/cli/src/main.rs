@@ -251,6 +251,9 @@ enum BenchCommand {
     Upload(bench::upload::UploadBenchArgs),
     /// `harness sim` ready and the smoke scenario's wall time, against moto's start-up.
     Startup(bench::startup::StartupBenchArgs),
+    /// Many concurrent sessions of many files against `harness sim` in its own process: no
+    /// error, every file verified, the simulator's memory bounded.
+    Soak(bench::soak::SoakBenchArgs),
 }
 
 /// `<workspace>/<name>` when run from a checkout, else `./<name>`.
@@ -638,6 +641,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<usize> {
             let b = bench::upload::run(&args, |line| Console::print(&format!("{line}\n"))).await?;
             Console::upload_bench(&b);
             Ok(0)
+        }
+        Command::Bench(BenchCommand::Soak(args)) => {
+            Console::print(&format!(
+                "{} sessions x {} files of {} against harness sim (its own process)\n",
+                args.sessions, args.files, args.size
+            ));
+            let soak = bench::soak::run(&args).await?;
+            let problems = soak.problems();
+            Console::soak_bench(&soak, &problems);
+            Ok(if problems.is_empty() { 0 } else { 1 })
         }
         Command::Bench(BenchCommand::Startup(args)) => {
             let b = tokio::task::spawn_blocking(move || {

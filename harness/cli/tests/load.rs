@@ -459,3 +459,25 @@ fn the_kubernetes_manifests_validate() {
     let out = validate(&[bad]);
     assert!(!out.status.success(), "an unknown field passed strict validation: {}", text(&out));
 }
+
+/// `harness bench soak` runs sessions against `harness sim` in its own process and passes with
+/// every file verified; its memory bound is a real check: 1 MiB fails it, naming the figure.
+#[test]
+fn the_soak_benchmark_verifies_every_file_and_bounds_memory() {
+    let run = |bound: &str| {
+        Command::new(env!("CARGO_BIN_EXE_harness"))
+            .current_dir(root())
+            .args(["bench", "soak", "--sessions", "5", "--files", "2", "--rounds", "1", "--max-rss-mib", bound])
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    let ok = run("1024");
+    let t = text(&ok);
+    assert!(ok.status.success(), "{t}");
+    assert!(t.contains("10 uploaded, 10 transferred, 10 verified, 0 lost") && t.contains("soak PASSED"), "{t}");
+    let tight = run("1");
+    let t = text(&tight);
+    assert_eq!(tight.status.code(), Some(1), "{t}");
+    assert!(t.contains("over the 1 MiB bound"), "{t}");
+}

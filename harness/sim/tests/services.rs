@@ -682,3 +682,46 @@ async fn the_aws_cli_reads_dead_letters_over_sqs() {
     let md5 = hex::encode(<md5::Md5 as md5::Digest>::digest(m["Body"].as_str().unwrap().as_bytes()));
     assert_eq!(m["MD5OfBody"], md5.as_str());
 }
+
+/// CloudWatch Logs' PutLogEvents batch rules (API reference: 10,000 events, 1,048,576 bytes
+/// counting 26 bytes per event, chronological order) and DynamoDB's 400 KB item, each with the
+/// error AWS answers, through the SDKs.
+#[tokio::test]
+async fn logs_batches_and_dynamodb_items_meet_aws_limits() {
+    use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
+    use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+    let sim = start(|_| {}).await;
+    let conf = sdk_config(&sim.endpoints.aws, sim::SECRET_ACCESS_KEY);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
+    logs.create_log_group().log_group_name("/limits").send().await.unwrap();
+    logs.create_log_stream().log_group_name("/limits").log_stream_name("s").send().await.unwrap();
+    let event = |ts: i64, msg: String| InputLogEvent::builder().timestamp(ts).message(msg).build().unwrap();
+    let put = |events: Vec<InputLogEvent>| {
+        logs.put_log_events().log_group_name("/limits").log_stream_name("s").set_log_events(Some(events)).send()
+    };
+    // Exactly at the batch limit: one message of 1,048,550 bytes plus its 26.
+    put(vec![event(1, "x".repeat(1_048_550))]).await.unwrap();
+    let e = put(vec![event(1, "x".repeat(1_048_551))]).await.unwrap_err();
+    assert_eq!(e.code(), Some("InvalidParameterException"), "{e:?}");
+    assert!(e.message().unwrap_or_default().contains("Upload too large"), "{e:?}");
+    let many: Vec<InputLogEvent> = (0..10_001).map(|i| event(i, "m".into())).collect();
+    let e = put(many).await.unwrap_err();
+    assert!(e.message().unwrap_or_default().contains("less than or equal to 10000"), "{e:?}");
+    let e = put(vec![event(5, "b".into()), event(4, "a".into())]).await.unwrap_err();
+    assert_eq!(e.code(), Some("InvalidParameterException"), "{e:?}");
+    assert!(e.message().unwrap_or_default().contains("chronological order"), "{e:?}");
+
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let db = aws_sdk_dynamodb::Client::new(&conf);
+    let item = |size: usize| {
+        db.put_item()
+            .table_name(&sim.endpoints.table)
+            .item("file_id", AttributeValue::S("limits".into()))
+            .item("blob", AttributeValue::S("y".repeat(size)))
+    };
+    item(1000).send().await.unwrap();
+    let e = item(410 * 1024).send().await.unwrap_err();
+    assert_eq!(aws_sdk_dynamodb::error::ProvideErrorMetadata::code(&e), Some("ValidationException"), "{e:?}");
+    let msg = aws_sdk_dynamodb::error::ProvideErrorMetadata::message(&e).unwrap_or_default().to_string();
+    assert!(msg.contains("Item size has exceeded the maximum allowed size"), "{msg}");
+}

@@ -16,6 +16,7 @@ pub mod copy;
 pub mod load;
 pub mod pipeline;
 pub mod sim_process;
+pub mod soak;
 pub mod sshd;
 pub mod startup;
 pub mod upload;

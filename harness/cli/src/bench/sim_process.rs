@@ -22,6 +22,8 @@ pub struct SimProcess {
     pub key_path: PathBuf,
     /// known_hosts naming the simulator's host key.
     pub known_hosts: PathBuf,
+    /// Its whole `--json` line (endpoints, names, credentials).
+    pub info: serde_json::Value,
 }
 
 impl Drop for SimProcess {
@@ -67,6 +69,7 @@ impl SimProcess {
             user: field("user")?,
             key_path: field("private_key")?.into(),
             known_hosts: field("known_hosts")?.into(),
+            info: v.clone(),
             child,
             _dir: dir,
         })

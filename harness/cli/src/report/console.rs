@@ -160,6 +160,30 @@ impl Console {
     }
 
     /// `harness bench startup`'s figures, against moto's server start-up.
+    pub fn soak_bench(s: &crate::bench::soak::Soak, problems: &[String]) {
+        println!(
+            "  files      {} uploaded, {} transferred, {} verified, {} lost; peak {} sessions at once",
+            s.uploaded, s.transferred, s.verified, s.lost, s.peak_sessions
+        );
+        println!(
+            "  pace       {:.1} s, {:.1} files/s, close -> transferred p99 {:.0} ms",
+            s.wall_s, s.files_per_s, s.pipeline_p99_ms
+        );
+        let after: Vec<String> = s.rss_after_mib.iter().map(|m| format!("{m:.0}")).collect();
+        println!(
+            "  sim RSS    {:.0} MiB before, {:.0} MiB peak, after each round {} MiB (bound {:.0} MiB)",
+            s.rss_before_mib,
+            s.rss_peak_mib,
+            after.join(" / "),
+            s.max_rss_mib
+        );
+        if problems.is_empty() {
+            println!("soak PASSED");
+        } else {
+            println!("soak FAILED: {}", problems.join("; "));
+        }
+    }
+
     pub fn startup_bench(b: &crate::bench::startup::StartupBench) {
         println!("medians of {} rounds:", b.rounds);
         println!(

@@ -174,6 +174,16 @@ impl Session {
         Session { target, description, clients: None, accounts, simulator: None }
     }
 
+    /// A pipeline running elsewhere (a `harness sim` process, a stack) with these clients.
+    pub fn remote(
+        target: Target,
+        clients: Clients,
+        accounts: BTreeMap<String, Account>,
+        description: String,
+    ) -> Session {
+        Session { target, description, clients: Some(clients), accounts, simulator: None }
+    }
+
     /// Stops the simulator, if one runs.
     pub fn close(self) {
         if let Some(s) = &self.simulator {

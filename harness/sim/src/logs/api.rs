@@ -97,6 +97,42 @@ fn in_window(ts: i64, start: Option<i64>, end: Option<i64>) -> bool {
     start.is_none_or(|s| ts >= s) && end.is_none_or(|e| ts < e)
 }
 
+/// PutLogEvents' batch rules, as the API reference states them: at most 10,000 events, at most
+/// 1,048,576 bytes counting each message's UTF-8 plus 26 bytes per event, in chronological
+/// order. AWS's message for the order rule is quoted from a real response
+/// (dibog/cloudwatch-logback-appender#17); the others name the documented limit.
+fn check_batch(events: &[InputEvent]) -> Result<(), ApiError> {
+    const MAX_EVENTS: usize = 10_000;
+    const MAX_BATCH: usize = 1_048_576;
+    const OVERHEAD: usize = 26;
+    if events.is_empty() {
+        return Err(ApiError::validation(
+            "1 validation error detected: Value at 'logEvents' failed to satisfy constraint: Member must have length greater than or equal to 1",
+        ));
+    }
+    if events.len() > MAX_EVENTS {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value at 'logEvents' failed to satisfy constraint: Member must have length less than or equal to {MAX_EVENTS}"
+        )));
+    }
+    let size: usize = events.iter().map(|e| e.message.len() + OVERHEAD).sum();
+    if size > MAX_BATCH {
+        return Err(ApiError::client(
+            "InvalidParameterException",
+            format!(
+                "Upload too large: {size} bytes exceeds the limit of {MAX_BATCH} bytes (each event counts 26 bytes more than its message)"
+            ),
+        ));
+    }
+    if events.windows(2).any(|w| w[1].timestamp < w[0].timestamp) {
+        return Err(ApiError::client(
+            "InvalidParameterException",
+            "Log events in a single PutLogEvents request must be in chronological order.",
+        ));
+    }
+    Ok(())
+}
+
 /// Runs one Logs operation.
 pub fn handle(store: &LogStore, operation: &str, body: &[u8]) -> Result<Value, ApiError> {
     match operation {
@@ -125,6 +161,7 @@ pub fn handle(store: &LogStore, operation: &str, body: &[u8]) -> Result<Value, A
             if store.events(&input.log_group_name, &input.log_stream_name).is_none() {
                 return Err(not_found("log stream"));
             }
+            check_batch(&input.log_events)?;
             for e in input.log_events {
                 store.put_at(&input.log_group_name, &input.log_stream_name, e.timestamp, e.message);
             }

@@ -100,7 +100,13 @@ pub struct Run {
     pub record: Recorder,
     /// The definition's TimeoutSeconds.
     pub timeout: Option<u64>,
+    /// States entered so far (each adds two history events).
+    pub transitions: std::sync::atomic::AtomicUsize,
 }
+
+/// Step Functions' quota on one execution's history: "If the execution history reaches this
+/// quota, the execution fails" (Step Functions quotas, "Execution history").
+pub const MAX_HISTORY_EVENTS: usize = 25_000;
 
 fn error_matches(names: &[String], error: &str) -> bool {
     names.iter().any(|n| {
@@ -152,6 +158,16 @@ impl Run {
             let mut name = def.start_at.clone();
             let mut input = input;
             loop {
+                // Found by the state_machine fuzz target: a Pass/Choice loop never awaited, so
+                // it held its runtime thread and could not be stopped, its history growing.
+                tokio::task::yield_now().await;
+                let entered = self.transitions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if 2 * entered + 2 >= MAX_HISTORY_EVENTS {
+                    return Err(TaskFailure::new(
+                        "States.Runtime",
+                        format!("The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS})."),
+                    ));
+                }
                 let state = &def.states[&name];
                 let span = info_span!("state", name = %name, kind = %state.kind);
                 (self.record)(

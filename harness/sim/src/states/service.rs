@@ -210,6 +210,7 @@ impl StepFunctions {
         let record_arn = arn.clone();
         let drop_task_failed = self.drop_task_failed;
         let run = Run {
+            transitions: Default::default(),
             timeout: definition.timeout_seconds,
             definition,
             context,
@@ -361,4 +362,41 @@ fn not_found(arn: &str) -> ApiError {
 /// Seconds since the epoch, as the JSON protocol carries timestamps.
 pub fn epoch(t: SystemTime) -> f64 {
     to_epoch(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// From the state_machine fuzz target: a Choice that loops back to a Pass forever held its
+    /// runtime thread and grew its history without end. It now fails at Step Functions' history
+    /// quota, and can be stopped before that.
+    #[tokio::test]
+    async fn an_endless_loop_fails_at_the_history_quota_and_can_be_stopped() {
+        let invoker: TaskInvoker = Arc::new(|_, p| Box::pin(async move { Ok(p) }));
+        let sfn = StepFunctions::new(invoker, Clock::default());
+        let def = json!({"StartAt": "P", "States": {
+            "P": {"Type": "Pass", "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericLessThan": 0, "Next": "E"}], "Default": "P"},
+            "E": {"Type": "Succeed"}}});
+        let machine = sfn.create_state_machine("loop", &def.to_string(), "arn:aws:iam::000000000000:role/r").unwrap();
+        let (arn, _) = sfn.start_execution(&machine, None, Some(r#"{"n": 1}"#.into())).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let e = loop {
+            let e = sfn.execution(&arn).unwrap();
+            if e.status != ExecutionStatus::Running || std::time::Instant::now() > deadline {
+                break e;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        assert_eq!(e.status, ExecutionStatus::Failed);
+        assert_eq!(e.error.as_deref(), Some("States.Runtime"));
+        assert!(e.history.len() <= super::super::interpreter::MAX_HISTORY_EVENTS, "{} events", e.history.len());
+
+        let (arn, _) = sfn.start_execution(&machine, Some("stopped".into()), Some(r#"{"n": 1}"#.into())).unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        sfn.stop_execution(&arn, None, None).unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(sfn.execution(&arn).unwrap().status, ExecutionStatus::Aborted);
+    }
 }
