@@ -51,6 +51,11 @@ pub struct SimArgs {
     /// Transfer Family key type works: ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521.
     #[arg(long = "authorized-key", value_name = "PUBKEY_FILE")]
     authorized_keys: Vec<PathBuf>,
+    /// Keep buckets, objects and versions, the table, logs and executions in this directory
+    /// across restarts (executions a stop interrupted are redriven at the next start). Give
+    /// `--host-key` too, so clients that pinned the host key still connect.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     /// Print the connection details as one JSON object on one line.
     #[arg(long)]
     json: bool,
@@ -155,6 +160,7 @@ pub async fn run(args: SimArgs, infra: PathBuf, function_command: Vec<String>) -
         );
     }
     config.host = args.host.clone();
+    config.data_dir = args.data_dir.clone();
     config.sftp_port = args.sftp_port;
     config.gateway_port = args.port;
     config.dynamodb_port = args.dynamodb_port;

@@ -133,6 +133,8 @@ rows! {
     failed_copy_left: "checksum-mismatch", ["copy-twice"] => "no-destination", "bytes exists", ["copies"];
     copy_upload_orphaned: "large-file", ["stray-copy-uploads"] => "open-uploads", "1 open multipart upload(s)", [];
     dead_letters_dropped: "target-fails-to-dlq", ["drop-dead-letters"] => "dead-letter", "no message for acme/inbound/orphan.csv", [];
+    restart_lost_data: "restart-mid-pipeline", ["restart-loses-data"] => "restart", "is gone after the restart", ["executions-finish", "redriven", "function-log", "own-prefix", "session-log"];
+    running_forgotten: "restart-mid-pipeline", ["forget-running-executions"] => "redriven", "was redriven", [];
     task_errors_hidden: "function-killed", ["drop-task-failed-events"] => "task-errors", "no task failed with Runtime.ExitError", [];
 }
 

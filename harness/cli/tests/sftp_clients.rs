@@ -713,3 +713,46 @@ fn connections_dropped_at_every_phase_leave_nothing_partial() {
     }
     assert!(listing.contains("drop-closed.csv") && listing.contains("\"Size\": 20000"), "{listing}");
 }
+
+/// `harness sim --data-dir DIR` keeps the pipeline across a stop and a start: the same host
+/// key and server id, the source and destination objects, the record, the execution and the
+/// session log, all read back with the aws CLI from the second process.
+#[test]
+fn a_data_dir_keeps_the_pipeline_across_restarts() {
+    if !testkit::need(&[("sftp", "-h"), ("aws", "--version")]) {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let local = data.path().join("upload.csv");
+    std::fs::write(&local, "a,b\n1,2\n").unwrap();
+    let first = common::start_sim_with(&["--data-dir", dir]);
+    let out = first.sftp_batch(&format!("put {} kept.csv\n", local.display()), None, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let table = first.get("table").to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !common::aws(&first, &["dynamodb", "scan", "--table-name", &table]).1.contains("transferred") {
+        assert!(Instant::now() < deadline, "never transferred");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (fingerprint, server) = (first.get("host_key_fingerprint").to_string(), first.get("server_id").to_string());
+    drop(first);
+
+    let second = common::start_sim_with(&["--data-dir", dir]);
+    assert_eq!(second.get("host_key_fingerprint"), fingerprint);
+    assert_eq!(second.get("server_id"), server);
+    let (ok, objects) =
+        common::aws(&second, &["s3api", "list-objects-v2", "--bucket", second.get("destination_bucket")]);
+    assert!(ok && objects.contains("kept.csv"), "{objects}");
+    let (_, records) = common::aws(&second, &["dynamodb", "scan", "--table-name", &table]);
+    assert!(records.contains("transferred"), "{records}");
+    let arn = second.get("state_machine_arn").to_string();
+    let (_, executions) = common::aws(&second, &["stepfunctions", "list-executions", "--state-machine-arn", &arn]);
+    assert!(executions.contains("SUCCEEDED"), "{executions}");
+    let group = second.get("sftp_log_group").to_string();
+    let (_, logs) = common::aws(&second, &["logs", "filter-log-events", "--log-group-name", &group]);
+    assert!(logs.contains("CLOSE") && logs.contains("kept.csv"), "{logs}");
+    // And it still works: a second upload goes through.
+    let out = second.sftp_batch(&format!("put {} again.csv\n", local.display()), None, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+}

@@ -21,6 +21,11 @@ pub enum Break {
     /// S3: every multipart upload created in the destination bucket opens a second one that
     /// nobody completes.
     StrayCopyUploads,
+    /// Every service: a restart starts from an empty data directory.
+    RestartLosesData,
+    /// Step Functions: a restart forgets the executions that were running instead of
+    /// redriving them.
+    ForgetRunningExecutions,
     /// Step Functions: TaskFailed events are left out of execution histories.
     DropTaskFailedEvents,
     /// DynamoDB: the function's `transferred` is stored as `skipped`.

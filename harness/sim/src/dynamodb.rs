@@ -162,7 +162,8 @@ pub async fn create_metadata_table(addr: SocketAddr, table: &str) -> Result<(), 
     let resp = crate::gateway::forward(addr, req).await.map_err(|e| format!("dynamodb: {e}"))?;
     let status = resp.status();
     let text = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    if !status.is_success() {
+    // A table kept from an earlier run (`--data-dir`) is the one wanted.
+    if !status.is_success() && !String::from_utf8_lossy(&text).contains("ResourceInUseException") {
         return Err(format!("dynamodb CreateTable {table}: {status} {}", String::from_utf8_lossy(&text)));
     }
     Ok(())

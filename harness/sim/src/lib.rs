@@ -13,6 +13,7 @@ pub mod gateway;
 pub mod json_protocol;
 pub mod lambda;
 pub mod logs;
+pub mod persist;
 pub mod s3;
 pub mod sftp;
 pub mod sqs;
@@ -210,6 +211,8 @@ pub struct SimConfig {
     pub breaks: breaks::Breaks,
     /// S3 and DynamoDB from an external endpoint instead of the simulator.
     pub external: Option<ExternalAws>,
+    /// Keep buckets, objects, versions, the table, logs and executions here across restarts.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl SimConfig {
@@ -246,6 +249,7 @@ impl SimConfig {
             hold_invocations: false,
             breaks: breaks::Breaks::default(),
             external: None,
+            data_dir: None,
         }
     }
 }
@@ -297,7 +301,73 @@ pub struct Simulator {
     lambda: lambda::LambdaService,
     routes: Arc<gateway::Routes>,
     sftp: Arc<sftp::SftpServer>,
+    data_dir: Option<persist::DataDir>,
     stop: CancellationToken,
+}
+
+/// Writes what `--data-dir` keeps: S3's state, the logs, the executions.
+fn save(
+    d: &persist::DataDir,
+    store: &s3::S3Store,
+    logs: &logs::LogStore,
+    sfn: &states::StepFunctions,
+) -> std::io::Result<()> {
+    store.save()?;
+    logs.save(&d.logs())?;
+    let executions = serde_json::to_vec(&sfn.snapshot()).map_err(std::io::Error::other)?;
+    persist::write_atomically(&d.executions(), &executions)
+}
+
+/// Takes back an earlier run's executions (redriving those it left running) and announces
+/// again every object whose creation no execution took up (its event was in flight), so work
+/// a restart interrupted is finished, not lost.
+fn restore(
+    d: &persist::DataDir,
+    sfn: &states::StepFunctions,
+    store: &s3::S3Store,
+    announce: &tokio::sync::mpsc::UnboundedSender<s3::ObjectCreated>,
+    forget_running: bool,
+) -> std::io::Result<()> {
+    let mut executions: Vec<states::Execution> = match std::fs::read(d.executions()) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", d.executions().display()))
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    if forget_running {
+        executions.retain(|e| e.status != states::ExecutionStatus::Running);
+    }
+    let taken: std::collections::HashSet<(String, String)> = executions
+        .iter()
+        .filter_map(|e| {
+            let input: serde_json::Value = serde_json::from_str(&e.input).ok()?;
+            Some((input["key"].as_str()?.to_string(), input["sequencer"].as_str()?.to_string()))
+        })
+        .collect();
+    let redriven = sfn.restore(executions);
+    let mut announced = 0;
+    for o in store.announced_objects() {
+        if o.meta.sequencer.is_empty() || taken.contains(&(o.key.clone(), o.meta.sequencer.clone())) {
+            continue;
+        }
+        announced += 1;
+        let _ = announce.send(s3::ObjectCreated {
+            bucket: o.bucket,
+            key: o.key,
+            size: o.meta.size,
+            etag: o.meta.etag.clone(),
+            version_id: o.meta.version_id.clone(),
+            sequencer: o.meta.sequencer.clone(),
+            reason: "PutObject",
+            request_id: uuid::Uuid::new_v4().simple().to_string().to_uppercase(),
+            requester: ACCESS_KEY_ID.into(),
+            source_ip: "127.0.0.1".into(),
+            time: o.meta.last_modified,
+        });
+    }
+    info!(redriven, announced, "restored from the data directory");
+    Ok(())
 }
 
 async fn bind(host: &str, port: u16) -> Result<TcpListener, StartError> {
@@ -350,8 +420,18 @@ impl Simulator {
         let rule_target: RuleTarget = serde_json::from_str(&rule_target_text)
             .map_err(|e| StartError::Settings { file: definitions::RULE_TARGET.into(), message: e.to_string() })?;
 
+        let data_dir = match &config.data_dir {
+            Some(d) => Some(persist::DataDir::new(d).map_err(|e| StartError::Setup(format!("{}: {e}", d.display())))?),
+            None => None,
+        };
+        let kept = |what: &str, e: std::io::Error| StartError::Setup(format!("--data-dir {what}: {e}"));
+
         // DynamoDB.
-        let db = dynoxide::Database::memory().map_err(|e| StartError::Setup(format!("dynamodb: {e}")))?;
+        let db = match &data_dir {
+            Some(d) => dynoxide::Database::new(&d.dynamodb().to_string_lossy()),
+            None => dynoxide::Database::memory(),
+        }
+        .map_err(|e| StartError::Setup(format!("dynamodb: {e}")))?;
         let dstop = stop.clone();
         tokio::spawn(async move {
             let _ = dynoxide::server::serve_with_shutdown(dynamo_listener, db, async move { dstop.cancelled().await })
@@ -360,7 +440,10 @@ impl Simulator {
         dynamodb::create_metadata_table(dynamo_addr, &config.table).await.map_err(StartError::Setup)?;
 
         // Logs, Lambda, Step Functions.
-        let logs = Arc::new(logs::LogStore::default());
+        let logs = Arc::new(match &data_dir {
+            Some(d) => logs::LogStore::load(&d.logs()).map_err(|e| kept("logs", e))?,
+            None => logs::LogStore::default(),
+        });
         let (data_endpoint, key_id, secret) = match &config.external {
             Some(x) => (x.endpoint.clone(), x.access_key_id.clone(), x.secret_access_key.clone()),
             None => (gateway_url.clone(), ACCESS_KEY_ID.to_string(), SECRET_ACCESS_KEY.to_string()),
@@ -459,14 +542,19 @@ impl Simulator {
         // S3, announcing creations to the bus.
         let (event_tx, mut event_rx) = tokio::sync::mpsc::unbounded_channel();
         let announce_tx = event_tx.clone();
-        let store = Arc::new(s3::S3Store::new(event_tx).map_err(|e| StartError::Setup(format!("s3 storage: {e}")))?);
-        store
-            .create_bucket_with(&config.source_bucket, buckets.source.settings())
-            .map_err(|e| StartError::Setup(e.to_string()))?;
+        let store = Arc::new(
+            match &data_dir {
+                Some(d) => s3::S3Store::open(&d.s3(), event_tx),
+                None => s3::S3Store::new(event_tx),
+            }
+            .map_err(|e| StartError::Setup(format!("s3 storage: {e}")))?,
+        );
+        let mut wanted = vec![(&config.source_bucket, buckets.source.settings())];
         if config.create_destination_bucket {
-            store
-                .create_bucket_with(&config.destination_bucket, buckets.destination.settings())
-                .map_err(|e| StartError::Setup(e.to_string()))?;
+            wanted.push((&config.destination_bucket, buckets.destination.settings()));
+        }
+        for (name, settings) in wanted.into_iter().filter(|(name, _)| !store.has_bucket(name)) {
+            store.create_bucket_with(name, settings).map_err(|e| StartError::Setup(e.to_string()))?;
         }
         let estop = stop.clone();
         tokio::spawn(
@@ -500,14 +588,20 @@ impl Simulator {
         tokio::spawn(gateway::serve(gateway_listener, routes.clone(), stop.clone()));
 
         // SFTP, writing through an S3 client like Transfer Family does.
-        let host_key = match config.host_key.clone() {
-            Some(k) => k,
-            None => ssh_key::PrivateKey::random(&mut rand::rng(), ssh_key::Algorithm::Ed25519)
+        // A data directory keeps the server's identity too: clients that pinned its host key
+        // still connect, and its session logs stay in one group.
+        let host_key = match (config.host_key.clone(), &data_dir) {
+            (Some(k), _) => k,
+            (None, Some(d)) => d.host_key().map_err(|e| kept("host key", e))?,
+            (None, None) => ssh_key::PrivateKey::random(&mut rand::rng(), ssh_key::Algorithm::Ed25519)
                 .map_err(|e| StartError::Setup(e.to_string()))?,
         };
         let host_public_key = host_key.public_key().to_openssh().unwrap_or_default();
         let host_key_fingerprint = host_key.public_key().fingerprint(ssh_key::HashAlg::Sha256).to_string();
-        let id = server_id();
+        let id = match &data_dir {
+            Some(d) => d.server_id(server_id).map_err(|e| kept("server id", e))?,
+            None => server_id(),
+        };
         let role_arn = format!("arn:aws:iam::{ACCOUNT_ID}:role/partner-intake-sftp-access");
         let role_policy = definitions::load(infra, definitions::ACCESS_ROLE_POLICY, &values)?;
         let session_policy = definitions::load(infra, definitions::SESSION_POLICY, &values)?;
@@ -584,8 +678,24 @@ impl Simulator {
             destination_bucket: config.destination_bucket.clone(),
             table: config.table.clone(),
         };
+        if let Some(d) = &data_dir {
+            let forget = breaks.has(breaks::Break::ForgetRunningExecutions);
+            restore(d, &sfn, &store, &announce_tx, forget).map_err(|e| kept("executions", e))?;
+            let (d, store, logs, sfn, stop) = (d.clone(), store.clone(), logs.clone(), sfn.clone(), stop.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+                    }
+                    if let Err(e) = save(&d, &store, &logs, &sfn) {
+                        tracing::warn!(error = %e, "saving to the data directory failed");
+                    }
+                }
+            });
+        }
         info!(gateway = %endpoints.aws, sftp = %endpoints.sftp, "simulator listening");
-        Ok(Self { endpoints, s3_store: store, s3_faults: faults, lambda, routes, sftp, stop })
+        Ok(Self { endpoints, s3_store: store, s3_faults: faults, lambda, routes, sftp, data_dir, stop })
     }
 
     /// Serves the AWS API gateway's HTTP/1 requests over one byte stream, as if it had been
@@ -613,9 +723,19 @@ impl Simulator {
         self.lambda.release();
     }
 
-    /// Stops every listener and function process.
+    /// Stops every listener, execution and function process; with a data directory, first
+    /// saves what it keeps (executions still running are redriven by the next start).
     pub fn shutdown(&self) {
+        if self.stop.is_cancelled() {
+            return;
+        }
+        if let Some(d) = &self.data_dir
+            && let Err(e) = save(d, &self.s3_store, &self.routes.logs, &self.routes.sfn)
+        {
+            tracing::warn!(error = %e, "saving to the data directory failed");
+        }
         self.stop.cancel();
+        self.routes.sfn.shutdown();
         self.lambda.shutdown();
     }
 }

@@ -20,6 +20,8 @@ pub struct Execution {
     pub throttled_tasks: usize,
     /// The error of every failed task, in history order.
     pub task_errors: Vec<String>,
+    /// Whether it was redriven (an `ExecutionRedriven` event).
+    pub redriven: bool,
 }
 
 /// Every execution ARN of the state machine (all pages).
@@ -59,7 +61,7 @@ async fn describe(
 pub async fn execution(c: &Clients, arn: &str) -> Result<Execution, ProbeError> {
     let d = describe(c, arn).await?;
     let input = serde_json::from_str(d.input().unwrap_or("{}")).unwrap_or(serde_json::Value::Null);
-    let (mut lambda_tasks, mut throttled_tasks, mut task_errors) = (0, 0, Vec::new());
+    let (mut lambda_tasks, mut throttled_tasks, mut task_errors, mut redriven) = (0, 0, Vec::new(), false);
     let mut token = None;
     loop {
         let page = c
@@ -75,6 +77,7 @@ pub async fn execution(c: &Clients, arn: &str) -> Result<Execution, ProbeError> 
             if h.task_scheduled_event_details().is_some_and(|t| t.resource_type() == "lambda") {
                 lambda_tasks += 1;
             }
+            redriven |= h.r#type().as_str() == "ExecutionRedriven";
             if let Some(error) = h.task_failed_event_details().and_then(|d| d.error()) {
                 throttled_tasks += usize::from(error == "Lambda.TooManyRequestsException");
                 task_errors.push(error.to_string());
@@ -93,6 +96,7 @@ pub async fn execution(c: &Clients, arn: &str) -> Result<Execution, ProbeError> 
         lambda_tasks,
         throttled_tasks,
         task_errors,
+        redriven,
     })
 }
 

@@ -496,6 +496,34 @@ pub async fn throttled(clients: &Clients, machine: &str, keys: &[&str]) -> Resul
     }
 }
 
+/// After a restart, every uploaded object is still in the source bucket.
+pub async fn kept_uploads(clients: &Clients, ep: &Target, planned: &[KeyPlan]) -> Result<String, Failure> {
+    let keys: Vec<&KeyPlan> = planned.iter().filter(|k| !k.is_absent()).collect();
+    for k in &keys {
+        if s3::head(clients, &ep.source_bucket, &k.key).await?.is_none() {
+            return Err(Failure::Saw(format!("s3://{}/{} is gone after the restart", ep.source_bucket, k.key)));
+        }
+    }
+    Ok(format!("same ports; all {} uploaded object(s) still in s3://{}", keys.len(), ep.source_bucket))
+}
+
+/// Some execution of this run's keys was redriven, and each redriven one finished.
+pub async fn redriven(clients: &Clients, machine: &str, keys: &[&str]) -> Result<String, Failure> {
+    let mut redriven = Vec::new();
+    for key in keys {
+        for e in stepfunctions::executions_for_key(clients, machine, key).await? {
+            if e.redriven {
+                redriven.push((key.to_string(), e.status.clone()));
+            }
+        }
+    }
+    if redriven.is_empty() {
+        return Err(Failure::Saw(format!("no execution of this run's {} file(s) was redriven", keys.len())));
+    }
+    let summary: Vec<String> = redriven.iter().map(|(k, s)| format!("{k} {s}")).collect();
+    Ok(format!("{} redriven: {}", redriven.len(), summary.join(", ")))
+}
+
 /// Each of `wanted` failed some task of this run's keys (in the executions' history).
 pub async fn task_errors(
     clients: &Clients,

@@ -106,6 +106,10 @@ pub struct Scenario {
     /// history names them (`Runtime.ExitError`), retried or caught.
     #[serde(default)]
     pub expect_task_errors: Vec<String>,
+    /// Some execution of this run's files must have been redriven (`[sim] restart_after_ms`
+    /// cut it short; the restarted simulator ran it again).
+    #[serde(default)]
+    pub expect_redriven: bool,
 }
 
 fn default_version() -> u32 {

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use super::checks::{self, judged};
+use super::checks::{self, Failure, judged};
 use super::file::{self, Scenario};
 use super::plan::{self, Homes};
 use super::steps;
@@ -78,6 +78,24 @@ async fn run_checks(scenario: &Scenario, session: &Session, rec: &mut Recorder<'
     }
     for (i, login) in scenario.logins.iter().enumerate() {
         rec.add(steps::login_attempt(ep, accounts, login, i).await);
+    }
+    if let Some(after) = scenario.sim.restart_after_ms {
+        tokio::time::sleep(Duration::from_millis(after)).await;
+        let t = Instant::now();
+        let result = match session.restart_simulator().await {
+            Ok(true) => match &session.clients {
+                Some(clients) => checks::kept_uploads(clients, ep, &planned).await,
+                None => Ok("stopped and started again on the same ports".to_string()),
+            },
+            Ok(false) => Err(Failure::Saw("this target cannot restart its simulator".into())),
+            Err(e) => Err(Failure::Saw(format!("{e:#}"))),
+        };
+        rec.add(judged(
+            Stage::Target,
+            format!("the simulator restarts {after} ms after the uploads and keeps them"),
+            t,
+            result,
+        ));
     }
     let deadline = Instant::now() + Duration::from_secs(scenario.timeout_seconds);
 
@@ -168,25 +186,24 @@ async fn run_checks(scenario: &Scenario, session: &Session, rec: &mut Recorder<'
             checks::auth_failures(clients, ep, &user, since_ms, deadline).await,
         ));
     }
+    // Scenario-wide expectations about the executions of this run's files.
+    let keys: Vec<&str> = planned.iter().filter(|k| !k.is_absent()).map(|k| k.key.as_str()).collect();
+    let machine = &ep.state_machine_arn;
     if scenario.expect_throttling {
         let t = Instant::now();
-        let keys: Vec<&str> = planned.iter().filter(|k| !k.is_absent()).map(|k| k.key.as_str()).collect();
-        rec.add(judged(
-            Stage::Stepfunctions,
-            "some invocations were throttled and retried (Lambda.TooManyRequestsException)",
-            t,
-            checks::throttled(clients, &ep.state_machine_arn, &keys).await,
-        ));
+        let name = "some invocations were throttled and retried (Lambda.TooManyRequestsException)";
+        rec.add(judged(Stage::Stepfunctions, name, t, checks::throttled(clients, machine, &keys).await));
+    }
+    if scenario.expect_redriven {
+        let t = Instant::now();
+        let name = "executions the restart cut short were redriven (ExecutionRedriven)";
+        rec.add(judged(Stage::Stepfunctions, name, t, checks::redriven(clients, machine, &keys).await));
     }
     if !scenario.expect_task_errors.is_empty() {
         let t = Instant::now();
-        let keys: Vec<&str> = planned.iter().filter(|k| !k.is_absent()).map(|k| k.key.as_str()).collect();
-        rec.add(judged(
-            Stage::Stepfunctions,
-            format!("tasks failed with {} and the executions went on", scenario.expect_task_errors.join(", ")),
-            t,
-            checks::task_errors(clients, &ep.state_machine_arn, &keys, &scenario.expect_task_errors).await,
-        ));
+        let name = format!("tasks failed with {} and the executions went on", scenario.expect_task_errors.join(", "));
+        let result = checks::task_errors(clients, machine, &keys, &scenario.expect_task_errors).await;
+        rec.add(judged(Stage::Stepfunctions, name, t, result));
     }
     // The function's own word for every file that must be copied or superseded.
     let outcomes: Vec<(&str, &[&str])> = planned

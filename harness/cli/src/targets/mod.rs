@@ -157,21 +157,32 @@ pub struct Session {
     pub clients: Option<Clients>,
     /// The SFTP account each declared user acts as.
     pub accounts: BTreeMap<String, Account>,
-    simulator: Option<sim::Simulator>,
+    simulator: std::sync::Mutex<Option<sim::Simulator>>,
+    restartable: Option<embedded::Restartable>,
 }
 
 impl Session {
     /// Lets the S3 requests the scenario's `hold` faults keep waiting go on.
     pub fn release_held_requests(&self) {
-        if let Some(s) = &self.simulator {
+        if let Some(s) = &*self.simulator.lock().unwrap() {
             s.release_held_requests();
         }
+    }
+
+    /// Restarts the simulator where the run asked for it (`[sim] restart_after_ms`): same
+    /// endpoints, its state carried across. `false` if this session cannot.
+    pub async fn restart_simulator(&self) -> anyhow::Result<bool> {
+        let Some(r) = &self.restartable else { return Ok(false) };
+        let Some(old) = self.simulator.lock().unwrap().take() else { return Ok(false) };
+        let new = r.restart(old).await?;
+        *self.simulator.lock().unwrap() = Some(new);
+        Ok(true)
     }
 
     /// A plain SFTP server (no pipeline behind it, no AWS): what `harness bench` measures
     /// against sshd.
     pub fn sftp_only(target: Target, accounts: BTreeMap<String, Account>, description: String) -> Session {
-        Session { target, description, clients: None, accounts, simulator: None }
+        Session { target, description, clients: None, accounts, simulator: Default::default(), restartable: None }
     }
 
     /// A pipeline running elsewhere (a `harness sim` process, a stack) with these clients.
@@ -181,12 +192,19 @@ impl Session {
         accounts: BTreeMap<String, Account>,
         description: String,
     ) -> Session {
-        Session { target, description, clients: Some(clients), accounts, simulator: None }
+        Session {
+            target,
+            description,
+            clients: Some(clients),
+            accounts,
+            simulator: Default::default(),
+            restartable: None,
+        }
     }
 
     /// Stops the simulator, if one runs.
     pub fn close(self) {
-        if let Some(s) = &self.simulator {
+        if let Some(s) = &*self.simulator.lock().unwrap() {
             s.shutdown();
         }
     }
@@ -198,7 +216,7 @@ pub async fn open(spec: &TargetSpec, users: &[User], settings: &SimSettings) -> 
     match spec {
         TargetSpec::Embedded(paths) => {
             let accounts = accounts::generated(users);
-            let simulator = embedded::start(paths, users, &accounts, settings, None).await?;
+            let (simulator, restartable) = embedded::start(paths, users, &accounts, settings, None).await?;
             let target = Target::from_sim(&simulator.endpoints);
             let description = format!(
                 "embedded simulator (sftp {}:{}, aws {}, server {})",
@@ -213,7 +231,8 @@ pub async fn open(spec: &TargetSpec, users: &[User], settings: &SimSettings) -> 
                 sim::ACCESS_KEY_ID,
                 sim::SECRET_ACCESS_KEY,
             );
-            Ok(Session { target, description, clients: Some(clients), accounts, simulator: Some(simulator) })
+            let simulator = std::sync::Mutex::new(Some(simulator));
+            Ok(Session { target, description, clients: Some(clients), accounts, simulator, restartable })
         }
         TargetSpec::Endpoint { paths, endpoint, provision } => {
             let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "test".into());
@@ -231,14 +250,15 @@ pub async fn open(spec: &TargetSpec, users: &[User], settings: &SimSettings) -> 
                 access_key_id: key.clone(),
                 secret_access_key: secret.clone(),
             };
-            let simulator = embedded::start(paths, users, &accounts, settings, Some(external)).await?;
+            let (simulator, restartable) = embedded::start(paths, users, &accounts, settings, Some(external)).await?;
             let target = Target::from_sim(&simulator.endpoints);
             let description = format!(
                 "endpoint {endpoint}: S3 and DynamoDB from the endpoint; SFTP, EventBridge, Step Functions, Lambda and Logs from the simulator (aws {})",
                 simulator.endpoints.aws
             );
             let clients = Clients::split(endpoint, &simulator.endpoints.aws, sim::REGION, &key, &secret);
-            Ok(Session { target, description, clients: Some(clients), accounts, simulator: Some(simulator) })
+            let simulator = std::sync::Mutex::new(Some(simulator));
+            Ok(Session { target, description, clients: Some(clients), accounts, simulator, restartable })
         }
         TargetSpec::Aws { stack, users: given } => {
             let (outputs, accounts) = stack_accounts(stack, users, given)?;
@@ -255,7 +275,7 @@ pub async fn open(spec: &TargetSpec, users: &[User], settings: &SimSettings) -> 
                     "partner mode: no AWS credentials"
                 }
             );
-            Ok(Session { target, description, clients, accounts, simulator: None })
+            Ok(Session { target, description, clients, accounts, simulator: Default::default(), restartable: None })
         }
     }
 }

@@ -49,6 +49,11 @@ pub struct SimSettings {
     /// uploads marked `uploaded_first`.
     #[serde(default)]
     pub hold_function: bool,
+    /// Restart the simulator this long after the uploads close, while their files are on their
+    /// way: it keeps its state in a data directory, redrives the executions the stop cut short
+    /// and announces again the objects no execution took up.
+    #[serde(default)]
+    pub restart_after_ms: Option<u64>,
     /// Stages broken on purpose, to show a check fails when its stage does (the harness's own
     /// tests; `harness scenario --break NAME` adds one to any scenario).
     #[serde(default)]
@@ -75,6 +80,7 @@ impl SimSettings {
             && self.function_kills.is_empty()
             && self.dynamodb_faults.is_empty()
             && self.target_faults.is_empty()
+            && self.restart_after_ms.is_none()
             && self.breaks.is_empty()
     }
 }
@@ -95,6 +101,7 @@ impl Default for SimSettings {
             function_kills: Vec::new(),
             dynamodb_faults: Vec::new(),
             target_faults: Vec::new(),
+            restart_after_ms: None,
             breaks: Vec::new(),
         }
     }

@@ -35,6 +35,8 @@ pub const KINDS: &[Kind] = &[
     Kind { name: "open-uploads", pattern: "left open at the destination" },
     Kind { name: "task-errors", pattern: "and the executions went on" },
     Kind { name: "dead-letter", pattern: "is in the dead-letter queue" },
+    Kind { name: "redriven", pattern: "were redriven (ExecutionRedriven)" },
+    Kind { name: "restart", pattern: "the simulator restarts" },
 ];
 
 /// The kind of a check, by its name (the first pattern that matches, so specific ones first).
@@ -63,6 +65,8 @@ pub fn kind_of(check: &str) -> Option<&'static str> {
         "open-uploads",
         "task-errors",
         "dead-letter",
+        "redriven",
+        "restart",
         "executions-finish",
         "executions",
         "login-refused",

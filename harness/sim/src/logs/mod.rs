@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 /// One log line.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LogEvent {
     /// Milliseconds since the epoch when the event happened.
@@ -24,13 +24,13 @@ pub struct LogEvent {
     pub ingestion_time: i64,
 }
 
-#[derive(Default)]
+#[derive(Default, Serialize, serde::Deserialize)]
 struct Group {
     created: i64,
     streams: BTreeMap<String, Stream>,
 }
 
-#[derive(Default)]
+#[derive(Default, Serialize, serde::Deserialize)]
 struct Stream {
     created: i64,
     events: Vec<LogEvent>,
@@ -40,6 +40,28 @@ struct Stream {
 #[derive(Default)]
 pub struct LogStore {
     groups: Mutex<BTreeMap<String, Group>>,
+}
+
+impl LogStore {
+    /// The groups an earlier run saved to `path` (none when there is no such file).
+    pub fn load(path: &std::path::Path) -> std::io::Result<Self> {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let groups = serde_json::from_slice(&bytes).map_err(|e| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))
+                })?;
+                Ok(Self { groups: Mutex::new(groups) })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes every group to `path` (atomically).
+    pub fn save(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec(&*self.groups.lock().unwrap()).map_err(std::io::Error::other)?;
+        crate::persist::write_atomically(path, &bytes)
+    }
 }
 
 /// Milliseconds since the Unix epoch.

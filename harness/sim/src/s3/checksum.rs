@@ -10,7 +10,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 /// A checksum algorithm S3 accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Algorithm {
     /// CRC-32/ISO-HDLC.
     Crc32,
@@ -25,7 +25,7 @@ pub enum Algorithm {
 }
 
 /// How a multipart object's checksum is formed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Kind {
     /// The checksum of every byte of the object.
     FullObject,
@@ -176,7 +176,7 @@ pub fn decode(value: &str) -> Option<Vec<u8>> {
 }
 
 /// A stored object's or part's checksum.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Checksum {
     /// The algorithm.
     pub algorithm: Algorithm,

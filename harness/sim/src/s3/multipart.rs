@@ -486,6 +486,7 @@ impl S3Store {
             checksum: Some(checksum),
             parts,
             path,
+            sequencer: String::new(),
         };
         self.commit(bucket, key, meta, conditions, "CompleteMultipartUpload", caller)
     }

@@ -125,7 +125,7 @@ pub struct ObjectCreated {
 }
 
 /// Whether a bucket keeps versions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 pub enum Versioning {
     /// Never enabled: one `null` version per key.
     #[default]
@@ -148,7 +148,7 @@ impl Versioning {
 }
 
 /// How a bucket is configured.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct BucketSettings {
     /// Versioning.
     pub versioning: Versioning,
@@ -157,7 +157,7 @@ pub struct BucketSettings {
 }
 
 /// What an object carries besides its bytes.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ObjectAttrs {
     /// Content-Type.
     pub content_type: Option<String>,
@@ -180,7 +180,7 @@ pub struct ObjectAttrs {
 }
 
 /// One part of a multipart object, for GetObjectAttributes and part-numbered reads.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PartInfo {
     /// Bytes in the part.
     pub size: u64,
@@ -189,7 +189,7 @@ pub struct PartInfo {
 }
 
 /// One stored object version.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ObjectMeta {
     /// Version id (`None`: the `null` version).
     pub version_id: Option<String>,
@@ -207,11 +207,14 @@ pub struct ObjectMeta {
     pub parts: Vec<PartInfo>,
     /// Body file.
     pub path: PathBuf,
+    /// The sequencer its creation event carried (empty until committed).
+    #[serde(default)]
+    pub sequencer: String,
 }
 
 // Delete markers are rare next to objects; boxing every object to save their bytes is not worth it.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 enum Entry {
     Object(ObjectMeta),
     DeleteMarker { version_id: Option<String>, last_modified: SystemTime },
@@ -252,7 +255,7 @@ pub enum VersionEntry {
     },
 }
 
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct Bucket {
     created: Option<SystemTime>,
     settings: BucketSettings,
@@ -412,11 +415,50 @@ impl Ingested {
 
 /// The object store behind the S3 endpoint.
 pub struct S3Store {
-    dir: tempfile::TempDir,
+    dir: BodyDir,
     pub(super) buckets: Mutex<HashMap<String, Bucket>>,
     pub(super) uploads: Mutex<HashMap<String, super::multipart::Upload>>,
     counter: AtomicU64,
     events: mpsc::UnboundedSender<ObjectCreated>,
+}
+
+/// Where bodies live: a temporary directory, or one kept across restarts (`--data-dir`).
+enum BodyDir {
+    Temporary(tempfile::TempDir),
+    Kept(PathBuf),
+}
+
+impl BodyDir {
+    fn path(&self) -> &Path {
+        match self {
+            BodyDir::Temporary(t) => t.path(),
+            BodyDir::Kept(p) => p,
+        }
+    }
+}
+
+/// The part of the store a restart keeps (bodies stay in their files).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Saved {
+    buckets: HashMap<String, Bucket>,
+    counter: u64,
+}
+
+#[derive(serde::Serialize)]
+struct SavedRef<'a> {
+    buckets: &'a HashMap<String, Bucket>,
+    counter: u64,
+}
+
+/// A current object version, as its creation event announced it.
+#[derive(Debug, Clone)]
+pub struct CurrentObject {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// The version.
+    pub meta: ObjectMeta,
 }
 
 /// What a listing returns.
@@ -470,12 +512,74 @@ impl S3Store {
     /// A store with bodies in a fresh temporary directory; creations go to `events`.
     pub fn new(events: mpsc::UnboundedSender<ObjectCreated>) -> std::io::Result<Self> {
         Ok(Self {
-            dir: tempfile::Builder::new().prefix("sim-s3-").tempdir()?,
+            dir: BodyDir::Temporary(tempfile::Builder::new().prefix("sim-s3-").tempdir()?),
             buckets: Mutex::new(HashMap::new()),
             uploads: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(1),
             events,
         })
+    }
+
+    const STATE: &'static str = "state.json";
+
+    /// A store kept in `dir`: bodies as files there, buckets, versions and metadata in its
+    /// `state.json` (written by [`S3Store::save`]); what an earlier run saved is read back.
+    /// Open multipart uploads are not kept (their clients are gone after a restart).
+    pub fn open(dir: &Path, events: mpsc::UnboundedSender<ObjectCreated>) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let (buckets, counter) = match std::fs::read(dir.join(Self::STATE)) {
+            Ok(bytes) => {
+                let saved: Saved = serde_json::from_slice(&bytes).map_err(|e| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("{}: {e}", dir.join(Self::STATE).display()),
+                    )
+                })?;
+                (saved.buckets, saved.counter)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (HashMap::new(), 1),
+            Err(e) => return Err(e),
+        };
+        Ok(Self {
+            dir: BodyDir::Kept(dir.to_path_buf()),
+            buckets: Mutex::new(buckets),
+            uploads: Mutex::new(HashMap::new()),
+            counter: AtomicU64::new(counter),
+            events,
+        })
+    }
+
+    /// Writes buckets, versions and metadata to the kept directory (atomically: a crash leaves
+    /// the previous state); a no-op for a temporary store.
+    pub fn save(&self) -> std::io::Result<()> {
+        let BodyDir::Kept(dir) = &self.dir else { return Ok(()) };
+        let bytes = {
+            let buckets = self.buckets.lock().unwrap();
+            let saved = SavedRef { buckets: &buckets, counter: self.counter.load(Ordering::Relaxed) };
+            serde_json::to_vec(&saved).map_err(std::io::Error::other)?
+        };
+        let tmp = dir.join(format!("{}.tmp", Self::STATE));
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(tmp, dir.join(Self::STATE))
+    }
+
+    /// Whether a bucket exists.
+    pub fn has_bucket(&self, name: &str) -> bool {
+        self.buckets.lock().unwrap().contains_key(name)
+    }
+
+    /// Every current object version of the buckets that notify EventBridge.
+    pub fn announced_objects(&self) -> Vec<CurrentObject> {
+        let buckets = self.buckets.lock().unwrap();
+        let mut out = Vec::new();
+        for (name, b) in buckets.iter().filter(|(_, b)| b.settings.eventbridge) {
+            for key in b.keys.keys() {
+                if let Some(meta) = b.current(key) {
+                    out.push(CurrentObject { bucket: name.clone(), key: key.clone(), meta: meta.clone() });
+                }
+            }
+        }
+        out
     }
 
     fn next_id(&self) -> u64 {
@@ -642,6 +746,7 @@ impl S3Store {
             checksum,
             parts: Vec::new(),
             path: body.path,
+            sequencer: String::new(),
         };
         self.commit(bucket, key, meta, conditions, "PutObject", caller)
     }
@@ -701,8 +806,10 @@ impl S3Store {
                     });
                 }
             }
+            let sequencer = format!("{:018X}", self.next_id());
+            meta.sequencer = sequencer.clone();
             versions.push(Entry::Object(meta.clone()));
-            (format!("{:018X}", self.next_id()), b.settings.eventbridge)
+            (sequencer, b.settings.eventbridge)
         };
         if eventbridge {
             let _ = self.events.send(ObjectCreated {
@@ -853,6 +960,7 @@ impl S3Store {
             checksum: Some(checksum),
             parts: Vec::new(),
             path,
+            sequencer: String::new(),
         };
         self.commit(dst_bucket, dst_key, meta, conditions, "CopyObject", caller)
     }

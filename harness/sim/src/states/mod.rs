@@ -11,4 +11,4 @@ mod service;
 pub use api::handle as handle_api;
 pub use definition::{Definition, DefinitionError};
 pub use interpreter::{Clock, TaskFailure, TaskInvoker, TaskTarget};
-pub use service::{ExecutionStatus, StepFunctions};
+pub use service::{Execution, ExecutionStatus, HistoryEvent, StepFunctions};

@@ -13,7 +13,7 @@ use super::interpreter::{Clock, Run, TaskInvoker};
 use crate::json_protocol::ApiError;
 
 /// An execution's status, as AWS spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ExecutionStatus {
     /// Still going.
     Running,
@@ -41,7 +41,7 @@ impl ExecutionStatus {
 }
 
 /// One recorded history event.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct HistoryEvent {
     /// Event type (`ExecutionStarted`, `TaskStateEntered`, ...).
     pub kind: String,
@@ -52,7 +52,7 @@ pub struct HistoryEvent {
 }
 
 /// An execution's record.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Execution {
     /// Execution ARN.
     pub arn: String,
@@ -206,6 +206,22 @@ impl StepFunctions {
         inner.cancel.insert(arn.clone(), token.clone());
         drop(inner);
 
+        self.launch(&arn, &name, definition, context, parsed, token);
+        Ok((arn, start))
+    }
+
+    /// Runs an execution already recorded as running, in the background.
+    fn launch(
+        &self,
+        arn: &str,
+        name: &str,
+        definition: Arc<Definition>,
+        context: Value,
+        parsed: Value,
+        token: CancellationToken,
+    ) {
+        let arn = arn.to_string();
+        let name = name.to_string();
         let record_inner = self.inner.clone();
         let record_arn = arn.clone();
         let drop_task_failed = self.drop_task_failed;
@@ -240,7 +256,56 @@ impl StepFunctions {
             }
             .instrument(span),
         );
-        Ok((arn, start))
+    }
+
+    /// Stops every running execution where it is, recording nothing (the simulator is going
+    /// away; with a data directory they are redriven when it starts again).
+    pub fn shutdown(&self) {
+        let tokens: Vec<CancellationToken> = self.inner.lock().unwrap().cancel.values().cloned().collect();
+        tokens.iter().for_each(CancellationToken::cancel);
+    }
+
+    /// Every execution, oldest first (what `--data-dir` keeps).
+    pub fn snapshot(&self) -> Vec<Execution> {
+        let inner = self.inner.lock().unwrap();
+        inner.order.iter().filter_map(|a| inner.executions.get(a).cloned()).collect()
+    }
+
+    /// Takes back the executions of an earlier run. Those that were running when it stopped
+    /// are redriven from their start (an `ExecutionRedriven` event in their history): every
+    /// state of the shipped machine is safe to run again. Returns how many were redriven.
+    pub fn restore(&self, executions: Vec<Execution>) -> usize {
+        let mut redriven = 0;
+        for mut e in executions {
+            let mut inner = self.inner.lock().unwrap();
+            let Some(machine) = inner.machines.get(&e.machine_arn) else { continue };
+            let definition = machine.definition.clone();
+            let context = json!({
+                "Execution": {"Id": e.arn, "Name": e.name, "Input": serde_json::from_str::<Value>(&e.input).unwrap_or(Value::Null),
+                    "StartTime": crate::iso_now(), "RoleArn": machine.role_arn, "RedriveCount": 1},
+                "StateMachine": {"Id": e.machine_arn, "Name": machine.name},
+            });
+            let running = e.status == ExecutionStatus::Running;
+            if running {
+                e.history.push(HistoryEvent {
+                    kind: "ExecutionRedriven".into(),
+                    timestamp: SystemTime::now(),
+                    details: json!({"executionRedrivenEventDetails": {"redriveCount": 1}}),
+                });
+            }
+            let (arn, name, input) = (e.arn.clone(), e.name.clone(), e.input.clone());
+            inner.order.push(arn.clone());
+            inner.executions.insert(arn.clone(), e);
+            if running {
+                let token = CancellationToken::new();
+                inner.cancel.insert(arn.clone(), token.clone());
+                drop(inner);
+                let parsed = serde_json::from_str(&input).unwrap_or(Value::Null);
+                self.launch(&arn, &name, definition, context, parsed, token);
+                redriven += 1;
+            }
+        }
+        redriven
     }
 
     fn finish(&self, arn: &str, outcome: Option<Option<Result<Value, super::interpreter::TaskFailure>>>) {
