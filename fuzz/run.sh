@@ -18,8 +18,15 @@ fi
 # (debug assertions) is the crash we look for; the build is half as long.
 flags=(--dev --sanitizer none)
 cargo +nightly fuzz build "${flags[@]}"
+targets="$(cargo +nightly fuzz list)"
+count="$(echo "$targets" | grep -c .)"
+expected="$(grep -c '^\[\[bin\]\]' fuzz/Cargo.toml)"
+if [ "$count" -ne "$expected" ]; then
+  echo "fuzz: cargo fuzz lists $count targets, fuzz/Cargo.toml declares $expected"
+  exit 1
+fi
 failed=0
-for t in $(cargo +nightly fuzz list); do
+for t in $targets; do
   work="$(mktemp -d)"
   mkdir -p "$work/corpus"
   if cargo +nightly fuzz run "${flags[@]}" "$t" "$work/corpus" "fuzz/corpus/$t" -- \

@@ -69,8 +69,8 @@ pub fn unsigned_s3_routes() -> Arc<sim::gateway::Routes> {
 }
 
 /// Writes `input` to a server over an in-memory stream while reading what it answers, until it
-/// closes the stream after the input ends. A server that does not close within 10 s hangs:
-/// libFuzzer's `-timeout` reports it.
+/// closes the stream after the input ends. A server still running 5 s after its input ended
+/// hangs: that panics, a crash with the input saved.
 pub fn exchange<F, Fut>(input: &[u8], serve: F) -> Vec<u8>
 where
     F: FnOnce(tokio::io::DuplexStream) -> Fut,
@@ -92,7 +92,9 @@ where
             out
         };
         let (_write, out) = tokio::join!(writer, reader);
-        let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
+        if tokio::time::timeout(Duration::from_secs(5), served).await.is_err() {
+            panic!("the server was still running 5 s after its input ended");
+        }
         out
     })
 }

@@ -179,19 +179,28 @@ pub async fn serve(listener: TcpListener, routes: Arc<Routes>, stop: Cancellatio
             _ = stop.cancelled() => return,
             a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
         };
-        tokio::spawn(serve_connection(stream, routes.clone(), peer));
+        tokio::spawn(serve_connection(stream, routes.clone(), peer, stop.clone()));
     }
 }
 
-/// Serves the HTTP/1 requests of one connection (any byte stream) until it closes.
-pub async fn serve_connection<S>(stream: S, routes: Arc<Routes>, peer: SocketAddr)
+/// Serves the HTTP/1 requests of one connection (any byte stream) until it closes, or until
+/// `stop`: then the request in hand is answered and the connection closed (a kept-alive
+/// connection must not reach a simulator that has stopped).
+pub async fn serve_connection<S>(stream: S, routes: Arc<Routes>, peer: SocketAddr, stop: CancellationToken)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |req| route(routes.clone(), peer, req));
-    let _ = hyper::server::conn::http1::Builder::new()
-        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-        .await;
+    let conn =
+        hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -222,7 +231,12 @@ mod tests {
     #[tokio::test]
     async fn a_body_shorter_than_its_length_is_incomplete_not_an_internal_error() {
         let (mut client, server) = tokio::io::duplex(64 * 1024);
-        let served = tokio::spawn(serve_connection(server, unsigned_routes(), "127.0.0.1:1".parse().unwrap()));
+        let served = tokio::spawn(serve_connection(
+            server,
+            unsigned_routes(),
+            "127.0.0.1:1".parse().unwrap(),
+            Default::default(),
+        ));
         let request = "POST /source?delete HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/xml\r\n\
                        Content-Length: 96\r\n\r\n<Delete><Object><Key>a.csv</Key>";
         client.write_all(request.as_bytes()).await.unwrap();

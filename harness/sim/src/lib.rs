@@ -302,20 +302,27 @@ pub struct Simulator {
     routes: Arc<gateway::Routes>,
     sftp: Arc<sftp::SftpServer>,
     data_dir: Option<persist::DataDir>,
+    bus: Arc<events::EventBus>,
     stop: CancellationToken,
 }
 
-/// Writes what `--data-dir` keeps: S3's state, the logs, the executions.
+/// Writes what `--data-dir` keeps, one save at a time. Executions go first: a snapshot of S3
+/// newer than the executions' only makes a restart redrive work that is already done (every
+/// state is safe to run again), never forget work that is not.
 fn save(
     d: &persist::DataDir,
     store: &s3::S3Store,
     logs: &logs::LogStore,
     sfn: &states::StepFunctions,
+    queues: &sqs::Queues,
 ) -> std::io::Result<()> {
-    store.save()?;
-    logs.save(&d.logs())?;
+    static SAVING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = SAVING.lock().unwrap_or_else(|e| e.into_inner());
     let executions = serde_json::to_vec(&sfn.snapshot()).map_err(std::io::Error::other)?;
-    persist::write_atomically(&d.executions(), &executions)
+    persist::write_atomically(&d.executions(), &executions)?;
+    persist::write_atomically(&d.queues(), &queues.snapshot())?;
+    store.save()?;
+    logs.save(&d.logs())
 }
 
 /// Takes back an earlier run's executions (redriving those it left running) and announces
@@ -326,8 +333,14 @@ fn restore(
     sfn: &states::StepFunctions,
     store: &s3::S3Store,
     announce: &tokio::sync::mpsc::UnboundedSender<s3::ObjectCreated>,
+    queues: &sqs::Queues,
     forget_running: bool,
 ) -> std::io::Result<()> {
+    match std::fs::read(d.queues()) {
+        Ok(bytes) => queues.restore(&bytes)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
     let mut executions: Vec<states::Execution> = match std::fs::read(d.executions()) {
         Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
             std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", d.executions().display()))
@@ -338,13 +351,20 @@ fn restore(
     if forget_running {
         executions.retain(|e| e.status != states::ExecutionStatus::Running);
     }
-    let taken: std::collections::HashSet<(String, String)> = executions
+    // Taken up: by an execution, or by the dead-letter queue (EventBridge never delivers a
+    // dead-lettered event again).
+    let mut taken: std::collections::HashSet<(String, String)> = executions
         .iter()
         .filter_map(|e| {
             let input: serde_json::Value = serde_json::from_str(&e.input).ok()?;
             Some((input["key"].as_str()?.to_string(), input["sequencer"].as_str()?.to_string()))
         })
         .collect();
+    taken.extend(queues.bodies().iter().filter_map(|b| {
+        let event: serde_json::Value = serde_json::from_str(b).ok()?;
+        let object = &event["detail"]["object"];
+        Some((object["key"].as_str()?.to_string(), object["sequencer"].as_str()?.to_string()))
+    }));
     let redriven = sfn.restore(executions);
     let mut announced = 0;
     for o in store.announced_objects() {
@@ -538,6 +558,7 @@ impl Simulator {
                 .then(|| events::DeadLetter { queues: queues.clone(), queue: dead_letter_queue.clone() }),
         };
         let bus = Arc::new(events::EventBus::new(vec![rule], config.delivery.clone()));
+        let bus_handle = bus.clone();
 
         // S3, announcing creations to the bus.
         let (event_tx, mut event_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -585,6 +606,25 @@ impl Simulator {
             sqs: queues.clone(),
             wrong_status: breaks.has(breaks::Break::WrongStatus),
         });
+        // Before anything listens: an upload now would be announced twice (by its commit and
+        // as an object no execution took up).
+        if let Some(d) = &data_dir {
+            let forget = breaks.has(breaks::Break::ForgetRunningExecutions);
+            restore(d, &sfn, &store, &announce_tx, &queues, forget).map_err(|e| kept("executions", e))?;
+            let (d, store, logs, sfn, queues, stop) =
+                (d.clone(), store.clone(), logs.clone(), sfn.clone(), queues.clone(), stop.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+                    }
+                    if let Err(e) = save(&d, &store, &logs, &sfn, &queues) {
+                        tracing::warn!(error = %e, "saving to the data directory failed");
+                    }
+                }
+            });
+        }
         tokio::spawn(gateway::serve(gateway_listener, routes.clone(), stop.clone()));
 
         // SFTP, writing through an S3 client like Transfer Family does.
@@ -678,24 +718,18 @@ impl Simulator {
             destination_bucket: config.destination_bucket.clone(),
             table: config.table.clone(),
         };
-        if let Some(d) = &data_dir {
-            let forget = breaks.has(breaks::Break::ForgetRunningExecutions);
-            restore(d, &sfn, &store, &announce_tx, forget).map_err(|e| kept("executions", e))?;
-            let (d, store, logs, sfn, stop) = (d.clone(), store.clone(), logs.clone(), sfn.clone(), stop.clone());
-            tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        _ = stop.cancelled() => break,
-                        _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
-                    }
-                    if let Err(e) = save(&d, &store, &logs, &sfn) {
-                        tracing::warn!(error = %e, "saving to the data directory failed");
-                    }
-                }
-            });
-        }
         info!(gateway = %endpoints.aws, sftp = %endpoints.sftp, "simulator listening");
-        Ok(Self { endpoints, s3_store: store, s3_faults: faults, lambda, routes, sftp, data_dir, stop })
+        Ok(Self {
+            endpoints,
+            s3_store: store,
+            s3_faults: faults,
+            lambda,
+            routes,
+            sftp,
+            data_dir,
+            bus: bus_handle,
+            stop,
+        })
     }
 
     /// Serves the AWS API gateway's HTTP/1 requests over one byte stream, as if it had been
@@ -705,7 +739,7 @@ impl Simulator {
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let peer = SocketAddr::from(([127, 0, 0, 1], 0));
-        gateway::serve_connection(stream, self.routes.clone(), peer)
+        gateway::serve_connection(stream, self.routes.clone(), peer, self.stop.clone())
     }
 
     /// Serves one SFTP subsystem for `user` (no SSH: already authenticated) over a byte stream;
@@ -723,20 +757,22 @@ impl Simulator {
         self.lambda.release();
     }
 
-    /// Stops every listener, execution and function process; with a data directory, first
+    /// Stops every listener, execution and function process; with a data directory, then
     /// saves what it keeps (executions still running are redriven by the next start).
     pub fn shutdown(&self) {
         if self.stop.is_cancelled() {
             return;
         }
+        // Everything stops first, so the save sees the last of the work and nothing after it.
+        self.stop.cancel();
+        self.bus.close();
+        self.routes.sfn.shutdown();
+        self.lambda.shutdown();
         if let Some(d) = &self.data_dir
-            && let Err(e) = save(d, &self.s3_store, &self.routes.logs, &self.routes.sfn)
+            && let Err(e) = save(d, &self.s3_store, &self.routes.logs, &self.routes.sfn, &self.routes.sqs)
         {
             tracing::warn!(error = %e, "saving to the data directory failed");
         }
-        self.stop.cancel();
-        self.routes.sfn.shutdown();
-        self.lambda.shutdown();
     }
 }
 

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 /// Writes `bytes` to `path` through a temporary file and a rename, so a crash leaves the old
 /// contents or the new, never half of either.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("{}.{n}.tmp", std::process::id()));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(tmp, path)
 }
@@ -68,6 +70,11 @@ impl DataDir {
     /// CloudWatch Logs' groups.
     pub fn logs(&self) -> PathBuf {
         self.0.join("logs.json")
+    }
+
+    /// SQS's queues (the rule's dead letters).
+    pub fn queues(&self) -> PathBuf {
+        self.0.join("queues.json")
     }
 
     /// Step Functions' executions.

@@ -19,7 +19,7 @@ const DEFAULT_VISIBILITY: u64 = 30;
 pub const MAX_MESSAGE_BYTES: usize = 262_144;
 
 /// A message attribute: its data type and value (strings and numbers; binary is not needed).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Attribute {
     /// `String` or `Number`.
     pub data_type: String,
@@ -34,7 +34,7 @@ impl Attribute {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Message {
     id: String,
     body: String,
@@ -42,11 +42,14 @@ struct Message {
     sent: SystemTime,
     receive_count: u32,
     first_received: Option<SystemTime>,
+    // A restart makes every message visible again, as a visibility timeout running out would.
+    #[serde(skip)]
     invisible_until: Option<Instant>,
+    #[serde(skip)]
     receipt: Option<String>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Queue {
     created: SystemTime,
     messages: Vec<Message>,
@@ -177,6 +180,24 @@ impl Queues {
             queues: Mutex::default(),
             arrived: Default::default(),
         }
+    }
+
+    /// Every queue and message, as JSON (what `--data-dir` keeps).
+    pub fn snapshot(&self) -> Vec<u8> {
+        serde_json::to_vec(&*self.queues.lock().unwrap()).unwrap_or_default()
+    }
+
+    /// Takes back the queues and messages of a snapshot.
+    pub fn restore(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let saved: BTreeMap<String, Queue> = serde_json::from_slice(bytes)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("queues: {e}")))?;
+        self.queues.lock().unwrap().extend(saved);
+        Ok(())
+    }
+
+    /// The body of every message in every queue.
+    pub fn bodies(&self) -> Vec<String> {
+        self.queues.lock().unwrap().values().flat_map(|q| q.messages.iter().map(|m| m.body.clone())).collect()
     }
 
     /// The URL of queue `name`.
@@ -350,8 +371,18 @@ impl Queues {
                         "Value for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.",
                     ));
                 }
+                if r.wait_time_seconds.is_some_and(|w| w > 20) {
+                    return Err(SqsError::invalid(
+                        "Value for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.",
+                    ));
+                }
+                if r.visibility_timeout.is_some_and(|v| v > 43_200) {
+                    return Err(SqsError::invalid(
+                        "Value for parameter VisibilityTimeout is invalid. Reason: Must be >= 0 and <= 43200, if provided.",
+                    ));
+                }
                 let name = self.name_of(&r.queue_url)?;
-                let deadline = Instant::now() + Duration::from_secs(r.wait_time_seconds.unwrap_or(0).min(20));
+                let deadline = Instant::now() + Duration::from_secs(r.wait_time_seconds.unwrap_or(0));
                 loop {
                     // Registered before looking, so a message sent in between still wakes us.
                     let arrived = self.arrived.notified();

@@ -28,18 +28,19 @@ impl DeadLetter {
     }
 }
 
-/// The dead letters for `key` in the queue at `url`, read without consuming them (a zero
-/// visibility timeout, so other readers and later runs still see them).
+/// The dead letters for `key` in the queue at `url`, read without consuming them: each
+/// message received is hidden for a few seconds (so the next receive pages on to others) and
+/// never deleted, so other readers and later runs still see it.
 pub async fn dead_letters_for_key(c: &Clients, url: &str, key: &str) -> Result<Vec<DeadLetter>, ProbeError> {
     let mut seen: BTreeMap<String, DeadLetter> = BTreeMap::new();
-    // A receive samples the queue: a few rounds see every message of a small queue.
-    for _ in 0..5 {
+    // Up to 100 messages in rounds of 10.
+    for _ in 0..10 {
         let out = c
             .sqs
             .receive_message()
             .queue_url(url)
             .max_number_of_messages(10)
-            .visibility_timeout(0)
+            .visibility_timeout(5)
             .message_attribute_names("All")
             .send()
             .await

@@ -507,7 +507,7 @@ pub async fn kept_uploads(clients: &Clients, ep: &Target, planned: &[KeyPlan]) -
     Ok(format!("same ports; all {} uploaded object(s) still in s3://{}", keys.len(), ep.source_bucket))
 }
 
-/// Some execution of this run's keys was redriven, and each redriven one finished.
+/// Some execution of this run's keys was redriven, and each redriven one succeeded.
 pub async fn redriven(clients: &Clients, machine: &str, keys: &[&str]) -> Result<String, Failure> {
     let mut redriven = Vec::new();
     for key in keys {
@@ -521,6 +521,9 @@ pub async fn redriven(clients: &Clients, machine: &str, keys: &[&str]) -> Result
         return Err(Failure::Saw(format!("no execution of this run's {} file(s) was redriven", keys.len())));
     }
     let summary: Vec<String> = redriven.iter().map(|(k, s)| format!("{k} {s}")).collect();
+    if redriven.iter().any(|(_, s)| s != "SUCCEEDED") {
+        return Err(Failure::Saw(format!("a redriven execution did not succeed: {}", summary.join(", "))));
+    }
     Ok(format!("{} redriven: {}", redriven.len(), summary.join(", ")))
 }
 

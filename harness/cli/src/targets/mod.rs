@@ -73,6 +73,10 @@ impl TargetSpec {
                 needs: "the embedded simulator",
                 reason: "breaks act on the simulated S3, DynamoDB and SFTP together",
             }),
+            TargetSpec::Endpoint { .. } if settings.restart_after_ms.is_some() => Err(Unsupported {
+                needs: "the embedded simulator's S3 and DynamoDB",
+                reason: "a restart keeps what the simulator stores; the endpoint's S3 sends it no events to redo",
+            }),
             TargetSpec::Endpoint { .. } if !settings.dynamodb_faults.is_empty() => Err(Unsupported {
                 needs: "the embedded simulator's DynamoDB",
                 reason: "DynamoDB faults exist only where the simulator serves DynamoDB",

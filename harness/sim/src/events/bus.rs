@@ -206,13 +206,21 @@ pub struct EventBus {
     delivery: Delivery,
     /// Events seen so far per entry of `delivery.delays`.
     seen: std::sync::Mutex<Vec<u32>>,
+    /// Set when the simulator stops: deliveries still under way give up.
+    closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl EventBus {
     /// A bus with these rules.
     pub fn new(rules: Vec<Rule>, delivery: Delivery) -> Self {
         let seen = std::sync::Mutex::new(vec![0; delivery.delays.len()]);
-        Self { rules, delivery, seen }
+        Self { rules, delivery, seen, closed: Arc::default() }
+    }
+
+    /// Stops every delivery under way (the simulator is stopping; a restart with a data
+    /// directory announces again what no execution took up).
+    pub fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The extra delay the delivery knobs give this event.
@@ -262,6 +270,7 @@ impl EventBus {
                     rule_arn: facts.arn.clone(),
                     event: event.clone(),
                     input: input.clone(),
+                    closed: self.closed.clone(),
                 };
                 tokio::spawn(job.run(delivery).instrument(span));
             }
@@ -275,6 +284,7 @@ struct Delivering {
     rule_arn: String,
     event: Value,
     input: String,
+    closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Delivering {
@@ -287,6 +297,9 @@ impl Delivering {
         let mut wait = delivery.retry_base;
         let mut retries = 0;
         let (error, exhausted) = loop {
+            if self.closed.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
             let error = match (self.rule.target)(self.input.clone()).await {
                 Ok(()) => return,
                 Err(e) => e,

@@ -285,20 +285,16 @@ impl LambdaService {
             reply: tx,
         };
         let mut exited = instance.exited.clone();
-        let finished = tokio_util::sync::CancellationToken::new();
-        if let Some(after) = self.kill_for(&payload) {
-            let victim = instance.clone();
-            let finished = finished.clone();
-            tokio::spawn(async move {
-                tokio::select! {
-                    _ = finished.cancelled() => {}
-                    _ = tokio::time::sleep(after) => {
-                        info!(instance = %victim.id, "killing the function process (fault)");
-                        victim.kill();
-                    }
-                }
-            });
-        }
+        // The kill fault fires inside this invocation's own wait, so it can only ever kill the
+        // process while this invocation runs on it.
+        let kill_after = self.kill_for(&payload);
+        let kill = async move {
+            match kill_after {
+                Some(after) => tokio::time::sleep(after).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(kill);
         // Lines Lambda writes after END and REPORT (a runtime that exited).
         let mut after_report = Vec::new();
         let outcome = if instance.api.submit(invocation).await.is_err() {
@@ -320,15 +316,27 @@ impl LambdaService {
                     instance.kill();
                     Err(unknown(json!({"errorMessage": msg})))
                 }
-                status = exited.wait_for(|e| e.is_some()) => {
-                    let status = status.map(|s| s.clone().unwrap_or_default()).unwrap_or_default();
+                // Owned before the branch runs: a borrowed watch value would make the whole
+                // wait non-Send while the kill branch awaits.
+                status = async { exited.wait_for(|e| e.is_some()).await.map(|s| s.clone().unwrap_or_default()).unwrap_or_default() } => {
+                    let msg = format!("RequestId: {request_id} Error: Runtime exited with error: {status}");
+                    after_report = vec![msg.clone(), "Runtime.ExitError".to_string()];
+                    Err(typed(json!({"errorType": "Runtime.ExitError", "errorMessage": msg})))
+                }
+                _ = &mut kill => {
+                    info!(instance = %instance.id, "killing the function process (fault)");
+                    instance.kill();
+                    let mut gone = instance.exited.clone();
+                    let status: String = match gone.wait_for(|e| e.is_some()).await {
+                        Ok(s) => s.clone().unwrap_or_default(),
+                        Err(_) => String::new(),
+                    };
                     let msg = format!("RequestId: {request_id} Error: Runtime exited with error: {status}");
                     after_report = vec![msg.clone(), "Runtime.ExitError".to_string()];
                     Err(typed(json!({"errorType": "Runtime.ExitError", "errorMessage": msg})))
                 }
             }
         };
-        finished.cancel();
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         self.logs.put(&group, &instance.stream, format!("END RequestId: {request_id}"));
         self.logs.put(

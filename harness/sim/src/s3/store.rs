@@ -540,6 +540,9 @@ impl S3Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (HashMap::new(), 1),
             Err(e) => return Err(e),
         };
+        // Past anything handed out after the last save (a killed process saved up to half a
+        // second before it died): a sequencer must never be reused, records compare by it.
+        let counter = counter + (1 << 24);
         Ok(Self {
             dir: BodyDir::Kept(dir.to_path_buf()),
             buckets: Mutex::new(buckets),
@@ -558,9 +561,7 @@ impl S3Store {
             let saved = SavedRef { buckets: &buckets, counter: self.counter.load(Ordering::Relaxed) };
             serde_json::to_vec(&saved).map_err(std::io::Error::other)?
         };
-        let tmp = dir.join(format!("{}.tmp", Self::STATE));
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(tmp, dir.join(Self::STATE))
+        crate::persist::write_atomically(&dir.join(Self::STATE), &bytes)
     }
 
     /// Whether a bucket exists.
