@@ -32,6 +32,14 @@ pub fn simulator() -> &'static sim::Simulator {
             .expect("a key");
         let mut config = sim::SimConfig::new(infra_dir(), vec!["false".into()]);
         config.users = vec![sim::UserConfig::new(USER, vec![key.public_key().clone()])];
+        // A static is never dropped, so a temporary directory would outlive every fuzz run:
+        // one directory per target instead, emptied when the target starts.
+        let exe = std::env::current_exe().ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/fuzz-sim")
+            .join(exe.unwrap_or_else(|| "fuzz".into()));
+        let _ = std::fs::remove_dir_all(&dir);
+        config.data_dir = Some(dir);
         runtime().block_on(sim::Simulator::start(config)).expect("the simulator starts")
     })
 }

@@ -607,7 +607,8 @@ fn binds_loopback_unless_told_and_warns_when_not() {
         .unwrap();
     let mut line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
-    let _ = child.kill();
+    // SIGTERM, so it removes its stored objects.
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(line.contains("\"sftp\":\"0.0.0.0:"), "{line}");
