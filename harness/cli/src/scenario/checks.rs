@@ -358,14 +358,7 @@ pub async fn check_absent(
         if n > 0 {
             found.push(format!("{n} open multipart upload(s)"));
         }
-        let records = dynamodb::records_for_key(clients, &ep.table, &f.key).await?;
-        if !records.is_empty() {
-            found.push(format!("{} record(s)", records.len()));
-        }
-        let executions = stepfunctions::executions_for_key(clients, &ep.state_machine_arn, &f.key).await?;
-        if !executions.is_empty() {
-            found.push(format!("{} execution(s)", executions.len()));
-        }
+        found.extend(pipeline_traces(clients, ep, &f.key).await?);
         Ok::<_, ProbeError>(found)
     };
     let name = format!("nothing exists for {} ({why})", f.key);
@@ -396,6 +389,21 @@ pub async fn check_absent(
         t,
         Ok(format!("no object, parts, record, execution or copy, watched for {:.1} s", settle.as_secs_f64())),
     )
+}
+
+/// What the pipeline holds for `key` past S3: its records and its executions, as "N record(s)"
+/// and "N execution(s)" (empty when there are none).
+async fn pipeline_traces(clients: &Clients, ep: &Target, key: &str) -> Result<Vec<String>, ProbeError> {
+    let mut found = Vec::new();
+    let records = dynamodb::records_for_key(clients, &ep.table, key).await?;
+    if !records.is_empty() {
+        found.push(format!("{} record(s)", records.len()));
+    }
+    let executions = stepfunctions::executions_for_key(clients, &ep.state_machine_arn, key).await?;
+    if !executions.is_empty() {
+        found.push(format!("{} execution(s)", executions.len()));
+    }
+    Ok(found)
 }
 
 /// An upload EventBridge could not deliver: the source object exists, its event is in the
@@ -444,14 +452,7 @@ pub async fn check_dead_lettered(
         if s3::head(clients, &ep.destination_bucket, key).await?.is_some() {
             found.push(format!("a copy s3://{}/{key}", ep.destination_bucket));
         }
-        let records = dynamodb::records_for_key(clients, &ep.table, key).await?;
-        if !records.is_empty() {
-            found.push(format!("{} record(s)", records.len()));
-        }
-        let executions = stepfunctions::executions_for_key(clients, &ep.state_machine_arn, key).await?;
-        if !executions.is_empty() {
-            found.push(format!("{} execution(s)", executions.len()));
-        }
+        found.extend(pipeline_traces(clients, ep, key).await?);
         Ok::<_, ProbeError>(found)
     };
     let watch_until = Instant::now() + settle;
