@@ -64,6 +64,7 @@ module "workflow" {
   event_pattern_file      = "${path.module}/definitions/event-pattern.json"
   input_transformer_file  = "${path.module}/definitions/input-transformer.json"
   rule_target_file        = "${path.module}/definitions/rule-target.json"
+  logging_file            = "${path.module}/definitions/state-machine-logging.json"
   function_arn            = module.copy_function.function_arn
   table_name              = module.metadata_table.name
   table_arn               = module.metadata_table.arn

@@ -14,7 +14,7 @@ fn service() -> &'static StepFunctions {
     static SFN: OnceLock<StepFunctions> = OnceLock::new();
     SFN.get_or_init(|| {
         let invoker: TaskInvoker = Arc::new(|_, payload| Box::pin(async move { Ok(payload) }));
-        StepFunctions::new(invoker, Clock { scale: 1e6 })
+        StepFunctions::new(invoker, Clock::scaled(1e6))
     })
 }
 

@@ -71,6 +71,7 @@ pub fn unsigned_s3_routes() -> Arc<sim::gateway::Routes> {
                 dynamodb_faults: Arc::default(),
                 sqs: Arc::new(sim::sqs::Queues::new("http://127.0.0.1:1")),
                 wrong_status: false,
+                clock: Default::default(),
             })
         })
         .clone()

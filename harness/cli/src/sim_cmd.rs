@@ -56,6 +56,15 @@ pub struct SimArgs {
     /// `--host-key` too, so clients that pinned the host key still connect.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// The clock: `virtual` jumps to the next timer whenever nothing is in flight (a one-hour
+    /// Wait passes at once; timestamps show the virtual time). `GET /_sim/clock` on the API
+    /// port reads it, `POST /_sim/clock?advance=SECONDS` moves it.
+    #[arg(long, value_enum, default_value = "real")]
+    clock: crate::targets::ClockKind,
+    /// Instead of starting a simulator: move the virtual clock of the one running on `--port`
+    /// forward by this many seconds, and print its time.
+    #[arg(long, value_name = "SECONDS")]
+    advance_clock: Option<f64>,
     /// Print the connection details as one JSON object on one line.
     #[arg(long)]
     json: bool,
@@ -100,8 +109,39 @@ fn is_loopback(host: &str) -> bool {
     host == "localhost" || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Moves the clock of the simulator on `host:port` forward (`--advance-clock`).
+async fn advance_clock(host: &str, port: u16, seconds: f64) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect((host, port))
+        .await
+        .with_context(|| format!("no simulator on {host}:{port} (start one with `harness sim --clock virtual`)"))?;
+    let request = format!(
+        "POST /_sim/clock?advance={seconds} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).await?;
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+    if !head.starts_with("HTTP/1.1 200") {
+        let message = serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_string))
+            .unwrap_or_else(|| head.lines().next().unwrap_or_default().to_string());
+        anyhow::bail!("the simulator on {host}:{port} did not move its clock: {message}");
+    }
+    println!("{}", body.trim());
+    Ok(())
+}
+
 /// Runs the simulator until Ctrl-C.
 pub async fn run(args: SimArgs, infra: PathBuf, function_command: Vec<String>) -> anyhow::Result<()> {
+    if let Some(seconds) = args.advance_clock {
+        anyhow::ensure!(
+            seconds.is_finite() && seconds >= 0.0,
+            "--advance-clock takes a non-negative number of seconds"
+        );
+        return advance_clock(&args.host, args.port, seconds).await;
+    }
     let dir = match &args.key_dir {
         Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!("harness-sim-{}", std::process::id())),
@@ -166,6 +206,7 @@ pub async fn run(args: SimArgs, infra: PathBuf, function_command: Vec<String>) -
     config.dynamodb_port = args.dynamodb_port;
     config.security_policy = args.security_policy.clone();
     config.setstat_no_op = args.setstat_no_op;
+    config.clock = crate::targets::ClockKind::clock(Some(args.clock), None);
     let config_user_names: Vec<String> = config.users.iter().map(|u| u.name.clone()).collect();
     let simulator = sim::Simulator::start(config).await.context("starting the simulator")?;
     let ep = &simulator.endpoints;
@@ -215,6 +256,9 @@ pub async fn run(args: SimArgs, infra: PathBuf, function_command: Vec<String>) -
         println!("  table       {}", ep.table);
         println!("  machine     {}", ep.state_machine_arn);
         println!("  logs        {} (sessions), {} (function)", ep.sftp_log_group, ep.function_log_group);
+        if args.clock == crate::targets::ClockKind::Virtual {
+            println!("  clock       virtual: {}/_sim/clock (harness sim --advance-clock SECONDS)", ep.aws);
+        }
         println!();
         println!("  {sftp_cmd}");
         println!("  export {env}");

@@ -51,6 +51,8 @@ pub const BUCKETS: &str = "buckets.json";
 pub const FUNCTION_SETTINGS: &str = "copy-function.json";
 /// The rule target's retry policy (`aws_cloudwatch_event_target.retry_policy`).
 pub const RULE_TARGET: &str = "rule-target.json";
+/// The state machine's execution logging (`aws_sfn_state_machine.logging_configuration`).
+pub const STATE_MACHINE_LOGGING: &str = "state-machine-logging.json";
 
 /// Reads `infra/definitions/<name>` and fills `${placeholders}` from `values`. Placeholders
 /// Terraform does not own (`${transfer:...}`, used by IAM) are left alone.

@@ -55,6 +55,47 @@ pub struct Routes {
     pub sqs: Arc<crate::sqs::Queues>,
     /// The `wrong-status` break: the function's `transferred` is stored as `skipped`.
     pub wrong_status: bool,
+    /// The simulator's clock: a request is work in flight on it; `/_sim/clock` reads and moves it.
+    pub clock: crate::clock::Clock,
+}
+
+/// The control endpoint: `GET /_sim/clock` tells the clock's mode and time, `POST
+/// /_sim/clock?advance=SECONDS` moves a virtual clock forward. S3 bucket names cannot start
+/// with `_`, so the path takes nothing from S3.
+fn clock_control(clock: &crate::clock::Clock, method: &hyper::Method, query: Option<&str>) -> Response<Body> {
+    let reply = |status: StatusCode, body: serde_json::Value| {
+        Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(full(body.to_string()))
+            .expect("valid")
+    };
+    let state = |clock: &crate::clock::Clock| {
+        serde_json::json!({
+            "mode": format!("{:?}", clock.mode()),
+            "now": clock.iso_now(),
+            "now_ms": clock.now_millis(),
+            "ahead_ms": clock.ahead().as_millis() as u64,
+        })
+    };
+    if method == hyper::Method::GET {
+        return reply(StatusCode::OK, state(clock));
+    }
+    let advance = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|kv| kv.strip_prefix("advance="))
+        .map(|v| v.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0));
+    match advance {
+        Some(Some(secs)) => match clock.advance(std::time::Duration::from_secs_f64(secs)) {
+            Ok(_) => reply(StatusCode::OK, state(clock)),
+            Err(e) => reply(StatusCode::CONFLICT, serde_json::json!({"message": e.to_string()})),
+        },
+        _ => reply(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"message": "POST /_sim/clock?advance=SECONDS with a non-negative number of seconds"}),
+        ),
+    }
 }
 
 /// The `wrong-status` break applied to an UpdateItem body.
@@ -96,6 +137,10 @@ async fn route(
     peer: SocketAddr,
     mut req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
+    let _busy = routes.clock.busy();
+    if req.uri().path() == "/_sim/clock" {
+        return Ok(clock_control(&routes.clock, req.method(), req.uri().query()));
+    }
     let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
     let Some(target) = target else {
         req.extensions_mut().insert(peer);
@@ -223,6 +268,7 @@ mod tests {
             dynamodb_faults: Arc::default(),
             sqs: Arc::new(crate::sqs::Queues::new("http://127.0.0.1:1")),
             wrong_status: false,
+            clock: Default::default(),
         })
     }
 

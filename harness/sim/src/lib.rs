@@ -6,6 +6,7 @@
 //! it is given as the function's `bootstrap`, and the definition files under `infra/`.
 
 pub mod breaks;
+pub mod clock;
 pub mod definitions;
 pub mod dynamodb;
 pub mod events;
@@ -191,8 +192,8 @@ pub struct SimConfig {
     pub gateway_port: u16,
     /// DynamoDB's own port (0: ephemeral).
     pub dynamodb_port: u16,
-    /// Step Functions clock speed-up.
-    pub clock: states::Clock,
+    /// The clock every service runs on: real, sped up, or virtual.
+    pub clock: clock::Clock,
     /// Event delivery knobs.
     pub delivery: events::Delivery,
     /// SFTP upload part settings.
@@ -239,7 +240,7 @@ impl SimConfig {
             sftp_port: 0,
             gateway_port: 0,
             dynamodb_port: 0,
-            clock: states::Clock::default(),
+            clock: clock::Clock::default(),
             delivery: events::Delivery::default(),
             upload: sftp::UploadSettings::default(),
             s3_faults: Vec::new(),
@@ -439,6 +440,10 @@ impl Simulator {
         }
         let rule_target: RuleTarget = serde_json::from_str(&rule_target_text)
             .map_err(|e| StartError::Settings { file: definitions::RULE_TARGET.into(), message: e.to_string() })?;
+        let logging_text = definitions::load(infra, definitions::STATE_MACHINE_LOGGING, &values)?;
+        let logging: states::logging::LoggingConfig = serde_json::from_str(&logging_text).map_err(|e| {
+            StartError::Settings { file: definitions::STATE_MACHINE_LOGGING.into(), message: e.to_string() }
+        })?;
 
         let data_dir = match &config.data_dir {
             Some(d) => Some(persist::DataDir::new(d).map_err(|e| StartError::Setup(format!("{}: {e}", d.display())))?),
@@ -460,10 +465,13 @@ impl Simulator {
         dynamodb::create_metadata_table(dynamo_addr, &config.table).await.map_err(StartError::Setup)?;
 
         // Logs, Lambda, Step Functions.
-        let logs = Arc::new(match &data_dir {
-            Some(d) => logs::LogStore::load(&d.logs()).map_err(|e| kept("logs", e))?,
-            None => logs::LogStore::default(),
-        });
+        let logs = Arc::new(
+            match &data_dir {
+                Some(d) => logs::LogStore::load(&d.logs()).map_err(|e| kept("logs", e))?,
+                None => logs::LogStore::default(),
+            }
+            .with_clock(config.clock.clone()),
+        );
         let (data_endpoint, key_id, secret) = match &config.external {
             Some(x) => (x.endpoint.clone(), x.access_key_id.clone(), x.secret_access_key.clone()),
             None => (gateway_url.clone(), ACCESS_KEY_ID.to_string(), SECRET_ACCESS_KEY.to_string()),
@@ -485,7 +493,8 @@ impl Simulator {
         let breaks = Arc::new(config.breaks.clone());
         let lambda = lambda::LambdaService::new(logs.clone(), aws_env)
             .with_breaks(breaks.clone())
-            .with_kills(config.function_kills.clone());
+            .with_kills(config.function_kills.clone())
+            .with_clock(config.clock.clone());
         if config.hold_invocations {
             lambda.hold();
         }
@@ -516,7 +525,13 @@ impl Simulator {
                 }
             })
         });
-        let sfn = states::StepFunctions::new(invoker, config.clock).with_breaks(&breaks);
+        let execution_logs = states::logging::ExecutionLogs::new(
+            logs.clone(),
+            states::logging::log_group_of(&config.state_machine_name),
+            logging,
+        );
+        let sfn =
+            states::StepFunctions::new(invoker, config.clock.clone()).with_breaks(&breaks).with_logging(execution_logs);
         let role = format!("arn:aws:iam::{ACCOUNT_ID}:role/{}-sfn", config.state_machine_name);
         let machine_arn = sfn
             .create_state_machine(&config.state_machine_name, &asl, &role)
@@ -557,7 +572,7 @@ impl Simulator {
             dead_letter: (!breaks.has(breaks::Break::DropDeadLetters))
                 .then(|| events::DeadLetter { queues: queues.clone(), queue: dead_letter_queue.clone() }),
         };
-        let bus = Arc::new(events::EventBus::new(vec![rule], config.delivery.clone()));
+        let bus = Arc::new(events::EventBus::new(vec![rule], config.delivery.clone()).with_clock(config.clock.clone()));
         let bus_handle = bus.clone();
 
         // S3, announcing creations to the bus.
@@ -568,7 +583,8 @@ impl Simulator {
                 Some(d) => s3::S3Store::open(&d.s3(), event_tx),
                 None => s3::S3Store::new(event_tx),
             }
-            .map_err(|e| StartError::Setup(format!("s3 storage: {e}")))?,
+            .map_err(|e| StartError::Setup(format!("s3 storage: {e}")))?
+            .with_clock(config.clock.clone()),
         );
         let mut wanted = vec![(&config.source_bucket, buckets.source.settings())];
         if config.create_destination_bucket {
@@ -605,6 +621,7 @@ impl Simulator {
             dynamodb_faults: Arc::new(dynamodb::Faults::new(config.dynamodb_faults.clone())),
             sqs: queues.clone(),
             wrong_status: breaks.has(breaks::Break::WrongStatus),
+            clock: config.clock.clone(),
         });
         // Before anything listens: an upload now would be announced twice (by its commit and
         // as an object no execution took up).
@@ -673,6 +690,7 @@ impl Simulator {
             announce: config.external.as_ref().map(|_| announce_tx.clone()),
             security_policy: config.security_policy.clone(),
             breaks: breaks.clone(),
+            clock: config.clock.clone(),
         };
         // Transfer Family writes without client checksums, so its objects get S3's default
         // full-object CRC64NVME.

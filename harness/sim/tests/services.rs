@@ -464,7 +464,7 @@ async fn logs_api_filters_by_term_and_json_field() {
 
 #[tokio::test]
 async fn parallel_map_wait_choice_and_the_context_object() {
-    let sim = start(|c| c.clock = sim::states::Clock { scale: 10_000.0 }).await;
+    let sim = start(|c| c.clock = sim::clock::Clock::scaled(10_000.0)).await;
     let definition = serde_json::json!({
         "StartAt": "Fan",
         "States": {
@@ -579,7 +579,7 @@ async fn a_timed_out_task_without_cause_is_still_recorded() {
     def["States"]["TransferFile"]["TimeoutSeconds"] = serde_json::json!(1);
     std::fs::write(&asl, def.to_string()).unwrap();
     let mut config = SimConfig::new(dir.path().to_path_buf(), vec!["sleep".into(), "600".into()]);
-    config.clock = sim::states::Clock { scale: 100.0 };
+    config.clock = sim::clock::Clock::scaled(100.0);
     let sim = Simulator::start(config).await.unwrap();
     let ep = &sim.endpoints;
     let conf = sdk_config(&ep.aws, sim::SECRET_ACCESS_KEY);

@@ -20,6 +20,7 @@ locals {
   ]
   transformer = jsondecode(templatefile(var.input_transformer_file, { destination_bucket = var.destination_bucket }))
   rule_target = jsondecode(file(var.rule_target_file))
+  logging     = jsondecode(file(var.logging_file))
 }
 
 # --- State machine ---
@@ -109,8 +110,8 @@ resource "aws_sfn_state_machine" "this" {
 
   logging_configuration {
     log_destination        = "${aws_cloudwatch_log_group.states.arn}:*"
-    include_execution_data = true
-    level                  = "ALL"
+    include_execution_data = local.logging.include_execution_data
+    level                  = local.logging.level
   }
 
   tracing_configuration {

@@ -23,6 +23,11 @@ variable "rule_target_file" {
   type        = string
 }
 
+variable "logging_file" {
+  description = "JSON file with the state machine's execution logging (level, include_execution_data), shared with the simulator."
+  type        = string
+}
+
 variable "function_arn" {
   description = "Copy function ARN."
   type        = string

@@ -68,9 +68,7 @@ pub async fn start(
     config.delivery.jitter = Duration::from_millis(settings.delivery_jitter_ms);
     config.function_timeout_seconds = settings.function_timeout_seconds;
     config.function_reserved_concurrency = settings.function_reserved_concurrency;
-    if let Some(scale) = settings.clock_scale {
-        config.clock = sim::states::Clock { scale };
-    }
+    config.clock = super::settings::ClockKind::clock(settings.clock, settings.clock_scale);
     config.s3_faults = settings.s3_faults.clone();
     config.delivery.delays = settings.delivery_delays.clone();
     config.hold_invocations = settings.hold_function;

@@ -18,7 +18,7 @@ use anyhow::Context;
 
 pub use accounts::Account;
 pub use clients::Clients;
-pub use settings::SimSettings;
+pub use settings::{ClockKind, SimSettings};
 pub use stack::{StackOutputs, TargetError};
 
 /// Where the harness finds the shared files and the function to run.

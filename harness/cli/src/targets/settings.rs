@@ -30,6 +30,10 @@ pub struct SimSettings {
     /// How much faster than real time Step Functions waits and backoffs run.
     #[serde(default)]
     pub clock_scale: Option<f64>,
+    /// `"virtual"`: time jumps to the next timer whenever nothing is in flight (Wait states,
+    /// retry backoffs, timeouts, delivery retries), and every timestamp is on that clock.
+    #[serde(default)]
+    pub clock: Option<ClockKind>,
     /// Faults the simulated S3 injects.
     #[serde(default)]
     pub s3_faults: Vec<sim::s3::Fault>,
@@ -60,6 +64,27 @@ pub struct SimSettings {
     pub breaks: Vec<sim::breaks::Break>,
 }
 
+/// Which clock the simulator runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ClockKind {
+    /// Real time (sped up by `clock_scale` if given).
+    Real,
+    /// Virtual time: jumps to the next timer when nothing is in flight.
+    Virtual,
+}
+
+impl ClockKind {
+    /// The simulator's clock for this kind (`scale` speeds up a real one).
+    pub fn clock(kind: Option<Self>, scale: Option<f64>) -> sim::clock::Clock {
+        match (kind, scale) {
+            (Some(ClockKind::Virtual), _) => sim::clock::Clock::virtual_time(),
+            (_, Some(s)) => sim::clock::Clock::scaled(s),
+            _ => sim::clock::Clock::default(),
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }
@@ -74,6 +99,7 @@ impl SimSettings {
             && self.function_timeout_seconds.is_none()
             && self.function_reserved_concurrency.is_none()
             && self.clock_scale.is_none()
+            && self.clock.is_none()
             && self.s3_faults.is_empty()
             && self.delivery_delays.is_empty()
             && !self.hold_function
@@ -95,6 +121,7 @@ impl Default for SimSettings {
             function_timeout_seconds: None,
             function_reserved_concurrency: None,
             clock_scale: None,
+            clock: None,
             s3_faults: Vec::new(),
             delivery_delays: Vec::new(),
             hold_function: false,

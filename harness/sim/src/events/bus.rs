@@ -208,13 +208,20 @@ pub struct EventBus {
     seen: std::sync::Mutex<Vec<u32>>,
     /// Set when the simulator stops: deliveries still under way give up.
     closed: Arc<std::sync::atomic::AtomicBool>,
+    clock: crate::clock::Clock,
 }
 
 impl EventBus {
     /// A bus with these rules.
     pub fn new(rules: Vec<Rule>, delivery: Delivery) -> Self {
         let seen = std::sync::Mutex::new(vec![0; delivery.delays.len()]);
-        Self { rules, delivery, seen, closed: Arc::default() }
+        Self { rules, delivery, seen, closed: Arc::default(), clock: Default::default() }
+    }
+
+    /// Runs delivery delays and retries on `clock`; a delivery is work in flight on it
+    /// except while it waits.
+    pub fn with_clock(self, clock: crate::clock::Clock) -> Self {
+        Self { clock, ..self }
     }
 
     /// Stops every delivery under way (the simulator is stopping; a restart with a data
@@ -271,6 +278,8 @@ impl EventBus {
                     event: event.clone(),
                     input: input.clone(),
                     closed: self.closed.clone(),
+                    clock: self.clock.clone(),
+                    _busy: self.clock.busy(),
                 };
                 tokio::spawn(job.run(delivery).instrument(span));
             }
@@ -285,13 +294,18 @@ struct Delivering {
     event: Value,
     input: String,
     closed: Arc<std::sync::atomic::AtomicBool>,
+    clock: crate::clock::Clock,
+    /// Held from the publish on, released while the delivery waits.
+    _busy: crate::clock::Busy,
 }
 
 impl Delivering {
     async fn run(self, delivery: Delivery) {
-        let started = std::time::Instant::now();
+        let clock = self.clock.clone();
+        let started = clock.now();
+        let elapsed = || clock.now().duration_since(started).unwrap_or_default();
         let jitter = delivery.jitter.mul_f64((uuid::Uuid::new_v4().as_u128() % 1000) as f64 / 1000.0);
-        tokio::time::sleep(delivery.delay + jitter).await;
+        clock.while_idle(clock.sleep(delivery.delay + jitter)).await;
         let policy = self.rule.retry;
         let max_age = Duration::from_secs(policy.maximum_event_age_in_seconds);
         let mut wait = delivery.retry_base;
@@ -311,11 +325,11 @@ impl Delivering {
                 break (error, Some("MaximumRetryAttempts"));
             }
             let pause = wait.mul_f64((uuid::Uuid::new_v4().as_u128() % 1000 + 1) as f64 / 1000.0);
-            if started.elapsed() + pause >= max_age {
+            if elapsed() + pause >= max_age {
                 break (error, Some("MaximumEventAgeInSeconds"));
             }
             warn!(retries, code = error.code, error = %error.message, "target delivery failed; retrying");
-            tokio::time::sleep(pause).await;
+            clock.while_idle(clock.sleep(pause)).await;
             wait = (wait * 2).min(Duration::from_secs(60));
             retries += 1;
         };

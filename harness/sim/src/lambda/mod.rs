@@ -113,6 +113,7 @@ pub struct LambdaService {
     gate: Arc<tokio::sync::watch::Sender<bool>>,
     breaks: Arc<crate::breaks::Breaks>,
     kills: Arc<Mutex<Vec<Kill>>>,
+    clock: crate::clock::Clock,
 }
 
 /// How Go's os/exec (the Lambda runtime's host) prints a process's end: `signal: killed`,
@@ -169,7 +170,13 @@ impl LambdaService {
             gate: Arc::new(tokio::sync::watch::channel(true).0),
             breaks: Arc::default(),
             kills: Arc::default(),
+            clock: Default::default(),
         }
+    }
+
+    /// Runs timeouts on `clock`; an invocation is work in flight on it.
+    pub fn with_clock(self, clock: crate::clock::Clock) -> Self {
+        Self { clock, ..self }
     }
 
     /// Kills function processes partway through invocations as `kills` say.
@@ -264,6 +271,8 @@ impl LambdaService {
         warm: Option<Arc<Instance>>,
         payload: Value,
     ) -> Result<Value, TaskFailure> {
+        // A running function holds a virtual clock: its deadline is real time to the process.
+        let _busy = self.clock.busy();
         let instance = match warm {
             Some(i) if i.exited.borrow().is_none() => i,
             _ => self
@@ -288,9 +297,10 @@ impl LambdaService {
         // The kill fault fires inside this invocation's own wait, so it can only ever kill the
         // process while this invocation runs on it.
         let kill_after = self.kill_for(&payload);
+        let clock = self.clock.clone();
         let kill = async move {
             match kill_after {
-                Some(after) => tokio::time::sleep(after).await,
+                Some(after) => clock.sleep(after).await,
                 None => std::future::pending().await,
             }
         };
@@ -308,10 +318,10 @@ impl LambdaService {
                     Ok(Reply::Error { error_type, body }) => Err(TaskFailure::new(error_type, String::from_utf8_lossy(&body).into_owned())),
                     Err(_) => Err(typed(json!({"errorType": "Runtime.ExitError", "errorMessage": format!("RequestId: {request_id} Error: Runtime exited without providing a reason")}))),
                 },
-                _ = tokio::time::sleep(timeout) => {
+                _ = self.clock.sleep(timeout) => {
                     // As Lambda reports a timeout: no errorType, so Step Functions says
                     // Lambda.Unknown with the payload in the cause.
-                    let msg = format!("{} {request_id} Task timed out after {:.2} seconds", crate::iso_now(), timeout.as_secs_f64());
+                    let msg = format!("{} {request_id} Task timed out after {:.2} seconds", self.clock.iso_now(), timeout.as_secs_f64());
                     self.logs.put(&group, &instance.stream, msg.clone());
                     instance.kill();
                     Err(unknown(json!({"errorMessage": msg})))
@@ -367,7 +377,7 @@ impl LambdaService {
     async fn start_instance(&self, spec: &FunctionSpec) -> Result<Arc<Instance>, String> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let api = RuntimeApi::start().await.map_err(|e| format!("runtime API: {e}"))?;
-        let date = crate::iso_now();
+        let date = self.clock.iso_now();
         let stream = format!("{}/[$LATEST]{id}", date[..10].replace('-', "/"));
         let group = format!("/aws/lambda/{}", spec.name);
         self.logs.ensure_stream(&group, &stream);

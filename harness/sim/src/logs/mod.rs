@@ -40,6 +40,8 @@ struct Stream {
 #[derive(Default)]
 pub struct LogStore {
     groups: Mutex<BTreeMap<String, Group>>,
+    /// Event, ingestion and creation times are on this clock.
+    clock: crate::clock::Clock,
 }
 
 impl LogStore {
@@ -50,11 +52,16 @@ impl LogStore {
                 let groups = serde_json::from_slice(&bytes).map_err(|e| {
                     std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))
                 })?;
-                Ok(Self { groups: Mutex::new(groups) })
+                Ok(Self { groups: Mutex::new(groups), clock: Default::default() })
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Stamps events on `clock`.
+    pub fn with_clock(self, clock: crate::clock::Clock) -> Self {
+        Self { clock, ..self }
     }
 
     /// Writes every group to `path` (atomically).
@@ -64,7 +71,7 @@ impl LogStore {
     }
 }
 
-/// Milliseconds since the Unix epoch.
+/// Milliseconds since the Unix epoch, real time.
 pub fn now_millis() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
@@ -86,7 +93,9 @@ impl LogStore {
     /// Creates the group if it is missing.
     pub fn ensure_group(&self, group: &str) {
         let mut groups = self.groups.lock().unwrap();
-        groups.entry(group.to_string()).or_insert_with(|| Group { created: now_millis(), ..Default::default() });
+        groups
+            .entry(group.to_string())
+            .or_insert_with(|| Group { created: self.clock.now_millis(), ..Default::default() });
     }
 
     /// Whether the group exists.
@@ -97,25 +106,31 @@ impl LogStore {
     /// Creates the stream (and its group) if missing.
     pub fn ensure_stream(&self, group: &str, stream: &str) {
         let mut groups = self.groups.lock().unwrap();
-        let g =
-            groups.entry(group.to_string()).or_insert_with(|| Group { created: now_millis(), ..Default::default() });
-        g.streams.entry(stream.to_string()).or_insert_with(|| Stream { created: now_millis(), events: Vec::new() });
+        let g = groups
+            .entry(group.to_string())
+            .or_insert_with(|| Group { created: self.clock.now_millis(), ..Default::default() });
+        g.streams
+            .entry(stream.to_string())
+            .or_insert_with(|| Stream { created: self.clock.now_millis(), events: Vec::new() });
     }
 
     /// Appends a line now.
     pub fn put(&self, group: &str, stream: &str, message: impl Into<String>) {
-        let now = now_millis();
+        let now = self.clock.now_millis();
         self.put_at(group, stream, now, message.into());
     }
 
     /// Appends a line with an explicit event time.
     pub fn put_at(&self, group: &str, stream: &str, timestamp: i64, message: String) {
         let mut groups = self.groups.lock().unwrap();
-        let g =
-            groups.entry(group.to_string()).or_insert_with(|| Group { created: now_millis(), ..Default::default() });
-        let s =
-            g.streams.entry(stream.to_string()).or_insert_with(|| Stream { created: now_millis(), events: Vec::new() });
-        s.events.push(LogEvent { timestamp, message, ingestion_time: now_millis() });
+        let g = groups
+            .entry(group.to_string())
+            .or_insert_with(|| Group { created: self.clock.now_millis(), ..Default::default() });
+        let s = g
+            .streams
+            .entry(stream.to_string())
+            .or_insert_with(|| Stream { created: self.clock.now_millis(), events: Vec::new() });
+        s.events.push(LogEvent { timestamp, message, ingestion_time: self.clock.now_millis() });
     }
 
     /// Group names with a prefix.

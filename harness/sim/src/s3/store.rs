@@ -420,6 +420,8 @@ pub struct S3Store {
     pub(super) uploads: Mutex<HashMap<String, super::multipart::Upload>>,
     counter: AtomicU64,
     events: mpsc::UnboundedSender<ObjectCreated>,
+    /// Last-modified times and event times are on this clock.
+    pub(super) clock: crate::clock::Clock,
 }
 
 /// Where bodies live: a temporary directory, or one kept across restarts (`--data-dir`).
@@ -517,7 +519,13 @@ impl S3Store {
             uploads: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(1),
             events,
+            clock: Default::default(),
         })
+    }
+
+    /// Stamps objects on `clock`.
+    pub fn with_clock(self, clock: crate::clock::Clock) -> Self {
+        Self { clock, ..self }
     }
 
     const STATE: &'static str = "state.json";
@@ -549,6 +557,7 @@ impl S3Store {
             uploads: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(counter),
             events,
+            clock: Default::default(),
         })
     }
 
@@ -602,7 +611,7 @@ impl S3Store {
         if buckets.contains_key(name) {
             return Err(StoreError::BucketAlreadyOwnedByYou(name.into()));
         }
-        buckets.insert(name.into(), Bucket { created: Some(SystemTime::now()), settings, keys: BTreeMap::new() });
+        buckets.insert(name.into(), Bucket { created: Some(self.clock.now()), settings, keys: BTreeMap::new() });
         Ok(())
     }
 
@@ -742,7 +751,7 @@ impl S3Store {
             version_id: None,
             size: body.size,
             etag: hex::encode(body.md5),
-            last_modified: SystemTime::now(),
+            last_modified: self.clock.now(),
             attrs,
             checksum,
             parts: Vec::new(),
@@ -907,7 +916,7 @@ impl S3Store {
                         });
                     }
                     versions
-                        .push(Entry::DeleteMarker { version_id: marker_id.clone(), last_modified: SystemTime::now() });
+                        .push(Entry::DeleteMarker { version_id: marker_id.clone(), last_modified: self.clock.now() });
                     out = Deleted { delete_marker: true, version_id: marker_id };
                 }
             },
@@ -956,7 +965,7 @@ impl S3Store {
             version_id: None,
             size: src.size,
             etag,
-            last_modified: SystemTime::now(),
+            last_modified: self.clock.now(),
             attrs,
             checksum: Some(checksum),
             parts: Vec::new(),

@@ -154,6 +154,8 @@ pub struct S3Filesystem {
     config: Arc<SftpConfig>,
     handles: HashMap<String, OpenHandle>,
     next_handle: u64,
+    /// Held while a file is open: an upload is work in flight on a virtual clock.
+    busy: Option<crate::clock::Busy>,
 }
 
 fn ok(id: u32) -> Status {
@@ -192,7 +194,7 @@ fn mode_string(flags: OpenFlags) -> String {
 impl S3Filesystem {
     /// A handler for `user`'s channel.
     pub fn new(user: SftpUser, s3: aws_sdk_s3::Client, log: SessionLog, config: Arc<SftpConfig>) -> Self {
-        Self { user, s3, log, config, handles: HashMap::new(), next_handle: 0 }
+        Self { user, s3, log, config, handles: HashMap::new(), next_handle: 0, busy: None }
     }
 
     /// The segments of a client path: relative paths start at the landing directory, and `..`
@@ -245,6 +247,7 @@ impl S3Filesystem {
         self.next_handle += 1;
         let name = format!("h{}", self.next_handle);
         self.handles.insert(name.clone(), h);
+        self.busy.get_or_insert_with(|| self.config.clock.busy());
         name
     }
 
@@ -478,6 +481,38 @@ impl Drop for S3Filesystem {
     }
 }
 
+impl S3Filesystem {
+    async fn close_handle(&mut self, id: u32, handle: String) -> Result<Status, SftpError> {
+        match self.handles.remove(&handle) {
+            Some(OpenHandle::Write(mut up)) => {
+                if up.multipart.is_some() && !up.buffer.is_empty() {
+                    self.handles.insert(handle.clone(), OpenHandle::Write(up));
+                    self.flush_part(&handle, true).await?;
+                    let Some(OpenHandle::Write(u)) = self.handles.remove(&handle) else { unreachable!() };
+                    up = u;
+                }
+                let path = up.path.clone();
+                match self.finish_upload(up).await {
+                    Ok(bytes) => {
+                        self.log.close(&path, bytes);
+                        Ok(ok(id))
+                    }
+                    Err(e) => {
+                        self.log.error("CLOSE", &path, &e.1);
+                        Err(e)
+                    }
+                }
+            }
+            Some(OpenHandle::Read { path, sent, .. }) => {
+                self.log.close_read(&path, sent);
+                Ok(ok(id))
+            }
+            Some(OpenHandle::Dir { .. }) => Ok(ok(id)),
+            None => Err(err(StatusCode::Failure, "invalid handle")),
+        }
+    }
+}
+
 impl russh_sftp::server::Handler for S3Filesystem {
     type Error = SftpError;
 
@@ -575,33 +610,11 @@ impl russh_sftp::server::Handler for S3Filesystem {
     }
 
     async fn close(&mut self, id: u32, handle: String) -> Result<Status, Self::Error> {
-        match self.handles.remove(&handle) {
-            Some(OpenHandle::Write(mut up)) => {
-                if up.multipart.is_some() && !up.buffer.is_empty() {
-                    self.handles.insert(handle.clone(), OpenHandle::Write(up));
-                    self.flush_part(&handle, true).await?;
-                    let Some(OpenHandle::Write(u)) = self.handles.remove(&handle) else { unreachable!() };
-                    up = u;
-                }
-                let path = up.path.clone();
-                match self.finish_upload(up).await {
-                    Ok(bytes) => {
-                        self.log.close(&path, bytes);
-                        Ok(ok(id))
-                    }
-                    Err(e) => {
-                        self.log.error("CLOSE", &path, &e.1);
-                        Err(e)
-                    }
-                }
-            }
-            Some(OpenHandle::Read { path, sent, .. }) => {
-                self.log.close_read(&path, sent);
-                Ok(ok(id))
-            }
-            Some(OpenHandle::Dir { .. }) => Ok(ok(id)),
-            None => Err(err(StatusCode::Failure, "invalid handle")),
+        let closed = self.close_handle(id, handle).await;
+        if self.handles.is_empty() {
+            self.busy = None;
         }
+        closed
     }
 
     async fn opendir(&mut self, id: u32, path: String) -> Result<Handle, Self::Error> {

@@ -5,6 +5,7 @@ mod access;
 mod framing;
 mod fs;
 mod home;
+mod idle;
 mod kexinit;
 mod security_policy;
 mod session_log;
@@ -74,6 +75,8 @@ pub struct SftpConfig {
     pub announce: Option<tokio::sync::mpsc::UnboundedSender<crate::s3::ObjectCreated>>,
     /// Breaks for the harness's own tests.
     pub breaks: Arc<crate::breaks::Breaks>,
+    /// The simulator's clock: the idle timeout runs on it, an open file holds it.
+    pub clock: crate::clock::Clock,
 }
 
 /// The running SFTP server.
@@ -94,7 +97,8 @@ impl SftpServer {
             keys: vec![config.host_key.clone()],
             auth_rejection_time: Duration::from_millis(200),
             auth_rejection_time_initial: Some(Duration::ZERO),
-            inactivity_timeout: Some(config.idle_timeout),
+            // A virtual clock runs the idle timeout itself (idle.rs).
+            inactivity_timeout: (!config.clock.is_virtual()).then_some(config.idle_timeout),
             methods: russh::MethodSet::from(&[russh::MethodKind::PublicKey][..]),
             // A client that keeps guessing is cut off (DISCONNECT, "Too many authentication
             // attempts") after OpenSSH's default MaxAuthTries; Transfer Family documents no figure.
@@ -140,7 +144,8 @@ impl SftpServer {
             };
             let _ = stream.set_nodelay(true);
             let offer = Arc::new(std::sync::OnceLock::new());
-            let stream = kexinit::Recorder::new(stream, offer.clone());
+            let activity = idle::Activity::new(self.config.clock.clone());
+            let stream = kexinit::Recorder::new(idle::Watched::new(stream, activity.clone()), offer.clone());
             let this = self.clone();
             let log = SessionLog::new(self.logs.clone(), &self.config.server_id, peer, &self.config.breaks);
             let span = info_span!("sftp_session", session = %log.session_id(), peer = %peer);
@@ -156,7 +161,25 @@ impl SftpServer {
                     };
                     match russh::server::run_stream(this.ssh.clone(), stream, handler).await {
                         Ok(session) => {
-                            if let Err(e) = session.await {
+                            let watchdog = this.config.clock.is_virtual().then(|| {
+                                let handle = session.handle();
+                                let disconnect = async move {
+                                    info!("idle timeout on the virtual clock: disconnecting");
+                                    let _ = handle
+                                        .disconnect(
+                                            russh::Disconnect::ByApplication,
+                                            "idle timeout".into(),
+                                            "en".into(),
+                                        )
+                                        .await;
+                                };
+                                tokio::spawn(activity.watch(this.config.idle_timeout, disconnect).in_current_span())
+                            });
+                            let ended = session.await;
+                            if let Some(w) = watchdog {
+                                w.abort();
+                            }
+                            if let Err(e) = ended {
                                 info!(error = ?e, "session ended with error");
                             }
                         }

@@ -58,30 +58,7 @@ pub enum TaskTarget {
 /// Calls a task's target with its parameters and returns the service's result.
 pub type TaskInvoker = Arc<dyn Fn(TaskTarget, Value) -> BoxFuture<'static, Result<Value, TaskFailure>> + Send + Sync>;
 
-/// The clock waits and backoffs run on; `scale` > 1 makes them shorter by that factor.
-#[derive(Debug, Clone, Copy)]
-pub struct Clock {
-    /// How much faster than real time.
-    pub scale: f64,
-}
-
-impl Default for Clock {
-    fn default() -> Self {
-        Self { scale: 1.0 }
-    }
-}
-
-impl Clock {
-    /// The real duration of `d` simulated.
-    pub fn real(&self, d: Duration) -> Duration {
-        if self.scale <= 0.0 { d } else { d.div_f64(self.scale) }
-    }
-
-    /// Sleeps for `d` of simulated time.
-    pub async fn sleep(&self, d: Duration) {
-        tokio::time::sleep(self.real(d)).await;
-    }
-}
+pub use crate::clock::Clock;
 
 /// Receives history events as the execution runs.
 pub type Recorder = Arc<dyn Fn(&str, Value) + Send + Sync>;
@@ -102,6 +79,9 @@ pub struct Run {
     pub timeout: Option<u64>,
     /// States entered so far (each adds two history events).
     pub transitions: std::sync::atomic::AtomicUsize,
+    /// Holds the clock from the execution's start until its first state runs (the start is
+    /// work in flight: a virtual clock must not jump between StartExecution and the first state).
+    pub starting: std::sync::Mutex<Option<crate::clock::Busy>>,
 }
 
 /// Step Functions' quota on one execution's history: "If the execution history reaches this
@@ -131,11 +111,11 @@ fn rand_unit() -> f64 {
     (uuid::Uuid::new_v4().as_u128() % 1_000_000) as f64 / 1_000_000.0
 }
 
-fn state_context(context: &Value, name: &str, retry_count: u32) -> Value {
+fn state_context(context: &Value, name: &str, entered: &str, retry_count: u32) -> Value {
     let mut ctx = context.clone();
     ctx["State"] = json!({
         "Name": name,
-        "EnteredTime": crate::iso_now(),
+        "EnteredTime": entered,
         "RetryCount": retry_count,
     });
     ctx
@@ -155,6 +135,10 @@ impl Run {
         ctx: Value,
     ) -> BoxFuture<'a, Result<Value, TaskFailure>> {
         Box::pin(async move {
+            // Each machine (the execution, a branch, an iteration) is work in flight except
+            // while it waits on the clock or on its own branches.
+            let _busy = self.clock.busy();
+            drop(self.starting.lock().unwrap().take());
             let mut name = def.start_at.clone();
             let mut input = input;
             loop {
@@ -225,7 +209,8 @@ impl Run {
     }
 
     async fn try_step(&self, name: &str, s: &State, raw_input: Value, base_ctx: &Value) -> Result<Step, TaskFailure> {
-        let ctx = state_context(base_ctx, name, 0);
+        let entered = self.clock.iso_now();
+        let ctx = state_context(base_ctx, name, &entered, 0);
         let effective = match &s.input_path {
             Some(p) => paths::select(p, &raw_input, &ctx, "InputPath")?,
             None => json!({}),
@@ -277,14 +262,14 @@ impl Run {
                         })?;
                         Duration::from_secs(n)
                     }
-                    (_, _, Some(t), _) => until(t)?,
+                    (_, _, Some(t), _) => until(t, self.clock.now())?,
                     (_, _, _, Some(p)) => {
                         let v = paths::select(p, &effective, &ctx, "TimestampPath")?;
-                        until(v.as_str().unwrap_or_default())?
+                        until(v.as_str().unwrap_or_default(), self.clock.now())?
                     }
                     _ => Duration::ZERO,
                 };
-                self.clock.sleep(wait).await;
+                self.clock.while_idle(self.clock.sleep(wait)).await;
                 let out = match &s.output_path {
                     Some(p) => paths::select(p, &effective, &ctx, "OutputPath")?,
                     None => json!({}),
@@ -303,7 +288,15 @@ impl Run {
                     }
                 }
                 match &s.default {
-                    Some(d) => Ok(Step::Next(d.clone(), effective)),
+                    // The Default branch leaves through OutputPath too (the state's filter,
+                    // not the rule's).
+                    Some(d) => Ok(Step::Next(
+                        d.clone(),
+                        match &s.output_path {
+                            Some(p) => paths::select(p, &effective, &ctx, "OutputPath")?,
+                            None => json!({}),
+                        },
+                    )),
                     None => Err(TaskFailure::new(
                         "States.NoChoiceMatched",
                         format!("No Choice Rules matched and no Default was specified in state '{name}'"),
@@ -311,12 +304,21 @@ impl Run {
                 }
             }
             "Task" => {
-                let params = match &s.parameters {
-                    Some(t) => paths::fill(t, &effective, &ctx)?,
-                    None => effective,
-                };
                 let resource = s.resource.clone().unwrap_or_default();
-                let result = self.retrying(name, s, || self.invoke_once(&resource, s, params.clone())).await?;
+                // Parameters are filled again for each attempt: `$$.State.RetryCount` counts.
+                let result = self
+                    .retrying(name, s, |retries| {
+                        let (effective, entered, resource) = (&effective, &entered, &resource);
+                        async move {
+                            let ctx = state_context(base_ctx, name, entered, retries);
+                            let params = match &s.parameters {
+                                Some(t) => paths::fill(t, effective, &ctx)?,
+                                None => effective.clone(),
+                            };
+                            self.invoke_once(resource, s, params).await
+                        }
+                    })
+                    .await?;
                 let result = match &s.result_selector {
                     Some(t) => paths::fill(t, &result, &ctx)?,
                     None => result,
@@ -330,10 +332,10 @@ impl Run {
                 };
                 (self.record)("ParallelStateStarted", json!({}));
                 let outcome = self
-                    .retrying(name, s, || async {
+                    .retrying(name, s, |_| async {
                         let branches = s.branches.iter().map(|b| self.run_machine(b, params.clone(), base_ctx.clone()));
                         // The first failing branch fails the state; the others are dropped.
-                        futures::future::try_join_all(branches).await.map(Value::Array)
+                        self.clock.while_idle(futures::future::try_join_all(branches)).await.map(Value::Array)
                     })
                     .await;
                 (self.record)(
@@ -365,9 +367,9 @@ impl Run {
                 (self.record)("MapStateStarted", json!({"mapStateStartedEventDetails": {"length": items.len()}}));
                 let effective = &effective;
                 let outcome = self
-                    .retrying(name, s, || async {
+                    .retrying(name, s, |_| async {
                         use futures::stream::{StreamExt, TryStreamExt};
-                        futures::stream::iter(items.iter().cloned().enumerate())
+                        let iterations = futures::stream::iter(items.iter().cloned().enumerate())
                             .map(|(index, item)| {
                                 let mut item_ctx = ctx.clone();
                                 item_ctx["Map"] = json!({"Item": {"Index": index, "Value": item}});
@@ -391,9 +393,8 @@ impl Run {
                                 }
                             })
                             .buffered(limit)
-                            .try_collect::<Vec<Value>>()
-                            .await
-                            .map(Value::Array)
+                            .try_collect::<Vec<Value>>();
+                        self.clock.while_idle(iterations).await.map(Value::Array)
                     })
                     .await;
                 (self.record)(if outcome.is_ok() { "MapStateSucceeded" } else { "MapStateFailed" }, json!({}));
@@ -411,12 +412,12 @@ impl Run {
     /// left; each retrier keeps its own count.
     async fn retrying<F, Fut>(&self, name: &str, s: &State, mut attempt: F) -> Result<Value, TaskFailure>
     where
-        F: FnMut() -> Fut,
+        F: FnMut(u32) -> Fut,
         Fut: std::future::Future<Output = Result<Value, TaskFailure>>,
     {
         let mut counters = vec![0u32; s.retry.len()];
         loop {
-            let failure = match attempt().await {
+            let failure = match attempt(counters.iter().sum()).await {
                 Ok(v) => return Ok(v),
                 Err(f) => f,
             };
@@ -426,7 +427,7 @@ impl Run {
                     let wait = backoff(r, counters[i]);
                     counters[i] += 1;
                     debug!(state = name, error = %failure.error, attempt = counters[i], ?wait, "retrying");
-                    self.clock.sleep(wait).await;
+                    self.clock.while_idle(self.clock.sleep(wait)).await;
                 }
                 _ => return Err(failure),
             }
@@ -483,7 +484,7 @@ impl Run {
         );
         let call = (self.invoker)(target, payload);
         let outcome = match s.timeout_seconds {
-            Some(t) => match tokio::time::timeout(self.clock.real(Duration::from_secs(t)), call).await {
+            Some(t) => match self.clock.timeout(Duration::from_secs(t), call).await {
                 Ok(r) => r,
                 // A task's timeout carries no Cause (TaskTimedOut has only the error).
                 Err(_) => Err(TaskFailure::without_cause("States.Timeout")),
@@ -524,11 +525,11 @@ impl Run {
     }
 }
 
-/// How long until an RFC 3339 timestamp (zero if it has passed).
-fn until(timestamp: &str) -> Result<Duration, TaskFailure> {
+/// How long from `now` until an RFC 3339 timestamp (zero if it has passed).
+fn until(timestamp: &str, now: std::time::SystemTime) -> Result<Duration, TaskFailure> {
     let t = time::OffsetDateTime::parse(timestamp, &time::format_description::well_known::Rfc3339)
         .map_err(|e| TaskFailure::new("States.Runtime", format!("invalid timestamp {timestamp:?}: {e}")))?;
-    let secs = (t - time::OffsetDateTime::now_utc()).as_seconds_f64();
+    let secs = (t - time::OffsetDateTime::from(now)).as_seconds_f64();
     Ok(Duration::from_secs_f64(secs.max(0.0)))
 }
 

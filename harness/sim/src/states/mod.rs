@@ -5,6 +5,7 @@ mod choice;
 mod definition;
 mod interpreter;
 mod intrinsics;
+pub mod logging;
 mod paths;
 mod service;
 

@@ -102,6 +102,16 @@ pub struct StepFunctions {
     clock: Clock,
     /// The `drop-task-failed-events` break.
     drop_task_failed: bool,
+    /// Where execution events are logged, when the machine has a logging configuration.
+    logs: Option<super::logging::ExecutionLogs>,
+}
+
+/// Appends an event to the history and to the execution log.
+fn push(logs: &Option<super::logging::ExecutionLogs>, e: &mut Execution, event: HistoryEvent) {
+    e.history.push(event);
+    if let Some(l) = logs {
+        l.write_last(e);
+    }
 }
 
 fn to_epoch(t: SystemTime) -> f64 {
@@ -111,7 +121,12 @@ fn to_epoch(t: SystemTime) -> f64 {
 impl StepFunctions {
     /// A service invoking Lambda through `invoker`, with waits on `clock`.
     pub fn new(invoker: TaskInvoker, clock: Clock) -> Self {
-        Self { inner: Arc::default(), invoker, clock, drop_task_failed: false }
+        Self { inner: Arc::default(), invoker, clock, drop_task_failed: false, logs: None }
+    }
+
+    /// Logs every execution's events as the stack's logging configuration says.
+    pub fn with_logging(self, logs: super::logging::ExecutionLogs) -> Self {
+        Self { logs: Some(logs), ..self }
     }
 
     /// Breaks histories as `breaks` say (for the harness's own tests).
@@ -140,7 +155,7 @@ impl StepFunctions {
                 definition: Arc::new(parsed),
                 text: definition.into(),
                 role_arn: role_arn.into(),
-                created: SystemTime::now(),
+                created: self.clock.now(),
             },
         );
         Ok(arn)
@@ -176,9 +191,9 @@ impl StepFunctions {
         }
         let definition = machine.definition.clone();
         let role_arn = machine.role_arn.clone();
-        let start = SystemTime::now();
+        let start = self.clock.now();
         let context = json!({
-            "Execution": {"Id": arn, "Name": name, "Input": parsed, "StartTime": crate::iso_now(), "RoleArn": role_arn},
+            "Execution": {"Id": arn, "Name": name, "Input": parsed, "StartTime": crate::events::s3_event_time(start), "RoleArn": role_arn},
             "StateMachine": {"Id": machine_arn, "Name": machine.name},
         });
         inner.executions.insert(
@@ -194,13 +209,16 @@ impl StepFunctions {
                 cause: None,
                 start,
                 stop: None,
-                history: vec![HistoryEvent {
-                    kind: "ExecutionStarted".into(),
-                    timestamp: start,
-                    details: json!({"executionStartedEventDetails": {"input": input, "roleArn": role_arn}}),
-                }],
+                history: Vec::new(),
             },
         );
+        let e = inner.executions.get_mut(&arn).expect("just inserted");
+        let started = HistoryEvent {
+            kind: "ExecutionStarted".into(),
+            timestamp: start,
+            details: json!({"executionStartedEventDetails": {"input": input, "roleArn": role_arn}}),
+        };
+        push(&self.logs, e, started);
         inner.order.push(arn.clone());
         let token = CancellationToken::new();
         inner.cancel.insert(arn.clone(), token.clone());
@@ -225,19 +243,22 @@ impl StepFunctions {
         let record_inner = self.inner.clone();
         let record_arn = arn.clone();
         let drop_task_failed = self.drop_task_failed;
+        let clock = self.clock.clone();
+        let logs = self.logs.clone();
         let run = Run {
+            starting: std::sync::Mutex::new(Some(self.clock.busy())),
             transitions: Default::default(),
             timeout: definition.timeout_seconds,
             definition,
             context,
             invoker: self.invoker.clone(),
-            clock: self.clock,
+            clock: self.clock.clone(),
             record: Arc::new(move |kind: &str, details: Value| {
                 if drop_task_failed && kind == "TaskFailed" {
                     return;
                 }
                 if let Some(e) = record_inner.lock().unwrap().executions.get_mut(&record_arn) {
-                    e.history.push(HistoryEvent { kind: kind.into(), timestamp: SystemTime::now(), details });
+                    push(&logs, e, HistoryEvent { kind: kind.into(), timestamp: clock.now(), details });
                 }
             }),
         };
@@ -246,11 +267,12 @@ impl StepFunctions {
         let span = info_span!("execution", name = %name);
         tokio::spawn(
             async move {
-                let timeout = run.timeout.map(|t| this.clock.real(Duration::from_secs(t)));
+                let timeout = run.timeout.map(Duration::from_secs);
                 let body = run.execute(parsed);
+                let clock = this.clock.clone();
                 let outcome = tokio::select! {
                     _ = token.cancelled() => None,
-                    r = async { match timeout { Some(t) => tokio::time::timeout(t, body).await.ok(), None => Some(body.await) } } => Some(r),
+                    r = async { match timeout { Some(t) => clock.timeout(t, body).await.ok(), None => Some(body.await) } } => Some(r),
                 };
                 this.finish(&exec_arn, outcome);
             }
@@ -282,16 +304,17 @@ impl StepFunctions {
             let definition = machine.definition.clone();
             let context = json!({
                 "Execution": {"Id": e.arn, "Name": e.name, "Input": serde_json::from_str::<Value>(&e.input).unwrap_or(Value::Null),
-                    "StartTime": crate::iso_now(), "RoleArn": machine.role_arn, "RedriveCount": 1},
+                    "StartTime": crate::events::s3_event_time(e.start), "RoleArn": machine.role_arn, "RedriveCount": 1},
                 "StateMachine": {"Id": e.machine_arn, "Name": machine.name},
             });
             let running = e.status == ExecutionStatus::Running;
             if running {
-                e.history.push(HistoryEvent {
+                let redriven = HistoryEvent {
                     kind: "ExecutionRedriven".into(),
-                    timestamp: SystemTime::now(),
+                    timestamp: self.clock.now(),
                     details: json!({"executionRedrivenEventDetails": {"redriveCount": 1}}),
-                });
+                };
+                push(&self.logs, &mut e, redriven);
             }
             let (arn, name, input) = (e.arn.clone(), e.name.clone(), e.input.clone());
             inner.order.push(arn.clone());
@@ -315,7 +338,7 @@ impl StepFunctions {
         if e.status != ExecutionStatus::Running {
             return;
         }
-        let now = SystemTime::now();
+        let now = self.clock.now();
         e.stop = Some(now);
         let (status, kind, details) = match outcome {
             None => return,
@@ -348,7 +371,7 @@ impl StepFunctions {
             e.error = Some("States.Timeout".into());
         }
         e.status = status;
-        e.history.push(HistoryEvent { kind: kind.into(), timestamp: now, details });
+        push(&self.logs, e, HistoryEvent { kind: kind.into(), timestamp: now, details });
         info!(execution = %e.name, status = status.as_str(), "execution finished");
     }
 
@@ -362,17 +385,18 @@ impl StepFunctions {
         let mut inner = self.inner.lock().unwrap();
         let token = inner.cancel.remove(arn);
         let e = inner.executions.get_mut(arn).ok_or_else(|| not_found(arn))?;
-        let now = SystemTime::now();
+        let now = self.clock.now();
         if e.status == ExecutionStatus::Running {
             e.status = ExecutionStatus::Aborted;
             e.stop = Some(now);
             e.error = error.clone();
             e.cause = cause.clone();
-            e.history.push(HistoryEvent {
+            let aborted = HistoryEvent {
                 kind: "ExecutionAborted".into(),
                 timestamp: now,
                 details: json!({"executionAbortedEventDetails": {"error": error, "cause": cause}}),
-            });
+            };
+            push(&self.logs, e, aborted);
         }
         if let Some(t) = token {
             t.cancel();
