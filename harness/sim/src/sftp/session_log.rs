@@ -177,7 +177,7 @@ fn fingerprint(key: &PublicKey) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sftp::{Access, HomeDirectory};
+    use crate::sftp::{Access, HomeDirectory, SftpServer};
 
     /// The four entries of AWS's example session, verbatim from
     /// https://docs.aws.amazon.com/transfer/latest/userguide/cw-example-logs.html (CONNECTED, OPEN,
@@ -240,8 +240,6 @@ mod tests {
             && v.as_str().unwrap().starts_with("arn:aws:transfer:")
             && v.as_str().unwrap().ends_with(":server/s-3fe215d89f074ed2a")
     }
-
-    use super::super::SftpServer;
 
     /// Each entry of a replayed session has exactly the keys of AWS's example entry of the same
     /// activity, every value a string, and `resource-arn` the server's ARN
