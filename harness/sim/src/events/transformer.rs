@@ -93,7 +93,7 @@ impl InputTransformer {
         values.insert("aws.events.rule-name".into(), Some(Value::String(rule.name.clone())));
         values.insert("aws.events.rule-arn".into(), Some(Value::String(rule.arn.clone())));
         values.insert("aws.events.event.ingestion-time".into(), Some(Value::String(ingestion)));
-        values.insert("aws.events.event".into(), Some(event.clone()));
+        values.insert("aws.events.event".into(), Some(event_without_detail(event)));
         values.insert("aws.events.event.json".into(), Some(event.clone()));
 
         let template = &self.input_template;
@@ -103,9 +103,11 @@ impl InputTransformer {
             out.push_str(&template[last..start]);
             let value = values.get(&name).ok_or_else(|| TransformError::UnknownPlaceholder(name.clone()))?;
             match (value, in_string) {
-                // A missing path leaves an empty string in quotes and `null` outside them.
+                // A missing path leaves nothing inside quotes and an empty string outside them:
+                // AWS delivered `"command": ""` for an unquoted `<command>` whose path was not in
+                // the event (LocalStack's AWS-recorded snapshot, see the tests).
                 (None, true) => {}
-                (None, false) => out.push_str("null"),
+                (None, false) => out.push_str("\"\""),
                 (Some(Value::String(s)), true) => {
                     let quoted = Value::String(s.clone()).to_string();
                     out.push_str(&quoted[1..quoted.len() - 1]);
@@ -128,26 +130,64 @@ impl InputTransformer {
     }
 }
 
-/// Supported paths: `$`, `$.a.b`, with simple names (EventBridge's documented subset).
-fn parse_path(path: &str) -> Result<Vec<String>, String> {
+/// One step of an `InputPathsMap` path.
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    /// `.name`
+    Key(String),
+    /// `[n]`
+    Index(usize),
+}
+
+/// Supported paths: `$`, `$.a.b`, with simple names, each optionally followed by array indices
+/// (`$.resources[0]`, `$.detail.items[1][0]`): EventBridge lists "array indices" among the
+/// path syntax it supports
+/// (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html).
+fn parse_path(path: &str) -> Result<Vec<Step>, String> {
     let rest = path.strip_prefix('$').ok_or("must start with $")?;
     if rest.is_empty() {
         return Ok(Vec::new());
     }
     let rest = rest.strip_prefix('.').ok_or("segments are written .name")?;
-    rest.split('.')
-        .map(|seg| {
-            if seg.is_empty() || seg.contains(['[', ']', '*', '(', ')', '?', '@']) {
-                Err(format!("unsupported segment {seg:?}"))
-            } else {
-                Ok(seg.to_string())
-            }
-        })
-        .collect()
+    let mut steps = Vec::new();
+    for seg in rest.split('.') {
+        let (name, mut indices) = match seg.find('[') {
+            Some(i) => (&seg[..i], &seg[i..]),
+            None => (seg, ""),
+        };
+        if name.is_empty() || name.contains([']', '*', '(', ')', '?', '@']) {
+            return Err(format!("unsupported segment {seg:?}"));
+        }
+        steps.push(Step::Key(name.to_string()));
+        while !indices.is_empty() {
+            let inner = indices.strip_prefix('[').and_then(|r| r.split_once(']'));
+            let Some((n, after)) = inner else { return Err(format!("unsupported segment {seg:?}")) };
+            let n = n.parse::<usize>().map_err(|_| format!("array index {n:?} in {seg:?} is not a number"))?;
+            steps.push(Step::Index(n));
+            indices = after;
+        }
+    }
+    Ok(steps)
 }
 
-fn lookup<'a>(value: &'a Value, segments: &[String]) -> Option<&'a Value> {
-    segments.iter().try_fold(value, |v, seg| v.get(seg))
+fn lookup<'a>(value: &'a Value, steps: &[Step]) -> Option<&'a Value> {
+    steps.iter().try_fold(value, |v, step| match step {
+        Step::Key(k) => v.get(k),
+        Step::Index(i) => v.get(i),
+    })
+}
+
+/// The event as `<aws.events.event>` gives it: without `detail`, and with `detail-type` as
+/// `detailType`, which is what AWS delivered (the field set of LocalStack's AWS-recorded
+/// snapshot: id, account, detailType, time, source, region, resources, version; see the tests).
+fn event_without_detail(event: &Value) -> Value {
+    let Value::Object(fields) = event else { return event.clone() };
+    let mut out = fields.clone();
+    out.remove("detail");
+    if let Some(t) = out.remove("detail-type") {
+        out.insert("detailType".into(), t);
+    }
+    Value::Object(out)
 }
 
 /// Finds `<name>` placeholders: (name, (start, end, inside a JSON string)).
@@ -206,7 +246,7 @@ mod tests {
         let out: Value =
             serde_json::from_str(&tr.apply(&json!({}), &RuleFacts { name: "r".into(), arn: "a".into() }).unwrap())
                 .unwrap();
-        assert_eq!(out, json!({"x": null, "y": "", "rule": "r"}));
+        assert_eq!(out, json!({"x": "", "y": "", "rule": "r"}));
     }
 
     #[test]
@@ -214,5 +254,108 @@ mod tests {
         assert!(matches!(t(&[("x", "detail")], "<x>").validate(), Err(TransformError::BadPath { .. })));
         assert!(matches!(t(&[], "<y>").validate(), Err(TransformError::UnknownPlaceholder(_))));
         assert!(matches!(t(&[("aws.x", "$")], "").validate(), Err(TransformError::BadMap(_))));
+    }
+
+    /// The event LocalStack's AWS-validated input-transformer tests put (source and detail-type
+    /// `core.update-account-command`, detail `EVENT_DETAIL`), with the values as its snapshot
+    /// redacts them.
+    fn localstack_event() -> Value {
+        json!({
+            "version": "0", "id": "<uuid:2>", "detail-type": "core.update-account-command",
+            "source": "core.update-account-command", "account": "111111111111", "time": "date",
+            "region": "<region>", "resources": [],
+            "detail": {"command": "update-account", "payload": {"acc_id": "0a787ecb-4015", "sf_id": "baz"}}
+        })
+    }
+
+    /// `<aws.events.event>` is the event without `detail` and with `detail-type` delivered as
+    /// `detailType`; `<aws.events.event.json>` is the whole event. Expected values: AWS-recorded,
+    /// `TestInputTransformer::test_input_transformer_predefined_variables` (recorded 11-06-2024)
+    /// in https://github.com/localstack/localstack/blob/83e73a7002b23cbb02902aa41bb02e78163360a9/tests/aws/services/events/test_events_inputs.snapshot.json;
+    /// the definitions: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html#eb-transform-input-predefined
+    #[test]
+    fn predefined_event_variables_are_awss() {
+        let tr = t(&[], r#"{"originalEvent": <aws.events.event>, "originalEventJson": <aws.events.event.json>}"#);
+        let out: Value = serde_json::from_str(&tr.apply(&localstack_event(), &RuleFacts::default()).unwrap()).unwrap();
+        let mut original = out["originalEvent"].clone();
+        // The snapshot redacts this one `time` on its own ("<ingestion-time>"), so only its
+        // presence is AWS's; the other fields are compared value for value.
+        assert!(original["time"].is_string());
+        original["time"] = json!("<ingestion-time>");
+        let aws_original = json!({
+            "id": "<uuid:2>", "account": "111111111111", "detailType": "core.update-account-command",
+            "time": "<ingestion-time>", "source": "core.update-account-command", "region": "<region>",
+            "resources": [], "version": "0"
+        });
+        assert_eq!(original, aws_original);
+        assert_eq!(out["originalEventJson"], localstack_event());
+    }
+
+    /// A path missing from the event gives an empty string: nothing inside a quoted template and
+    /// `""` for a placeholder in JSON value position. AWS-recorded
+    /// (`test_put_events_with_input_transformer_input_template_string` and `..._json`,
+    /// "custom-variables-not-match-all", in
+    /// https://github.com/localstack/localstack/blob/83e73a7002b23cbb02902aa41bb02e78163360a9/tests/aws/services/events/test_events_inputs.snapshot.json).
+    #[test]
+    fn missing_paths_give_empty_strings_as_aws_delivered() {
+        let map = [("detail-type", "$.detail-type"), ("timestamp", "$.time"), ("command", "$.detail.notinmessage")];
+        let string =
+            t(&map, r#""Event of <detail-type> type, at time <timestamp>, info extracted from detail <command>""#);
+        let out = string.apply(&localstack_event(), &RuleFacts::default()).unwrap();
+        assert_eq!(out, r#""Event of core.update-account-command type, at time date, info extracted from detail ""#);
+        let json_t = t(&map, r#"{"detailType": <detail-type>,  "time": <timestamp>, "command": <command>}"#);
+        let out: Value =
+            serde_json::from_str(&json_t.apply(&localstack_event(), &RuleFacts::default()).unwrap()).unwrap();
+        assert_eq!(out, json!({"detailType": "core.update-account-command", "time": "date", "command": ""}));
+    }
+
+    /// Array indices select items: EventBridge lists "array indices" in the path syntax it
+    /// supports (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html).
+    /// The event has the shape of S3's "Object Created" event, whose `resources` holds the
+    /// bucket ARN (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html).
+    #[test]
+    fn array_indices_select_items() {
+        let ev = json!({
+            "detail-type": "Object Created", "resources": ["arn:aws:s3:::amzn-s3-demo-bucket"],
+            "detail": {"resources": [{"arn": "a0"}, {"arn": "a1"}], "grid": [[1, 2], [3, 4]]}
+        });
+        let tr = t(
+            &[
+                ("bucket", "$.resources[0]"),
+                ("second", "$.detail.resources[1].arn"),
+                ("cell", "$.detail.grid[1][0]"),
+                ("none", "$.resources[5]"),
+            ],
+            r#"{"bucket": <bucket>, "second": <second>, "cell": <cell>, "none": <none>}"#,
+        );
+        tr.validate().unwrap();
+        let out: Value = serde_json::from_str(&tr.apply(&ev, &RuleFacts::default()).unwrap()).unwrap();
+        assert_eq!(out, json!({"bucket": "arn:aws:s3:::amzn-s3-demo-bucket", "second": "a1", "cell": 3, "none": ""}));
+        for bad in ["$.resources[", "$.resources[x]", "$.resources[0]x", "$.[0]"] {
+            assert!(matches!(t(&[("x", bad)], "<x>").validate(), Err(TransformError::BadPath { .. })), "{bad}");
+        }
+    }
+
+    /// AWS's own examples: Input Path `{"timestamp" : "$.time", "instance" :
+    /// "$.detail.instance-id", "state" : "$.detail.state"}` with a string template and a JSON
+    /// template (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html,
+    /// "Example input transformers"; the EC2 state-change event of the same page).
+    #[test]
+    fn awss_documented_examples() {
+        let ev = json!({"time": "2015-11-11T21:29:54Z", "detail": {"instance-id": "i-0123456789", "state": "RUNNING"}});
+        let map = [("timestamp", "$.time"), ("instance", "$.detail.instance-id"), ("state", "$.detail.state")];
+        let out = t(&map, r#""instance <instance> is in <state>""#).apply(&ev, &RuleFacts::default()).unwrap();
+        assert_eq!(out, r#""instance i-0123456789 is in RUNNING""#);
+        let tr = t(&map, r#"{"instance" : <instance>, "state": [ 9, <state>, true ], "Transformed" : "Yes"}"#);
+        let out: Value = serde_json::from_str(&tr.apply(&ev, &RuleFacts::default()).unwrap()).unwrap();
+        let documented: Value = serde_json::from_str(
+            r#"{"instance" : "i-0123456789", "state": [9, "RUNNING", true], "Transformed" : "Yes"}"#,
+        )
+        .unwrap();
+        assert_eq!(out, documented);
+        let out = t(&[], r#""<aws.events.rule-name> triggered""#)
+            .apply(&ev, &RuleFacts { name: "example".into(), arn: String::new() })
+            .unwrap();
+        assert_eq!(out, r#""example triggered""#);
     }
 }

@@ -175,14 +175,17 @@ fn no_such_file() -> SftpError {
 }
 
 fn mode_string(flags: OpenFlags) -> String {
+    // AWS's example OPEN logs an upload as `CREATE|TRUNCATE|WRITE`
+    // (https://docs.aws.amazon.com/transfer/latest/userguide/cw-example-logs.html): the flags
+    // in alphabetical order, so every flag is listed alphabetically (AWS shows no other mode).
     let mut parts = Vec::new();
     for (flag, name) in [
-        (OpenFlags::WRITE, "WRITE"),
-        (OpenFlags::TRUNCATE, "TRUNCATE"),
-        (OpenFlags::CREATE, "CREATE"),
         (OpenFlags::APPEND, "APPEND"),
+        (OpenFlags::CREATE, "CREATE"),
         (OpenFlags::EXCLUDE, "EXCLUSIVE"),
         (OpenFlags::READ, "READ"),
+        (OpenFlags::TRUNCATE, "TRUNCATE"),
+        (OpenFlags::WRITE, "WRITE"),
     ] {
         if flags.contains(flag) {
             parts.push(name);
@@ -866,4 +869,18 @@ fn copy_source(bucket: &str, key: &str) -> String {
     use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
     const SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
     format!("{bucket}/{}", utf8_percent_encode(key, SET))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An upload opened with WRITE, CREATE and TRUNCATE (what OpenSSH's `put` sends) is logged
+    /// as AWS's example OPEN logs it, `CREATE|TRUNCATE|WRITE`
+    /// (https://docs.aws.amazon.com/transfer/latest/userguide/cw-example-logs.html).
+    #[test]
+    fn upload_mode_is_logged_in_awss_order() {
+        let flags = OpenFlags::WRITE | OpenFlags::TRUNCATE | OpenFlags::CREATE;
+        assert_eq!(mode_string(flags), "CREATE|TRUNCATE|WRITE");
+    }
 }

@@ -154,6 +154,7 @@ impl SftpServer {
                     let handler = Connection {
                         server: this.clone(),
                         user: None,
+                        key: None,
                         log: log.clone(),
                         channels: HashMap::new(),
                         sftp_channels: HashSet::new(),
@@ -212,6 +213,8 @@ const MAX_SFTP_CHANNELS: usize = 10;
 struct Connection {
     server: Arc<SftpServer>,
     user: Option<SftpUser>,
+    /// The key the user logged in with: CONNECTED names it (body, fingerprint and type).
+    key: Option<PublicKey>,
     log: SessionLog,
     channels: HashMap<ChannelId, Channel<Msg>>,
     /// Open SFTP channels: Transfer Family allows 10 at once per connection.
@@ -275,15 +278,16 @@ impl russh::server::Handler for Connection {
         }
         let u = self.find_user(user).cloned().expect("checked");
         self.user = Some(u);
+        self.key = Some(key.public_key.clone());
         Ok(Auth::Accept)
     }
 
     async fn auth_succeeded(&mut self, session: &mut Session) -> Result<(), Self::Error> {
         // Logged here rather than at key verification so the entry carries the client's version.
         self.log.set_client(&String::from_utf8_lossy(session.remote_sshid()));
-        if let Some(u) = &self.user {
+        if let (Some(u), Some(key)) = (&self.user, &self.key) {
             let (kex, ciphers) = self.negotiated();
-            self.log.connected(u, &self.server.config, &kex, &ciphers);
+            self.log.connected(u, &self.server.config.role_arn, key, &kex, &ciphers);
         }
         Ok(())
     }
