@@ -98,7 +98,7 @@ fn outputs_document(ep: &sim::Endpoints, users: &[String]) -> serde_json::Value 
         "log_groups": {
             "sftp": ep.sftp_log_group,
             "function": ep.function_log_group,
-            "state_machine": "/aws/vendedlogs/states/partner-intake-transfer",
+            "state_machine": ep.state_machine_log_group,
         },
     });
     serde_json::json!({ "harness": { "sensitive": false, "type": "object", "value": value } })

@@ -28,6 +28,10 @@ pub enum Break {
     ForgetRunningExecutions,
     /// Step Functions: TaskFailed events are left out of execution histories.
     DropTaskFailedEvents,
+    /// Step Functions: executions' events never reach the state machine's log group.
+    DropExecutionLogs,
+    /// Step Functions: Wait states and retry backoffs do not wait.
+    SkipWaits,
     /// DynamoDB: the function's `transferred` is stored as `skipped`.
     WrongStatus,
     /// DynamoDB: the state machine's putItem (its RecordUpload) is acknowledged and dropped.

@@ -214,6 +214,8 @@ pub struct SimConfig {
     pub external: Option<ExternalAws>,
     /// Keep buckets, objects, versions, the table, logs and executions here across restarts.
     pub data_dir: Option<PathBuf>,
+    /// Where this run's state machine differs from the shipped one.
+    pub state_machine_variant: states::variant::Variant,
 }
 
 impl SimConfig {
@@ -251,6 +253,7 @@ impl SimConfig {
             breaks: breaks::Breaks::default(),
             external: None,
             data_dir: None,
+            state_machine_variant: Default::default(),
         }
     }
 }
@@ -280,6 +283,8 @@ pub struct Endpoints {
     pub dead_letter_queue: String,
     /// The copy function's log group.
     pub function_log_group: String,
+    /// The state machine's execution log group.
+    pub state_machine_log_group: String,
     /// State machine ARN.
     pub state_machine_arn: String,
     /// Region.
@@ -421,6 +426,10 @@ impl Simulator {
         ]);
         let infra = &config.infra_dir;
         let asl = definitions::load(infra, definitions::STATE_MACHINE, &values)?;
+        let asl = config
+            .state_machine_variant
+            .apply(&asl)
+            .map_err(|e| StartError::Setup(format!("{}: {e}", definitions::STATE_MACHINE)))?;
         let pattern_text = definitions::load(infra, definitions::EVENT_PATTERN, &values)?;
         let transformer_text = definitions::load(infra, definitions::INPUT_TRANSFORMER, &values)?;
         let settings_text = definitions::load(infra, definitions::FUNCTION_SETTINGS, &values)?;
@@ -530,8 +539,8 @@ impl Simulator {
             states::logging::log_group_of(&config.state_machine_name),
             logging,
         );
-        let sfn =
-            states::StepFunctions::new(invoker, config.clock.clone()).with_breaks(&breaks).with_logging(execution_logs);
+        let sfn = states::StepFunctions::new(invoker, config.clock.clone()).with_breaks(&breaks);
+        let sfn = if breaks.has(breaks::Break::DropExecutionLogs) { sfn } else { sfn.with_logging(execution_logs) };
         let role = format!("arn:aws:iam::{ACCOUNT_ID}:role/{}-sfn", config.state_machine_name);
         let machine_arn = sfn
             .create_state_machine(&config.state_machine_name, &asl, &role)
@@ -730,6 +739,7 @@ impl Simulator {
             dead_letter_queue: queues.url(&dead_letter_queue),
             server_id: id,
             function_log_group: format!("/aws/lambda/{}", config.function_name),
+            state_machine_log_group: states::logging::log_group_of(&config.state_machine_name),
             state_machine_arn: machine_arn,
             region: REGION.into(),
             source_bucket: config.source_bucket.clone(),

@@ -85,6 +85,7 @@ async fn harness_round(sshd: &Sshd, sessions: u32, files: u32, size: u64) -> any
         state_machine_arn: String::new(),
         sftp_log_group: String::new(),
         function_log_group: String::new(),
+        state_machine_log_group: String::new(),
         dead_letter_queue: None,
     };
     let accounts = BTreeMap::from([("bench".to_string(), Account { name: sshd.user.clone(), key: sshd.key()? })]);

@@ -110,6 +110,7 @@ pub async fn run(args: &SoakBenchArgs) -> anyhow::Result<Soak> {
         state_machine_arn: field("state_machine_arn")?,
         sftp_log_group: field("sftp_log_group")?,
         function_log_group: field("function_log_group")?,
+        state_machine_log_group: field("state_machine_log_group")?,
         dead_letter_queue: Some(field("dead_letter_queue")?),
     };
     let key = russh::keys::load_secret_key(&sim.key_path, None).context("reading the simulator's user key")?;

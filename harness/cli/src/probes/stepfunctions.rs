@@ -22,6 +22,51 @@ pub struct Execution {
     pub task_errors: Vec<String>,
     /// Whether it was redriven (an `ExecutionRedriven` event).
     pub redriven: bool,
+    /// The cause it failed with.
+    pub cause: Option<String>,
+    /// Its history events, in order.
+    pub history: Vec<HistoryEntry>,
+}
+
+/// One history event: its type, time and the state it happened in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    /// `TaskStateEntered`, `TaskFailed`, ...
+    pub kind: String,
+    /// Its timestamp (on the target's clock: virtual under a virtual simulator).
+    pub at: std::time::SystemTime,
+    /// The state last entered when it happened.
+    pub state: Option<String>,
+}
+
+impl Execution {
+    /// The waits between each failed attempt of `state` and the next, in seconds.
+    pub fn retry_gaps(&self, state: &str) -> Vec<f64> {
+        let mut gaps = Vec::new();
+        let mut failed = None;
+        for h in self.history.iter().filter(|h| h.state.as_deref() == Some(state)) {
+            match h.kind.as_str() {
+                "TaskFailed" | "TaskTimedOut" | "LambdaFunctionFailed" | "LambdaFunctionTimedOut" => {
+                    failed = Some(h.at)
+                }
+                "TaskScheduled" | "LambdaFunctionScheduled" => {
+                    if let Some(f) = failed.take() {
+                        gaps.push(h.at.duration_since(f).unwrap_or_default().as_secs_f64());
+                    }
+                }
+                _ => {}
+            }
+        }
+        gaps
+    }
+
+    /// How long `state` lasted, from its entry to its exit, in seconds.
+    pub fn state_duration(&self, state: &str) -> Option<f64> {
+        let mine = || self.history.iter().filter(|h| h.state.as_deref() == Some(state));
+        let entered = mine().find(|h| h.kind.ends_with("StateEntered"))?.at;
+        let exited = mine().find(|h| h.kind.ends_with("StateExited"))?.at;
+        Some(exited.duration_since(entered).unwrap_or_default().as_secs_f64())
+    }
 }
 
 /// Every execution ARN of the state machine (all pages).
@@ -62,6 +107,7 @@ pub async fn execution(c: &Clients, arn: &str) -> Result<Execution, ProbeError> 
     let d = describe(c, arn).await?;
     let input = serde_json::from_str(d.input().unwrap_or("{}")).unwrap_or(serde_json::Value::Null);
     let (mut lambda_tasks, mut throttled_tasks, mut task_errors, mut redriven) = (0, 0, Vec::new(), false);
+    let (mut history, mut state) = (Vec::new(), None::<String>);
     let mut token = None;
     loop {
         let page = c
@@ -74,6 +120,14 @@ pub async fn execution(c: &Clients, arn: &str) -> Result<Execution, ProbeError> 
             .await
             .map_err(|e| ProbeError::from_sdk("stepfunctions", "GetExecutionHistory", arn, &e))?;
         for h in page.events() {
+            if let Some(name) = h.state_entered_event_details().map(|d| d.name()) {
+                state = Some(name.to_string());
+            }
+            history.push(HistoryEntry {
+                kind: h.r#type().as_str().to_string(),
+                at: std::time::SystemTime::try_from(*h.timestamp()).unwrap_or(std::time::UNIX_EPOCH),
+                state: state.clone(),
+            });
             if h.task_scheduled_event_details().is_some_and(|t| t.resource_type() == "lambda") {
                 lambda_tasks += 1;
             }
@@ -97,6 +151,8 @@ pub async fn execution(c: &Clients, arn: &str) -> Result<Execution, ProbeError> 
         throttled_tasks,
         task_errors,
         redriven,
+        cause: d.cause().map(str::to_string),
+        history,
     })
 }
 

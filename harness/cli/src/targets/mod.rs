@@ -146,6 +146,8 @@ pub struct Target {
     pub sftp_log_group: String,
     /// Function log group.
     pub function_log_group: String,
+    /// The state machine's execution log group.
+    pub state_machine_log_group: String,
     /// URL of the rule's dead-letter queue, where the target says.
     pub dead_letter_queue: Option<String>,
 }
@@ -363,6 +365,7 @@ impl Target {
             sftp_log_group: o.log_groups.sftp.clone(),
             dead_letter_queue: o.dead_letter_queue.clone(),
             function_log_group: o.log_groups.function.clone(),
+            state_machine_log_group: o.log_groups.state_machine.clone(),
         }
     }
 
@@ -383,6 +386,7 @@ impl Target {
             sftp_log_group: ep.sftp_log_group.clone(),
             dead_letter_queue: Some(ep.dead_letter_queue.clone()),
             function_log_group: ep.function_log_group.clone(),
+            state_machine_log_group: ep.state_machine_log_group.clone(),
         }
     }
 }

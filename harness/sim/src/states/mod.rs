@@ -8,6 +8,7 @@ mod intrinsics;
 pub mod logging;
 mod paths;
 mod service;
+pub mod variant;
 
 pub use api::handle as handle_api;
 pub use definition::{Definition, DefinitionError};

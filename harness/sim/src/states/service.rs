@@ -102,6 +102,8 @@ pub struct StepFunctions {
     clock: Clock,
     /// The `drop-task-failed-events` break.
     drop_task_failed: bool,
+    /// The `skip-waits` break.
+    skip_waits: bool,
     /// Where execution events are logged, when the machine has a logging configuration.
     logs: Option<super::logging::ExecutionLogs>,
 }
@@ -121,7 +123,7 @@ fn to_epoch(t: SystemTime) -> f64 {
 impl StepFunctions {
     /// A service invoking Lambda through `invoker`, with waits on `clock`.
     pub fn new(invoker: TaskInvoker, clock: Clock) -> Self {
-        Self { inner: Arc::default(), invoker, clock, drop_task_failed: false, logs: None }
+        Self { inner: Arc::default(), invoker, clock, drop_task_failed: false, skip_waits: false, logs: None }
     }
 
     /// Logs every execution's events as the stack's logging configuration says.
@@ -131,7 +133,11 @@ impl StepFunctions {
 
     /// Breaks histories as `breaks` say (for the harness's own tests).
     pub fn with_breaks(self, breaks: &crate::breaks::Breaks) -> Self {
-        Self { drop_task_failed: breaks.has(crate::breaks::Break::DropTaskFailedEvents), ..self }
+        Self {
+            drop_task_failed: breaks.has(crate::breaks::Break::DropTaskFailedEvents),
+            skip_waits: breaks.has(crate::breaks::Break::SkipWaits),
+            ..self
+        }
     }
 
     /// Creates a state machine; returns its ARN.
@@ -253,6 +259,7 @@ impl StepFunctions {
             context,
             invoker: self.invoker.clone(),
             clock: self.clock.clone(),
+            skip_waits: self.skip_waits,
             record: Arc::new(move |kind: &str, details: Value| {
                 if drop_task_failed && kind == "TaskFailed" {
                     return;
