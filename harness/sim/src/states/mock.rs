@@ -363,6 +363,7 @@ fn resource_parts(resource: &str) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     /// The example file of the developer guide, verbatim
     /// (https://docs.aws.amazon.com/step-functions/latest/dg/sfn-local-mock-cfg-file.html,
@@ -471,6 +472,84 @@ mod tests {
         assert!(m.next("SomeOtherState").is_none(), "states the test case does not name call the service");
         let unknown = c.test_case("LambdaSQSIntegration", "SadPath").unwrap_err();
         assert!(unknown.contains("HappyPath"), "{unknown}");
+    }
+
+    /// The developer guide's LambdaSQSIntegration machine (its state names; `LambdaState`
+    /// retries the two errors the RetryPath throws), run through the service with the guide's
+    /// file: HappyPath gets the mocked returns; RetryPath consumes "0", "1-2" and "3" in order,
+    /// as the guide's "consecutive attempt numbers" say retries do
+    /// (https://docs.aws.amazon.com/step-functions/latest/dg/sfn-local-test-sm-exec.html).
+    #[tokio::test]
+    async fn executions_on_arn_hash_test_case_use_its_mocks() {
+        use super::super::{Clock, ExecutionStatus, StepFunctions, TaskInvoker};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let invoker: TaskInvoker = Arc::new(move |_, p| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move { Ok(p) })
+        });
+        let sfn = StepFunctions::new(invoker, Clock { scale: 1000.0 })
+            .with_mock_config(MockConfig::parse(DOC_EXAMPLE).unwrap());
+        let def = json!({"StartAt": "LambdaState", "States": {
+            "LambdaState": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "HelloFunction", "Payload.$": "$"},
+                "Retry": [{"ErrorEquals": ["Lambda.ResourceNotReadyException", "Lambda.TimeoutException"],
+                    "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2}],
+                "ResultSelector": {"body.$": "$.Payload.body"}, "Next": "SQSState"},
+            "SQSState": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                "Parameters": {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q", "MessageBody.$": "$"},
+                "ResultPath": "$.sent", "End": true}}});
+        let machine = sfn
+            .create_state_machine("LambdaSQSIntegration", &def.to_string(), "arn:aws:iam::000000000000:role/r")
+            .unwrap();
+        let finished = |arn: String| {
+            let sfn = sfn.clone();
+            async move {
+                for _ in 0..1000 {
+                    let e = sfn.execution(&arn).unwrap();
+                    if e.status != ExecutionStatus::Running {
+                        return e;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                panic!("{arn} still running");
+            }
+        };
+
+        let (arn, _) = sfn
+            .start_execution(&format!("{machine}#HappyPath"), Some("executionWithHappyPathMockedServices".into()), None)
+            .unwrap();
+        assert_eq!(
+            arn,
+            "arn:aws:states:us-east-1:000000000000:execution:LambdaSQSIntegration:executionWithHappyPathMockedServices"
+        );
+        let e = finished(arn).await;
+        assert_eq!((e.status, e.machine_arn.as_str()), (ExecutionStatus::Succeeded, machine.as_str()));
+        let output: Value = serde_json::from_str(e.output.as_deref().unwrap()).unwrap();
+        assert_eq!(output["body"], "Hello from Lambda!", "the mocked Return is the whole Invoke response");
+        assert_eq!(output["sent"]["MessageId"], "3bcb6e8e-8b51-4375-b0bc-1a59812c6e51");
+        let kinds: Vec<&str> = e.history.iter().map(|h| h.kind.as_str()).collect();
+        assert_eq!(kinds.iter().filter(|k| **k == "TaskSucceeded").count(), 2, "{kinds:?}");
+
+        let (arn, _) = sfn.start_execution(&format!("{machine}#RetryPath"), Some("retry".into()), None).unwrap();
+        let e = finished(arn).await;
+        assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?}", e.error);
+        let failed: Vec<&str> = e
+            .history
+            .iter()
+            .filter(|h| h.kind == "TaskFailed")
+            .map(|h| h.details["taskFailedEventDetails"]["error"].as_str().unwrap())
+            .collect();
+        assert_eq!(failed, ["Lambda.ResourceNotReadyException", "Lambda.TimeoutException", "Lambda.TimeoutException"]);
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "a mocked Task never reaches its service");
+
+        let unknown = sfn.start_execution(&format!("{machine}#SadPath"), None, None).unwrap_err();
+        assert_eq!(unknown.code, "ValidationException");
+        assert!(unknown.message.contains("RetryPath"), "{}", unknown.message);
+        let unmocked = StepFunctions::new(Arc::new(|_, p| Box::pin(async move { Ok(p) })), Clock::default());
+        let e = unmocked.start_execution(&format!("{machine}#HappyPath"), None, None).unwrap_err();
+        assert!(e.message.contains("--sfn-mock-config"), "{}", e.message);
     }
 
     /// Each malformed file names the place and the fix.
