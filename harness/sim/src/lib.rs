@@ -97,6 +97,9 @@ pub enum StartError {
         /// Why.
         message: String,
     },
+    /// The Step Functions Local mock config file is missing or malformed.
+    #[error(transparent)]
+    MockConfig(#[from] states::MockConfigError),
     /// Setting up a service failed.
     #[error("{0}")]
     Setup(String),
@@ -213,6 +216,9 @@ pub struct SimConfig {
     pub external: Option<ExternalAws>,
     /// Keep buckets, objects, versions, the table, logs and executions here across restarts.
     pub data_dir: Option<PathBuf>,
+    /// Step Functions Local's `MockConfigFile.json`: executions started on
+    /// `<state machine ARN>#<test case>` take its mocked Task results.
+    pub sfn_mock_config: Option<PathBuf>,
 }
 
 impl SimConfig {
@@ -250,6 +256,7 @@ impl SimConfig {
             breaks: breaks::Breaks::default(),
             external: None,
             data_dir: None,
+            sfn_mock_config: None,
         }
     }
 }
@@ -516,7 +523,10 @@ impl Simulator {
                 }
             })
         });
-        let sfn = states::StepFunctions::new(invoker, config.clock).with_breaks(&breaks);
+        let mut sfn = states::StepFunctions::new(invoker, config.clock).with_breaks(&breaks);
+        if let Some(path) = &config.sfn_mock_config {
+            sfn = sfn.with_mock_config(states::MockConfig::load(path)?);
+        }
         let role = format!("arn:aws:iam::{ACCOUNT_ID}:role/{}-sfn", config.state_machine_name);
         let machine_arn = sfn
             .create_state_machine(&config.state_machine_name, &asl, &role)
