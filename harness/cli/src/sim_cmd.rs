@@ -65,6 +65,11 @@ pub struct SimArgs {
     /// forward by this many seconds, and print its time.
     #[arg(long, value_name = "SECONDS")]
     advance_clock: Option<f64>,
+    /// Step Functions Local's mock config (MockConfigFile.json): an execution started on
+    /// `<state machine ARN>#<test case>` gets the test case's mocked Task results, by call
+    /// number; Task states it does not name call the simulated services.
+    #[arg(long, env = "SFN_MOCK_CONFIG", value_name = "FILE")]
+    sfn_mock_config: Option<PathBuf>,
     /// Print the connection details as one JSON object on one line.
     #[arg(long)]
     json: bool,
@@ -201,6 +206,7 @@ pub async fn run(args: SimArgs, infra: PathBuf, function_command: Vec<String>) -
     }
     config.host = args.host.clone();
     config.data_dir = args.data_dir.clone();
+    config.sfn_mock_config = args.sfn_mock_config.clone();
     config.sftp_port = args.sftp_port;
     config.gateway_port = args.port;
     config.dynamodb_port = args.dynamodb_port;

@@ -183,6 +183,10 @@ async fn route(
         }
     };
     let resp = match service {
+        // TestState may call a task's service, so it is the one Step Functions call that waits.
+        "AWSStepFunctions" if operation == "TestState" => {
+            json_protocol::respond("application/x-amz-json-1.0", crate::states::test_state(&routes.sfn, &body).await)
+        }
         "AWSStepFunctions" => json_protocol::respond(
             "application/x-amz-json-1.0",
             crate::states::handle_api(&routes.sfn, operation, &body),

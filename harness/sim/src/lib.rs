@@ -98,6 +98,9 @@ pub enum StartError {
         /// Why.
         message: String,
     },
+    /// The Step Functions Local mock config file is missing or malformed.
+    #[error(transparent)]
+    MockConfig(#[from] states::MockConfigError),
     /// Setting up a service failed.
     #[error("{0}")]
     Setup(String),
@@ -216,6 +219,9 @@ pub struct SimConfig {
     pub data_dir: Option<PathBuf>,
     /// Where this run's state machine differs from the shipped one.
     pub state_machine_variant: states::variant::Variant,
+    /// Step Functions Local's `MockConfigFile.json`: executions started on
+    /// `<state machine ARN>#<test case>` take its mocked Task results.
+    pub sfn_mock_config: Option<PathBuf>,
 }
 
 impl SimConfig {
@@ -254,6 +260,7 @@ impl SimConfig {
             external: None,
             data_dir: None,
             state_machine_variant: Default::default(),
+            sfn_mock_config: None,
         }
     }
 }
@@ -539,8 +546,13 @@ impl Simulator {
             states::logging::log_group_of(&config.state_machine_name),
             logging,
         );
-        let sfn = states::StepFunctions::new(invoker, config.clock.clone()).with_breaks(&breaks);
-        let sfn = if breaks.has(breaks::Break::DropExecutionLogs) { sfn } else { sfn.with_logging(execution_logs) };
+        let mut sfn = states::StepFunctions::new(invoker, config.clock.clone()).with_breaks(&breaks);
+        if !breaks.has(breaks::Break::DropExecutionLogs) {
+            sfn = sfn.with_logging(execution_logs);
+        }
+        if let Some(path) = &config.sfn_mock_config {
+            sfn = sfn.with_mock_config(states::MockConfig::load(path)?);
+        }
         let role = format!("arn:aws:iam::{ACCOUNT_ID}:role/{}-sfn", config.state_machine_name);
         let machine_arn = sfn
             .create_state_machine(&config.state_machine_name, &asl, &role)

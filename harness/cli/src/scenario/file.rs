@@ -419,6 +419,7 @@ impl Scenario {
             }
         }
         s.uploads = expanded;
+        s.sim.resolve_paths(path);
         Ok(s)
     }
 
@@ -475,6 +476,18 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("line 2: users[0] (a): Entry \"in\" must be an absolute path"), "{e}");
+    }
+
+    /// `[sim] sfn_mock_config` names a file beside the scenario, wherever the harness runs.
+    #[test]
+    fn the_mock_config_path_is_relative_to_the_scenario() {
+        let text = "name='x'\n[sim]\nsfn_mock_config='mocks/MockConfigFile.json'\n[[users]]\nname='a'\n[[uploads]]\nuser='a'\npath='f'\nsize=1\n";
+        let s = Scenario::parse(text, Path::new("scenarios/x.toml")).unwrap();
+        assert_eq!(s.sim.sfn_mock_config.as_deref(), Some(Path::new("scenarios/mocks/MockConfigFile.json")));
+        assert!(!s.sim.is_default(), "a mock config needs the simulator");
+        let absolute = text.replace("'mocks/", "'/etc/mocks/");
+        let s = Scenario::parse(&absolute, Path::new("scenarios/x.toml")).unwrap();
+        assert_eq!(s.sim.sfn_mock_config.as_deref(), Some(Path::new("/etc/mocks/MockConfigFile.json")));
     }
 
     #[test]

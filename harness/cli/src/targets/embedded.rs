@@ -76,6 +76,7 @@ pub async fn start(
     config.dynamodb_faults = settings.dynamodb_faults.clone();
     config.target_faults = settings.target_faults.clone();
     config.breaks = sim::breaks::Breaks::new(settings.breaks.iter().copied());
+    config.sfn_mock_config = settings.sfn_mock_config.clone();
     let restartable = match settings.restart_after_ms {
         Some(_) => {
             let data = tempfile::Builder::new().prefix("harness-sim-data-").tempdir()?;

@@ -62,6 +62,10 @@ pub struct SimSettings {
     /// tests; `harness scenario --break NAME` adds one to any scenario).
     #[serde(default)]
     pub breaks: Vec<sim::breaks::Break>,
+    /// Step Functions Local's mock config file (MockConfigFile.json), relative to the scenario
+    /// file: executions started on `<state machine ARN>#<test case>` take its mocked results.
+    #[serde(default)]
+    pub sfn_mock_config: Option<std::path::PathBuf>,
 }
 
 /// Which clock the simulator runs on.
@@ -108,6 +112,17 @@ impl SimSettings {
             && self.target_faults.is_empty()
             && self.restart_after_ms.is_none()
             && self.breaks.is_empty()
+            && self.sfn_mock_config.is_none()
+    }
+
+    /// Makes relative file paths relative to the directory of `file`, the scenario that
+    /// names them, so a scenario runs the same from any working directory.
+    pub fn resolve_paths(&mut self, file: &std::path::Path) {
+        if let Some(p) = &mut self.sfn_mock_config
+            && p.is_relative()
+        {
+            *p = file.parent().unwrap_or(std::path::Path::new("")).join(&*p);
+        }
     }
 }
 
@@ -130,6 +145,7 @@ impl Default for SimSettings {
             target_faults: Vec::new(),
             restart_after_ms: None,
             breaks: Vec::new(),
+            sfn_mock_config: None,
         }
     }
 }

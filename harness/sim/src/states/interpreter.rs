@@ -84,13 +84,16 @@ pub struct Run {
     /// Holds the clock from the execution's start until its first state runs (the start is
     /// work in flight: a virtual clock must not jump between StartExecution and the first state).
     pub starting: std::sync::Mutex<Option<crate::clock::Busy>>,
+    /// The Step Functions Local test case this execution runs under (`arn#TestCase`), if any.
+    pub mocks: Option<Arc<super::mock::ExecutionMocks>>,
 }
 
 /// Step Functions' quota on one execution's history: "If the execution history reaches this
 /// quota, the execution fails" (Step Functions quotas, "Execution history").
 pub const MAX_HISTORY_EVENTS: usize = 25_000;
 
-fn error_matches(names: &[String], error: &str) -> bool {
+/// Whether a retrier's or catcher's `ErrorEquals` covers `error`.
+pub(super) fn error_matches(names: &[String], error: &str) -> bool {
     names.iter().any(|n| {
         n == error
             || (n == "States.ALL" && error != "States.Runtime")
@@ -98,11 +101,15 @@ fn error_matches(names: &[String], error: &str) -> bool {
     })
 }
 
+/// The wait before retry `retries_done + 1`, before jitter: IntervalSeconds ·
+/// BackoffRate^retries_done, capped by MaxDelaySeconds.
+pub(super) fn scheduled_backoff(r: &Retrier, retries_done: u32) -> f64 {
+    let secs = r.interval_seconds * r.backoff_rate.powi(retries_done as i32);
+    r.max_delay_seconds.map_or(secs, |cap| secs.min(cap))
+}
+
 fn backoff(r: &Retrier, retries_done: u32) -> Duration {
-    let mut secs = r.interval_seconds * r.backoff_rate.powi(retries_done as i32);
-    if let Some(cap) = r.max_delay_seconds {
-        secs = secs.min(cap);
-    }
+    let mut secs = scheduled_backoff(r, retries_done);
     if r.jitter_strategy.as_deref() == Some("FULL") {
         secs *= rand_unit();
     }
@@ -323,7 +330,7 @@ impl Run {
                                 Some(t) => paths::fill(t, effective, &ctx)?,
                                 None => effective.clone(),
                             };
-                            self.invoke_once(resource, s, params).await
+                            self.invoke_once(name, resource, s, params).await
                         }
                     })
                     .await?;
@@ -442,7 +449,17 @@ impl Run {
         }
     }
 
-    async fn invoke_once(&self, resource: &str, s: &State, params: Value) -> Result<Value, TaskFailure> {
+    /// One call of a Task's resource (mocked when the execution's test case names the state).
+    pub(super) async fn invoke_once(
+        &self,
+        name: &str,
+        resource: &str,
+        s: &State,
+        params: Value,
+    ) -> Result<Value, TaskFailure> {
+        if let Some(outcome) = self.mocks.as_ref().and_then(|m| m.next(name)) {
+            return self.mocked_task(resource, &params, outcome);
+        }
         let (resource_type, kind, target, payload, wrap) = if resource == "arn:aws:states:::lambda:invoke" {
             let function = params
                 .get("FunctionName")

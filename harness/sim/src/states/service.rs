@@ -92,6 +92,8 @@ struct Inner {
     executions: BTreeMap<String, Execution>,
     order: Vec<String>,
     cancel: BTreeMap<String, CancellationToken>,
+    /// Running executions started under a mock config test case (`arn#TestCase`).
+    mocks: BTreeMap<String, Arc<super::mock::ExecutionMocks>>,
 }
 
 /// The Step Functions service.
@@ -106,6 +108,8 @@ pub struct StepFunctions {
     skip_waits: bool,
     /// Where execution events are logged, when the machine has a logging configuration.
     logs: Option<super::logging::ExecutionLogs>,
+    /// Step Functions Local's mocked service integrations, for `StartExecution` on `arn#TestCase`.
+    mock_config: Option<Arc<super::mock::MockConfig>>,
 }
 
 /// Appends an event to the history and to the execution log.
@@ -123,12 +127,31 @@ fn to_epoch(t: SystemTime) -> f64 {
 impl StepFunctions {
     /// A service invoking Lambda through `invoker`, with waits on `clock`.
     pub fn new(invoker: TaskInvoker, clock: Clock) -> Self {
-        Self { inner: Arc::default(), invoker, clock, drop_task_failed: false, skip_waits: false, logs: None }
+        Self {
+            inner: Arc::default(),
+            invoker,
+            clock,
+            drop_task_failed: false,
+            skip_waits: false,
+            logs: None,
+            mock_config: None,
+        }
     }
 
     /// Logs every execution's events as the stack's logging configuration says.
     pub fn with_logging(self, logs: super::logging::ExecutionLogs) -> Self {
         Self { logs: Some(logs), ..self }
+    }
+
+    /// Serves Step Functions Local's mocked service integrations from `config`: an execution
+    /// started on `<state machine ARN>#<test case>` gets that test case's mocked Task results.
+    pub fn with_mock_config(self, config: super::mock::MockConfig) -> Self {
+        Self { mock_config: Some(Arc::new(config)), ..self }
+    }
+
+    /// What TestState runs tasks with: the invoker and clock executions use.
+    pub(super) fn task_runtime(&self) -> (TaskInvoker, Clock) {
+        (self.invoker.clone(), self.clock.clone())
     }
 
     /// Breaks histories as `breaks` say (for the harness's own tests).
@@ -174,6 +197,7 @@ impl StepFunctions {
         name: Option<String>,
         input: Option<String>,
     ) -> Result<(String, SystemTime), ApiError> {
+        let (machine_arn, mocks) = self.test_case(machine_arn)?;
         let input = input.unwrap_or_else(|| "{}".into());
         let parsed: Value = serde_json::from_str(&input)
             .map_err(|e| ApiError::client("InvalidExecutionInput", format!("Invalid execution input: {e}")))?;
@@ -228,6 +252,9 @@ impl StepFunctions {
         inner.order.push(arn.clone());
         let token = CancellationToken::new();
         inner.cancel.insert(arn.clone(), token.clone());
+        if let Some(m) = mocks {
+            inner.mocks.insert(arn.clone(), Arc::new(m));
+        }
         drop(inner);
 
         self.launch(&arn, &name, definition, context, parsed, token);
@@ -251,7 +278,9 @@ impl StepFunctions {
         let drop_task_failed = self.drop_task_failed;
         let clock = self.clock.clone();
         let logs = self.logs.clone();
+        let mocks = self.inner.lock().unwrap().mocks.get(&arn).cloned();
         let run = Run {
+            mocks,
             starting: std::sync::Mutex::new(Some(self.clock.busy())),
             transitions: Default::default(),
             timeout: definition.timeout_seconds,
@@ -341,6 +370,7 @@ impl StepFunctions {
     fn finish(&self, arn: &str, outcome: Option<Option<Result<Value, super::interpreter::TaskFailure>>>) {
         let mut inner = self.inner.lock().unwrap();
         inner.cancel.remove(arn);
+        inner.mocks.remove(arn);
         let Some(e) = inner.executions.get_mut(arn) else { return };
         if e.status != ExecutionStatus::Running {
             return;
@@ -448,6 +478,29 @@ impl StepFunctions {
             ApiError::client("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{arn}'"))
         })?;
         Ok((m.name.clone(), m.text.clone(), m.role_arn.clone(), to_epoch(m.created)))
+    }
+}
+
+impl StepFunctions {
+    /// Splits Step Functions Local's test case suffix off a StartExecution ARN
+    /// (`...:stateMachine:LambdaSQSIntegration#HappyPath`): the machine's own ARN, and the
+    /// mocks of that test case. The developer guide does not say what Step Functions Local
+    /// answers for a test case its file lacks; a ValidationException naming the ones it has
+    /// tells the caller what to fix.
+    fn test_case<'a>(&self, machine_arn: &'a str) -> Result<(&'a str, Option<super::mock::ExecutionMocks>), ApiError> {
+        let Some((arn, case)) = machine_arn.split_once('#') else { return Ok((machine_arn, None)) };
+        let Some(config) = &self.mock_config else {
+            return Err(ApiError::client(
+                "StateMachineDoesNotExist",
+                format!(
+                    "State Machine Does Not Exist: '{machine_arn}' (a '#TestCase' suffix selects a mocked test case: \
+                     start the simulator with --sfn-mock-config FILE)"
+                ),
+            ));
+        };
+        let name = arn.rsplit(':').next().unwrap_or_default();
+        let mocks = config.test_case(name, case).map_err(ApiError::validation)?;
+        Ok((arn, Some(mocks)))
     }
 }
 
