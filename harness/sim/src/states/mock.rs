@@ -489,7 +489,7 @@ mod tests {
             counted.fetch_add(1, Ordering::SeqCst);
             Box::pin(async move { Ok(p) })
         });
-        let sfn = StepFunctions::new(invoker, Clock { scale: 1000.0 })
+        let sfn = StepFunctions::new(invoker, Clock::scaled(1000.0))
             .with_mock_config(MockConfig::parse(DOC_EXAMPLE).unwrap());
         let def = json!({"StartAt": "LambdaState", "States": {
             "LambdaState": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
