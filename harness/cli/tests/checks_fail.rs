@@ -135,6 +135,9 @@ rows! {
     dead_letters_dropped: "target-fails-to-dlq", ["drop-dead-letters"] => "dead-letter", "no message for acme/inbound/orphan.csv", [];
     restart_lost_data: "restart-mid-pipeline", ["restart-loses-data"] => "restart", "is gone after the restart", ["executions-finish", "redriven", "function-log", "own-prefix", "session-log"];
     running_forgotten: "restart-mid-pipeline", ["forget-running-executions"] => "redriven", "was redriven", [];
+    execution_log_dropped: "smoke", ["drop-execution-logs"] => "execution-log", "no ExecutionSucceeded", [];
+    retries_unspaced: "retry-schedule", ["skip-waits"] => "retry-schedule", "between its attempts of TransferFile", [];
+    wait_skipped: "long-wait", ["skip-waits"] => "state-duration", "in WaitBeforeTransferFile, not 3600 s", [];
     task_errors_hidden: "function-killed", ["drop-task-failed-events"] => "task-errors", "no task failed with Runtime.ExitError", [];
 }
 

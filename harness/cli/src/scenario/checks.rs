@@ -122,6 +122,13 @@ pub async fn check_key(
                 Ok(format!("{} execution(s), {tasks} function invocation(s); {}", group.len(), group[0].arn))
             },
         ));
+        let t = Instant::now();
+        checks.push(judged(
+            Stage::Logs,
+            format!("the execution log of {label} closes with {}", closing_event(want_exec)),
+            t,
+            execution_log(clients, ep, group, since_ms, deadline).await,
+        ));
         if let Some(count) = planned.lambda_invocations {
             // Step Functions' history says how often it asked; the function's own log how
             // often it ran. Both must agree with the plan.
@@ -724,4 +731,131 @@ pub async fn function_log(
             missing.into_inner().unwrap_or_default()
         ))
     })
+}
+
+/// The history event that ends an execution with `status`.
+fn closing_event(status: &str) -> &'static str {
+    match status {
+        "SUCCEEDED" => "ExecutionSucceeded",
+        "FAILED" => "ExecutionFailed",
+        "TIMED_OUT" => "ExecutionTimedOut",
+        "ABORTED" => "ExecutionAborted",
+        _ => "ExecutionStarted",
+    }
+}
+
+/// Each execution's closing event is in the state machine's log group, as Step Functions logs
+/// it (`execution_arn`, `type`; an `ExecutionFailed` carries the execution's cause).
+pub async fn execution_log(
+    clients: &Clients,
+    ep: &Target,
+    execs: &[stepfunctions::Execution],
+    since_ms: i64,
+    deadline: Instant,
+) -> Result<String, Failure> {
+    let group = &ep.state_machine_log_group;
+    let wanted: Vec<(&str, &str, Option<&str>)> =
+        execs.iter().map(|e| (e.arn.as_str(), closing_event(&e.status), e.cause.as_deref())).collect();
+    let query = logs::Query { start_time: Some(since_ms), ..Default::default() };
+    let last = std::sync::Mutex::new(Vec::<String>::new());
+    let found = wait_for(deadline, || async {
+        let events = logs::events(clients, group, &query).await?;
+        let mut missing = Vec::new();
+        for (arn, kind, cause) in &wanted {
+            let hit = events.iter().filter_map(|e| e.json()).find(|j| {
+                j["execution_arn"].as_str() == Some(arn) && j["type"].as_str() == Some(kind) && j["id"].is_string()
+            });
+            match hit {
+                Some(j)
+                    if *kind == "ExecutionFailed" && cause.is_some() && j["details"]["cause"].as_str() != *cause =>
+                {
+                    missing.push(format!("{kind} of {arn} without its cause (logged {})", j["details"]))
+                }
+                Some(_) => {}
+                None => missing.push(format!("no {kind} for {arn}")),
+            }
+        }
+        let done = missing.is_empty();
+        *last.lock().unwrap() = missing;
+        Ok(done.then_some(events.len()))
+    })
+    .await?;
+    match found {
+        Some(n) => Ok(format!(
+            "{} closing event(s) among {n} entr(ies) of {group}: {}",
+            wanted.len(),
+            wanted.iter().map(|(_, k, _)| *k).collect::<Vec<_>>().join(", ")
+        )),
+        None => Err(Failure::Saw(format!("{} in {group}", last.into_inner().unwrap_or_default().join("; ")))),
+    }
+}
+
+/// Real work between two attempts (an invocation's reply, the next scheduling) on top of the
+/// wait itself.
+const SCHEDULE_SLACK: f64 = 1.0;
+
+fn seconds_list(v: &[f64]) -> String {
+    v.iter().map(|s| format!("{s:.3} s")).collect::<Vec<_>>().join(", ")
+}
+
+/// Every execution of this run's keys waited `want` between its failed attempts of `state`
+/// (each gap at least the scheduled wait, and less than a second over it).
+pub async fn retry_schedule(
+    clients: &Clients,
+    machine: &str,
+    keys: &[&str],
+    state: &str,
+    want: &[f64],
+) -> Result<String, Failure> {
+    let mut seen = Vec::new();
+    for key in keys {
+        for e in stepfunctions::executions_for_key(clients, machine, key).await? {
+            let gaps = e.retry_gaps(state);
+            let fits = gaps.len() == want.len()
+                && gaps.iter().zip(want).all(|(g, w)| *g >= w - 0.001 && *g < w + SCHEDULE_SLACK);
+            if !fits {
+                return Err(Failure::Saw(format!(
+                    "{} waited {} between its attempts of {state}, the schedule is {}",
+                    e.arn,
+                    if gaps.is_empty() { "nothing".to_string() } else { seconds_list(&gaps) },
+                    seconds_list(want)
+                )));
+            }
+            seen.push(gaps);
+        }
+    }
+    if seen.is_empty() {
+        return Err(Failure::Saw(format!("no execution of this run's {} file(s)", keys.len())));
+    }
+    Ok(format!(
+        "{} execution(s); history gaps {}",
+        seen.len(),
+        seen.iter().map(|g| seconds_list(g)).collect::<Vec<_>>().join(" | ")
+    ))
+}
+
+/// Every execution of this run's keys spent `want` seconds in `state` (entry to exit).
+pub async fn state_duration(
+    clients: &Clients,
+    machine: &str,
+    keys: &[&str],
+    state: &str,
+    want: f64,
+) -> Result<String, Failure> {
+    let mut seen = Vec::new();
+    for key in keys {
+        for e in stepfunctions::executions_for_key(clients, machine, key).await? {
+            match e.state_duration(state) {
+                Some(d) if d >= want - 0.001 && d < want + SCHEDULE_SLACK => seen.push(d),
+                Some(d) => {
+                    return Err(Failure::Saw(format!("{} spent {d:.3} s in {state}, not {want} s", e.arn)));
+                }
+                None => return Err(Failure::Saw(format!("{} never entered and left {state}", e.arn))),
+            }
+        }
+    }
+    if seen.is_empty() {
+        return Err(Failure::Saw(format!("no execution of this run's {} file(s)", keys.len())));
+    }
+    Ok(format!("{} execution(s): {}", seen.len(), seconds_list(&seen)))
 }

@@ -110,6 +110,33 @@ pub struct Scenario {
     /// cut it short; the restarted simulator ran it again).
     #[serde(default)]
     pub expect_redriven: bool,
+    /// The waits between a state's failed attempts, as the execution history's timestamps show
+    /// them (on a virtual clock, exactly the retrier's schedule).
+    #[serde(default)]
+    pub expect_retry_schedule: Option<RetrySchedule>,
+    /// How long a state lasts, from its entry to its exit in the execution history.
+    #[serde(default)]
+    pub expect_state_durations: Vec<StateDuration>,
+}
+
+/// `expect_retry_schedule`: a state and the seconds between its attempts.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySchedule {
+    /// The Task state.
+    pub state: String,
+    /// Seconds from each failed attempt to the next, in order.
+    pub seconds: Vec<f64>,
+}
+
+/// `expect_state_durations`: a state and how long it lasts.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateDuration {
+    /// The state (`WaitBeforeTransferFile` for `[[sim.waits]]`).
+    pub state: String,
+    /// Seconds from its entry to its exit.
+    pub seconds: f64,
 }
 
 fn default_version() -> u32 {

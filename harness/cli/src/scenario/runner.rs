@@ -199,6 +199,19 @@ async fn run_checks(scenario: &Scenario, session: &Session, rec: &mut Recorder<'
         let name = "executions the restart cut short were redriven (ExecutionRedriven)";
         rec.add(judged(Stage::Stepfunctions, name, t, checks::redriven(clients, machine, &keys).await));
     }
+    if let Some(schedule) = &scenario.expect_retry_schedule {
+        let t = Instant::now();
+        let secs: Vec<String> = schedule.seconds.iter().map(|s| format!("{s} s")).collect();
+        let name = format!("retries of {} waited {} (execution history)", schedule.state, secs.join(", "));
+        let result = checks::retry_schedule(clients, machine, &keys, &schedule.state, &schedule.seconds).await;
+        rec.add(judged(Stage::Stepfunctions, name, t, result));
+    }
+    for d in &scenario.expect_state_durations {
+        let t = Instant::now();
+        let name = format!("state {} lasted {} s (execution history)", d.state, d.seconds);
+        let result = checks::state_duration(clients, machine, &keys, &d.state, d.seconds).await;
+        rec.add(judged(Stage::Stepfunctions, name, t, result));
+    }
     if !scenario.expect_task_errors.is_empty() {
         let t = Instant::now();
         let name = format!("tasks failed with {} and the executions went on", scenario.expect_task_errors.join(", "));

@@ -77,6 +77,8 @@ pub async fn start(
     config.target_faults = settings.target_faults.clone();
     config.breaks = sim::breaks::Breaks::new(settings.breaks.iter().copied());
     config.sfn_mock_config = settings.sfn_mock_config.clone();
+    config.state_machine_variant =
+        sim::states::variant::Variant { retriers: settings.retriers.clone(), waits: settings.waits.clone() };
     let restartable = match settings.restart_after_ms {
         Some(_) => {
             let data = tempfile::Builder::new().prefix("harness-sim-data-").tempdir()?;

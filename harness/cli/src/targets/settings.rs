@@ -34,6 +34,13 @@ pub struct SimSettings {
     /// retry backoffs, timeouts, delivery retries), and every timestamp is on that clock.
     #[serde(default)]
     pub clock: Option<ClockKind>,
+    /// Retrier timing changed from the shipped state machine's (`JitterStrategy = "NONE"` makes
+    /// a retry schedule exact).
+    #[serde(default)]
+    pub retriers: Vec<sim::states::variant::RetrierChange>,
+    /// Wait states put ahead of the shipped state machine's states.
+    #[serde(default)]
+    pub waits: Vec<sim::states::variant::WaitBefore>,
     /// Faults the simulated S3 injects.
     #[serde(default)]
     pub s3_faults: Vec<sim::s3::Fault>,
@@ -104,6 +111,8 @@ impl SimSettings {
             && self.function_reserved_concurrency.is_none()
             && self.clock_scale.is_none()
             && self.clock.is_none()
+            && self.retriers.is_empty()
+            && self.waits.is_empty()
             && self.s3_faults.is_empty()
             && self.delivery_delays.is_empty()
             && !self.hold_function
@@ -137,6 +146,8 @@ impl Default for SimSettings {
             function_reserved_concurrency: None,
             clock_scale: None,
             clock: None,
+            retriers: Vec::new(),
+            waits: Vec::new(),
             s3_faults: Vec::new(),
             delivery_delays: Vec::new(),
             hold_function: false,

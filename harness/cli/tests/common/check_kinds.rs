@@ -37,6 +37,9 @@ pub const KINDS: &[Kind] = &[
     Kind { name: "dead-letter", pattern: "is in the dead-letter queue" },
     Kind { name: "redriven", pattern: "were redriven (ExecutionRedriven)" },
     Kind { name: "restart", pattern: "the simulator restarts" },
+    Kind { name: "execution-log", pattern: "the execution log of " },
+    Kind { name: "retry-schedule", pattern: "waited" },
+    Kind { name: "state-duration", pattern: "s (execution history)" },
 ];
 
 /// The kind of a check, by its name (the first pattern that matches, so specific ones first).
@@ -67,6 +70,9 @@ pub fn kind_of(check: &str) -> Option<&'static str> {
         "dead-letter",
         "redriven",
         "restart",
+        "execution-log",
+        "retry-schedule",
+        "state-duration",
         "executions-finish",
         "executions",
         "login-refused",
