@@ -24,7 +24,8 @@ pub const QUIET: Duration = Duration::from_millis(3);
 pub enum Mode {
     /// Real time.
     Real,
-    /// Waits, backoffs and timeouts this many times shorter; timestamps stay real.
+    /// The state machine's waits, backoffs and timeouts this many times shorter; timestamps
+    /// and the other services' timers stay real.
     Scaled(f64),
     /// Time jumps to the next timer whenever nothing is in flight.
     Virtual,
@@ -190,6 +191,16 @@ impl Clock {
             Mode::Real => tokio::time::sleep(d).await,
             Mode::Scaled(_) => tokio::time::sleep(self.real(d)).await,
             Mode::Virtual => self.virtual_sleep(d).await,
+        }
+    }
+
+    /// Sleeps for `d` of a service's own time (a function's timeout, a delivery's retry pause):
+    /// virtual on a virtual clock, never shortened by a scale, which speeds up only the state
+    /// machine's waits and backoffs.
+    pub async fn sleep_unscaled(&self, d: Duration) {
+        match self.inner.mode {
+            Mode::Virtual => self.virtual_sleep(d).await,
+            _ => tokio::time::sleep(d).await,
         }
     }
 

@@ -305,7 +305,7 @@ impl Delivering {
         let started = clock.now();
         let elapsed = || clock.now().duration_since(started).unwrap_or_default();
         let jitter = delivery.jitter.mul_f64((uuid::Uuid::new_v4().as_u128() % 1000) as f64 / 1000.0);
-        clock.while_idle(clock.sleep(delivery.delay + jitter)).await;
+        clock.while_idle(clock.sleep_unscaled(delivery.delay + jitter)).await;
         let policy = self.rule.retry;
         let max_age = Duration::from_secs(policy.maximum_event_age_in_seconds);
         let mut wait = delivery.retry_base;
@@ -329,7 +329,7 @@ impl Delivering {
                 break (error, Some("MaximumEventAgeInSeconds"));
             }
             warn!(retries, code = error.code, error = %error.message, "target delivery failed; retrying");
-            clock.while_idle(clock.sleep(pause)).await;
+            clock.while_idle(clock.sleep_unscaled(pause)).await;
             wait = (wait * 2).min(Duration::from_secs(60));
             retries += 1;
         };

@@ -300,7 +300,7 @@ impl LambdaService {
         let clock = self.clock.clone();
         let kill = async move {
             match kill_after {
-                Some(after) => clock.sleep(after).await,
+                Some(after) => clock.sleep_unscaled(after).await,
                 None => std::future::pending().await,
             }
         };
@@ -318,7 +318,7 @@ impl LambdaService {
                     Ok(Reply::Error { error_type, body }) => Err(TaskFailure::new(error_type, String::from_utf8_lossy(&body).into_owned())),
                     Err(_) => Err(typed(json!({"errorType": "Runtime.ExitError", "errorMessage": format!("RequestId: {request_id} Error: Runtime exited without providing a reason")}))),
                 },
-                _ = self.clock.sleep(timeout) => {
+                _ = self.clock.sleep_unscaled(timeout) => {
                     // As Lambda reports a timeout: no errorType, so Step Functions says
                     // Lambda.Unknown with the payload in the cause.
                     let msg = format!("{} {request_id} Task timed out after {:.2} seconds", self.clock.iso_now(), timeout.as_secs_f64());

@@ -57,7 +57,7 @@ impl Activity {
                 return;
             }
             tokio::select! {
-                _ = self.clock.sleep(timeout - idle) => {}
+                _ = self.clock.sleep_unscaled(timeout - idle) => {}
                 _ = self.touched.notified() => {}
             }
         }
