@@ -71,6 +71,18 @@ fn missing_destination_bucket_fails_the_run_and_names_the_cause() {
     assert!(record_line.contains("NoSuchBucket") && record_line.contains("s3://partner-intake-destination/"), "{out}");
 }
 
+/// A scenario's `[sim] sfn_mock_config` and `sfn_test_case` run the pipeline's executions under
+/// Step Functions Local's mocks: TransferFile throws the mocked error without calling the
+/// function, and the state machine's Catch records it in DynamoDB.
+#[test]
+fn a_mock_config_test_case_drives_the_pipeline() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mocked-copy.toml");
+    let (code, out) = harness(&["scenario", "--file", fixture]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("status failed, attempts 0") && out.contains("mocked: the destination refused"), "{out}");
+    assert!(out.contains("closes with ExecutionFailed"), "{out}");
+}
+
 #[test]
 fn unknown_scenario_is_a_usage_error() {
     let (code, out) = harness(&["scenario", "no-such-scenario"]);

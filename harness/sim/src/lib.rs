@@ -222,6 +222,8 @@ pub struct SimConfig {
     /// Step Functions Local's `MockConfigFile.json`: executions started on
     /// `<state machine ARN>#<test case>` take its mocked Task results.
     pub sfn_mock_config: Option<PathBuf>,
+    /// The test case the EventBridge rule's executions run under (`arn#TestCase`).
+    pub sfn_test_case: Option<String>,
 }
 
 impl SimConfig {
@@ -261,6 +263,7 @@ impl SimConfig {
             data_dir: None,
             state_machine_variant: Default::default(),
             sfn_mock_config: None,
+            sfn_test_case: None,
         }
     }
 }
@@ -560,7 +563,12 @@ impl Simulator {
 
         // EventBridge: the rule targets the state machine.
         let target_sfn = sfn.clone();
-        let target_arn = machine_arn.clone();
+        // With a test case, the rule's target is `arn#TestCase` (Step Functions Local's way of
+        // choosing mocks); the executions' ARNs stay plain.
+        let target_arn = match &config.sfn_test_case {
+            Some(case) => format!("{machine_arn}#{case}"),
+            None => machine_arn.clone(),
+        };
         let no_execution = breaks.has(breaks::Break::NoExecution);
         let target_faults = Arc::new(events::TargetFaults::new(config.target_faults.clone()));
         let target: events::Target = Arc::new(move |input: String| {

@@ -77,6 +77,7 @@ pub async fn start(
     config.target_faults = settings.target_faults.clone();
     config.breaks = sim::breaks::Breaks::new(settings.breaks.iter().copied());
     config.sfn_mock_config = settings.sfn_mock_config.clone();
+    config.sfn_test_case = settings.sfn_test_case.clone();
     config.state_machine_variant =
         sim::states::variant::Variant { retriers: settings.retriers.clone(), waits: settings.waits.clone() };
     let restartable = match settings.restart_after_ms {

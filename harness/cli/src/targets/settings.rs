@@ -73,6 +73,10 @@ pub struct SimSettings {
     /// file: executions started on `<state machine ARN>#<test case>` take its mocked results.
     #[serde(default)]
     pub sfn_mock_config: Option<std::path::PathBuf>,
+    /// The mock config's test case the EventBridge rule's executions run under (its target
+    /// becomes `<state machine ARN>#<test case>`, as with Step Functions Local).
+    #[serde(default)]
+    pub sfn_test_case: Option<String>,
 }
 
 /// Which clock the simulator runs on.
@@ -122,6 +126,7 @@ impl SimSettings {
             && self.restart_after_ms.is_none()
             && self.breaks.is_empty()
             && self.sfn_mock_config.is_none()
+            && self.sfn_test_case.is_none()
     }
 
     /// Makes relative file paths relative to the directory of `file`, the scenario that
@@ -157,6 +162,7 @@ impl Default for SimSettings {
             restart_after_ms: None,
             breaks: Vec::new(),
             sfn_mock_config: None,
+            sfn_test_case: None,
         }
     }
 }

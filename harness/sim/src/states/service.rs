@@ -548,4 +548,72 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(sfn.execution(&arn).unwrap().status, ExecutionStatus::Aborted);
     }
+
+    async fn finished(sfn: &StepFunctions, arn: &str) -> Execution {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let e = sfn.execution(arn).unwrap();
+            if e.status != ExecutionStatus::Running || std::time::Instant::now() > deadline {
+                return e;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// `$$.State.RetryCount` is 0 on the first attempt, then 1, 2 on the retries
+    /// (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-contextobject.html), and
+    /// each retry waits IntervalSeconds x BackoffRate^n on the clock: on a virtual one, exactly.
+    #[tokio::test]
+    async fn retries_count_in_the_context_and_wait_their_schedule_on_a_virtual_clock() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let calls = seen.clone();
+        let invoker: TaskInvoker = Arc::new(move |_, p: Value| {
+            let calls = calls.clone();
+            Box::pin(async move {
+                let mut c = calls.lock().unwrap();
+                c.push(p["retry"].as_u64().unwrap());
+                if c.len() < 3 {
+                    Err(super::super::TaskFailure::new("Busy", "try again"))
+                } else {
+                    Ok(json!({"done": true}))
+                }
+            })
+        });
+        let sfn = StepFunctions::new(invoker, Clock::virtual_time());
+        let def = json!({"StartAt": "T", "States": {"T": {
+            "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:f",
+            "Parameters": {"retry.$": "$$.State.RetryCount"},
+            "Retry": [{"ErrorEquals": ["Busy"], "IntervalSeconds": 10, "BackoffRate": 3.0, "MaxAttempts": 3}],
+            "End": true}}});
+        let machine = sfn.create_state_machine("m", &def.to_string(), "arn:aws:iam::000000000000:role/r").unwrap();
+        let wall = std::time::Instant::now();
+        let (arn, _) = sfn.start_execution(&machine, None, None).unwrap();
+        let e = finished(&sfn, &arn).await;
+        assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?}", e.error);
+        assert_eq!(*seen.lock().unwrap(), vec![0, 1, 2]);
+        let at = |kind: &str, n: usize| e.history.iter().filter(|h| h.kind == kind).nth(n).unwrap().timestamp;
+        let gap = |n| at("TaskScheduled", n + 1).duration_since(at("TaskFailed", n)).unwrap().as_secs_f64();
+        assert!((10.0..10.5).contains(&gap(0)) && (30.0..30.5).contains(&gap(1)), "{} {}", gap(0), gap(1));
+        assert!(wall.elapsed() < Duration::from_secs(5), "40 s of backoff took {:?}", wall.elapsed());
+    }
+
+    /// A Choice's Default branch passes its input on through the state's OutputPath, as a
+    /// matched rule does (https://states-language.net/spec.html#choice-state: "Choice states
+    /// ... InputPath and OutputPath").
+    #[tokio::test]
+    async fn a_choice_default_applies_output_path() {
+        let invoker: TaskInvoker = Arc::new(|_, p| Box::pin(async move { Ok(p) }));
+        let sfn = StepFunctions::new(invoker, Clock::default());
+        let def = json!({"StartAt": "C", "States": {
+            "C": {"Type": "Choice", "OutputPath": "$.keep",
+                "Choices": [{"Variable": "$.n", "NumericEquals": 0, "Next": "Done"}], "Default": "Done"},
+            "Done": {"Type": "Succeed"}}});
+        let machine = sfn.create_state_machine("c", &def.to_string(), "arn:aws:iam::000000000000:role/r").unwrap();
+        for n in [0, 1] {
+            let input = json!({"n": n, "keep": {"k": n}, "drop": true}).to_string();
+            let (arn, _) = sfn.start_execution(&machine, None, Some(input)).unwrap();
+            let e = finished(&sfn, &arn).await;
+            assert_eq!(e.output.as_deref(), Some(json!({"k": n}).to_string().as_str()), "n = {n}");
+        }
+    }
 }
