@@ -757,3 +757,70 @@ fn a_data_dir_keeps_the_pipeline_across_restarts() {
     let out = second.sftp_batch(&format!("put {} again.csv\n", local.display()), None, &[]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// `harness sim --clock virtual`: `--advance-clock` moves the running simulator's clock, and an
+/// SFTP connection left idle is closed once the virtual clock has run the idle timeout (30
+/// minutes here) past its last byte, a few milliseconds of wall time later.
+#[test]
+fn the_virtual_clock_advances_by_hand_and_runs_the_idle_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["sim", "--json", "--clock", "virtual", "--sftp-port", "0", "--port", "0", "--dynamodb-port", "0"])
+        .arg("--key-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let info: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let port = info["aws"].as_str().unwrap().rsplit(':').next().unwrap().to_string();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["sim", "--advance-clock", "90", "--port", &port])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let clock: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(clock["mode"], "Virtual", "{clock}");
+    assert!(clock["ahead_ms"].as_u64().unwrap() >= 90_000, "{clock}");
+
+    // OpenSSH logs in and then says nothing (`-N`: no session), until the server hangs up.
+    let wall = std::time::Instant::now();
+    let (host, sftp_port) = info["sftp"].as_str().unwrap().rsplit_once(':').unwrap();
+    let mut client = Command::new("ssh")
+        .args(["-N", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-p", sftp_port, "-i"])
+        .arg(info["private_key"].as_str().unwrap())
+        .arg(format!("-oUserKnownHostsFile={}", info["known_hosts"].as_str().unwrap()))
+        .arg(format!("{}@{host}", info["user"].as_str().unwrap()))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let closed = loop {
+        if let Some(status) = client.try_wait().unwrap() {
+            break Some(status);
+        }
+        if wall.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = client.kill();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut client.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(closed.is_some(), "the idle connection stayed open for {:?} of wall time: {stderr}", wall.elapsed());
+    assert!(stderr.contains("idle timeout"), "{stderr}");
+    let after = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["sim", "--advance-clock", "0", "--port", &port])
+        .output()
+        .unwrap();
+    let clock: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&after.stdout).trim()).unwrap();
+    assert!(clock["ahead_ms"].as_u64().unwrap() >= 90_000 + 1_790_000, "the idle timeout ran on the clock: {clock}");
+
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}
