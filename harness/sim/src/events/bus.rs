@@ -259,7 +259,7 @@ impl EventBus {
                 arn: format!("arn:aws:events:{}:{}:rule/{}", crate::REGION, crate::ACCOUNT_ID, rule.name),
             };
             let input = match &rule.transformer {
-                Some(t) => match t.apply(&event, &facts) {
+                Some(t) => match t.apply_at(&event, &facts, self.clock.now()) {
                     Ok(input) => input,
                     Err(e) => {
                         warn!(rule = rule.name, error = %e, "input transformer failed; event dropped");

@@ -84,12 +84,22 @@ impl InputTransformer {
 
     /// Produces the target input for an event (a JSON document when the template is one).
     pub fn apply(&self, event: &Value, rule: &RuleFacts) -> Result<String, TransformError> {
+        self.apply_at(event, rule, std::time::SystemTime::now())
+    }
+
+    /// As [`InputTransformer::apply`], with the event ingested at `ingested` (the bus's clock).
+    pub fn apply_at(
+        &self,
+        event: &Value,
+        rule: &RuleFacts,
+        ingested: std::time::SystemTime,
+    ) -> Result<String, TransformError> {
         let mut values: BTreeMap<String, Option<Value>> = BTreeMap::new();
         for (name, path) in &self.input_paths_map {
             let segments = parse_path(path).expect("validated");
             values.insert(name.clone(), lookup(event, &segments).cloned());
         }
-        let ingestion = crate::events::s3_event::event_time(std::time::SystemTime::now());
+        let ingestion = crate::events::s3_event::event_time(ingested);
         values.insert("aws.events.rule-name".into(), Some(Value::String(rule.name.clone())));
         values.insert("aws.events.rule-arn".into(), Some(Value::String(rule.arn.clone())));
         values.insert("aws.events.event.ingestion-time".into(), Some(Value::String(ingestion)));
