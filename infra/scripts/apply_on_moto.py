@@ -31,6 +31,7 @@ import zipfile
 from pathlib import Path
 
 INFRA = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 EXAMPLE = "examples/complete"
 REGION = "eu-west-1"
 # Every service the stack's resources and data sources call (provider 5.x endpoint names).
@@ -64,13 +65,14 @@ def find_plugin_dir() -> str | None:
     return str(Path(out[0]).parents[5])
 
 
-def start_moto(workdir: Path) -> tuple[subprocess.Popen, str]:
+def start_moto(workdir: Path, stubs: bool) -> tuple[subprocess.Popen, str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     logf = open(workdir / "moto.log", "w")
     # AWS managed policies (the function's AWSXRayDaemonWriteAccess) exist on moto only when loaded.
     env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+    server = [str(Path(__file__).with_name("moto_stubs.py"))] if stubs else ["-m", "moto.server"]
+    proc = subprocess.Popen([sys.executable, *server, "-H", "127.0.0.1", "-p", str(port)],
                             stdout=logf, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -113,6 +115,19 @@ def transfer_server_ids(url: str) -> set[str]:
     transfer = boto3.client("transfer", endpoint_url=url, region_name=REGION,
                             aws_access_key_id="testing", aws_secret_access_key="testing")
     return {s["ServerId"] for s in transfer.list_servers()["Servers"]}
+
+
+def transfer_user_exists(url: str, user_id: str) -> bool:
+    import boto3
+
+    transfer = boto3.client("transfer", endpoint_url=url, region_name=REGION,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    server_id, _, user = user_id.partition("/")
+    try:
+        transfer.describe_user(ServerId=server_id, UserName=user)
+        return True
+    except Exception:  # noqa: BLE001 (moto's UserNotFound/ServerNotFound)
+        return False
 
 
 def stand_in_zip(workdir: Path) -> Path:
@@ -270,7 +285,10 @@ def short(text: str, n: int = 220) -> str:
 
 def main() -> int:
     t0 = time.monotonic()
-    outputs_path = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("APPLY_ON_MOTO_OUTPUTS", "")
+    args = sys.argv[1:]
+    stubs = "--stub-missing" in args or os.environ.get("APPLY_ON_MOTO_STUBS") == "1"
+    args = [a for a in args if a != "--stub-missing"]
+    outputs_path = Path(args[0] if args else os.environ.get("APPLY_ON_MOTO_OUTPUTS", "")
                         or "moto-outputs.json").resolve()
     if shutil.which("terraform") is None:
         raise Failure("terraform is not installed")
@@ -287,8 +305,12 @@ def main() -> int:
         shutil.copytree(INFRA, workdir / "infra",
                         ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*"))
         example = workdir / "infra" / EXAMPLE
-        moto_proc, url = start_moto(workdir)
+        moto_proc, url = start_moto(workdir, stubs)
         log(f"== moto server {url} (log {workdir / 'moto.log'})")
+        if stubs:
+            from moto_stubs import STUBBED
+
+            log(f"== --stub-missing: stand-ins that check nothing for {', '.join(STUBBED)}")
 
         net = network_on_moto(url)
         zip_path = stand_in_zip(workdir)
@@ -376,19 +398,24 @@ def main() -> int:
         # moto answers DescribeServer for a deleted server with ServerNotFound, where AWS answers
         # ResourceNotFoundException: the provider's delete waiter takes that for a failure. A server
         # moto no longer lists is gone: forget it, then destroy what waited on it.
-        gone = [a for a, i in ids.items() if resource_of(a).endswith("aws_transfer_server.this")
-                and i not in transfer_server_ids(url)]
-        if gone:
+        for round_ in range(2, 5):
+            servers = transfer_server_ids(url)
+            gone = [a for a, i in ids.items() if a in left and (
+                resource_of(a).endswith("aws_transfer_server.this") and i not in servers
+                or resource_of(a).endswith("aws_transfer_user.this") and not transfer_user_exists(url, i))]
+            if not gone:
+                break
             for a in gone:
-                log(f"== {a}: deleted on moto ({ids[a]} no longer listed), though the provider's delete "
-                    "waiter did not recognize moto's ServerNotFound; removed from the state")
-            tf.run("state", "rm", *gone, name="state-rm")
+                log(f"== {a}: deleted on moto ({ids[a]} no longer there), though the provider's delete "
+                    "waiter did not recognize moto's ServerNotFound/UserNotFound; removed from the state")
+            tf.run("state", "rm", *gone, name=f"state-rm-{round_}")
             d = tf.run("destroy", "-input=false", "-auto-approve", "-refresh=false", "-json", check=False,
-                       name="destroy-2")
-            left = managed_in_state(tf)
+                       name=f"destroy-{round_}")
+            ids = {}
+            left = managed_in_state(tf, ids)
             e2, _, u2 = parse_apply(d.stdout)
-            d_errors.update(e2)
-            d_unattr = [e for e in d_unattr if "ServerNotFound" not in e] + u2
+            d_errors = {**{a: e for a, e in d_errors.items() if a in left}, **e2}
+            d_unattr = [e for e in d_unattr + u2 if "ServerNotFound" not in e and "UserNotFound" not in e]
         log(f"== terraform destroy: exit {d.returncode} in {time.monotonic() - t_destroy:.1f} s, "
             f"{len(left)} left in the state")
         for a in sorted(left):
