@@ -30,6 +30,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # importing moto_stubs must not leave __pycache__ in the tree
 INFRA = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 EXAMPLE = "examples/complete"
