@@ -61,14 +61,27 @@ enum Command {
         #[command(flatten)]
         args: LoadArgs,
     },
-    /// Run the simulator in the foreground until Ctrl-C.
-    Sim(sim_cmd::SimArgs),
+    /// Run the simulator in the foreground until Ctrl-C; `env` below.
+    #[command(args_conflicts_with_subcommands = true)]
+    Sim {
+        #[command(subcommand)]
+        action: Option<sim_cmd::SimAction>,
+        #[command(flatten)]
+        args: sim_cmd::SimArgs,
+    },
     /// Measure the pipeline's parts on the simulator.
     #[command(subcommand)]
     Bench(BenchCommand),
     /// Read a deployed stack's outputs document (`terraform output -json` of infra/).
     #[command(subcommand)]
     Stack(StackCommand),
+    /// Print a shell completion script: `harness completions bash > /etc/bash_completion.d/harness`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `harness man | man -l -`.
+    Man,
     /// Run the copy function's Lambda runtime loop (the simulator starts this as `bootstrap`).
     #[command(hide = true)]
     LambdaBootstrap,
@@ -317,7 +330,13 @@ fn main() -> ExitCode {
     }
     init_tracing();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    match rt.block_on(dispatch(cli)) {
+    let outcome = rt.block_on(async {
+        let outcome = dispatch(cli).await;
+        // A LocalStack container started for the run goes with it.
+        targets::localstack::stop();
+        outcome
+    });
+    match outcome {
         Ok(0) => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(1),
         Err(e) => {
@@ -613,7 +632,21 @@ async fn dispatch(cli: Cli) -> anyhow::Result<usize> {
         Command::Load { action, profile, file, args } => {
             load_command(&infra, &function, action, profile, file, args).await
         }
-        Command::Sim(args) => sim_cmd::run(args, infra, function.command.clone()).await.map(|_| 0),
+        Command::Sim { action: Some(sim_cmd::SimAction::Env { host, port }), .. } => {
+            sim_cmd::env(&host, port).await.map(|_| 0)
+        }
+        Command::Sim { action: None, args } => sim_cmd::run(args, infra, function.command.clone()).await.map(|_| 0),
+        Command::Completions { shell } => {
+            // Into a buffer first: the generator panics where the pipe closes (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "harness", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout(), &script)?;
+            Ok(0)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut std::io::stdout())?;
+            Ok(0)
+        }
         Command::Bench(BenchCommand::Copy(args)) => bench::copy(args, infra).await.map(|_| 0),
         Command::Bench(BenchCommand::Load(args)) => {
             Console::print(&format!(

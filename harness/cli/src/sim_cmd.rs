@@ -114,27 +114,74 @@ fn is_loopback(host: &str) -> bool {
     host == "localhost" || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Moves the clock of the simulator on `host:port` forward (`--advance-clock`).
-async fn advance_clock(host: &str, port: u16, seconds: f64) -> anyhow::Result<()> {
+/// What `harness sim` does besides running a simulator.
+#[derive(clap::Subcommand)]
+pub enum SimAction {
+    /// Print `export` lines that point the aws CLI, boto3 and the SDKs at a running simulator:
+    /// `eval "$(harness sim env)"`.
+    Env {
+        /// The simulator's address.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Its API port (`harness sim --port`).
+        #[arg(long, default_value_t = 4566)]
+        port: u16,
+    },
+}
+
+/// Asks the simulator on `host:port` its control endpoint, `/_sim/clock`, with `method`.
+async fn control(host: &str, port: u16, method: &str, query: &str) -> anyhow::Result<serde_json::Value> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect((host, port))
         .await
-        .with_context(|| format!("no simulator on {host}:{port} (start one with `harness sim --clock virtual`)"))?;
+        .with_context(|| format!("no simulator on {host}:{port} (start one with `harness sim`)"))?;
     let request = format!(
-        "POST /_sim/clock?advance={seconds} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} /_sim/clock{query} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).await?;
     let mut reply = String::new();
     stream.read_to_string(&mut reply).await?;
     let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+    let json = serde_json::from_str::<serde_json::Value>(body).ok();
     if !head.starts_with("HTTP/1.1 200") {
-        let message = serde_json::from_str::<serde_json::Value>(body)
-            .ok()
+        let message = json
             .and_then(|v| v["message"].as_str().map(str::to_string))
             .unwrap_or_else(|| head.lines().next().unwrap_or_default().to_string());
-        anyhow::bail!("the simulator on {host}:{port} did not move its clock: {message}");
+        anyhow::bail!("the simulator on {host}:{port} answered: {message}");
     }
-    println!("{}", body.trim());
+    json.with_context(|| format!("{host}:{port} is not a simulator (its /_sim/clock is not JSON)"))
+}
+
+/// Moves the clock of the simulator on `host:port` forward (`--advance-clock`).
+async fn advance_clock(host: &str, port: u16, seconds: f64) -> anyhow::Result<()> {
+    let clock =
+        control(host, port, "POST", &format!("?advance={seconds}")).await.context("moving the simulator's clock")?;
+    println!("{clock}");
+    Ok(())
+}
+
+/// The `export` lines for the simulator at `url` (POSIX shell quoting).
+pub fn env_lines(url: &str) -> String {
+    let vars = [
+        ("AWS_ENDPOINT_URL", url),
+        ("AWS_ACCESS_KEY_ID", sim::ACCESS_KEY_ID),
+        ("AWS_SECRET_ACCESS_KEY", sim::SECRET_ACCESS_KEY),
+        ("AWS_REGION", sim::REGION),
+        ("AWS_DEFAULT_REGION", sim::REGION),
+        // The CLI puts TestState on a `sync-` host prefix, which an IP address cannot take.
+        ("AWS_DISABLE_HOST_PREFIX_INJECTION", "true"),
+    ];
+    let mut out = String::from("unset AWS_PROFILE AWS_SESSION_TOKEN\n");
+    for (name, value) in vars {
+        out.push_str(&format!("export {name}='{}'\n", value.replace('\'', "'\\''")));
+    }
+    out
+}
+
+/// `harness sim env`: checks a simulator answers there, then prints its environment.
+pub async fn env(host: &str, port: u16) -> anyhow::Result<()> {
+    control(host, port, "GET", "").await?;
+    print!("{}", env_lines(&format!("http://{host}:{port}")));
     Ok(())
 }
 

@@ -824,3 +824,45 @@ fn the_virtual_clock_advances_by_hand_and_runs_the_idle_timeout() {
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();
 }
+
+/// `eval "$(harness sim env)"` points the aws CLI at a running simulator, as `awslocal` does
+/// for LocalStack: `aws s3 ls` then lists the pipeline's buckets with no other flag.
+#[test]
+fn eval_harness_sim_env_points_the_aws_cli_at_the_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["sim", "--json", "--sftp-port", "0", "--port", "0", "--dynamodb-port", "0"])
+        .arg("--key-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let info: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let port = info["aws"].as_str().unwrap().rsplit(':').next().unwrap().to_string();
+    let script = format!(
+        "set -e; eval \"$('{}' sim env --port {port})\"; aws s3 ls; echo \"endpoint=$AWS_ENDPOINT_URL\"",
+        env!("CARGO_BIN_EXE_harness")
+    );
+    // A profile or stale keys in the caller's environment must not win over what env prints.
+    let out = Command::new("bash")
+        .args(["-c", &script])
+        .env("AWS_PROFILE", "nonexistent-profile")
+        .env("AWS_ACCESS_KEY_ID", "AKIAWRONG")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("partner-intake-source") && text.contains("partner-intake-destination"), "{text}");
+    assert!(text.contains(&format!("endpoint=http://127.0.0.1:{port}")), "{text}");
+
+    // No simulator there: one line saying so.
+    let none = Command::new(env!("CARGO_BIN_EXE_harness")).args(["sim", "env", "--port", "9"]).output().unwrap();
+    assert!(!none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no simulator on 127.0.0.1:9"), "{none:?}");
+}

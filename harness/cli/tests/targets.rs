@@ -114,3 +114,24 @@ fn localstack_without_docker_says_so_in_one_line() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("no Docker engine") && err.contains("--endpoint-url"), "{err}");
 }
+
+/// Wherever a Docker engine runs, `--target localstack` starts LocalStack (through
+/// testcontainers when built with `--features testcontainers`, else the docker CLI) and the
+/// smoke scenario passes against it; elsewhere there is nothing to start, and the test says so.
+#[test]
+fn localstack_runs_the_smoke_scenario_where_docker_is() {
+    let docker = Command::new("docker").args(["info"]).output().is_ok_and(|o| o.status.success());
+    if !docker {
+        eprintln!(
+            "SKIPPED: no Docker engine here (none can be installed on this machine), so LocalStack was not started"
+        );
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["scenario", "smoke", "--target", "localstack"])
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("scenario smoke PASSED"), "{text}");
+}

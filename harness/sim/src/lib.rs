@@ -4,6 +4,28 @@
 //!
 //! The simulator knows nothing of scenarios or of the copy function: it runs whatever command
 //! it is given as the function's `bootstrap`, and the definition files under `infra/`.
+//!
+//! # In your own tests
+//!
+//! The simulator is a test fixture: [`Simulator::start`] binds ephemeral loopback ports (every
+//! port in [`SimConfig::new`] is 0), [`Simulator::sdk_config`] points any `aws-sdk-*` client at
+//! it, [`Simulator::sftp`] says where to connect and which host key to pin, and dropping the
+//! [`Simulator`] stops everything and removes its storage.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! // The definition files Terraform deploys, and your function's Lambda `bootstrap`.
+//! let mut config = sim::SimConfig::new("infra".into(), vec!["target/debug/bootstrap".into()]);
+//! let (user, key) = sim::UserConfig::with_generated_key("acme");
+//! config.users.push(user);
+//! let sim = sim::Simulator::start(config).await?;
+//! let dynamodb = aws_sdk_dynamodb::Client::new(&sim.sdk_config());
+//! let sftp = sim.sftp(); // connect to sftp.addr as "acme" with `key`, pin sftp.host_key
+//! # let _ = (dynamodb, sftp, key);
+//! # Ok(()) }
+//! ```
+//!
+//! `harness/sim/tests/fixture.rs` is a whole test to copy: upload over SFTP, await the record.
 
 pub mod breaks;
 pub mod clock;
@@ -123,6 +145,13 @@ impl UserConfig {
     /// A user chrooted to `/<source bucket>/<name>` with the shared session policy.
     pub fn new(name: &str, keys: Vec<ssh_key::PublicKey>) -> Self {
         Self { name: name.to_string(), keys, home: Default::default(), session_policy: None }
+    }
+
+    /// A user with a freshly generated Ed25519 key: the user, and the private key to log in with.
+    pub fn with_generated_key(name: &str) -> (Self, ssh_key::PrivateKey) {
+        let key = ssh_key::PrivateKey::random(&mut rand::rng(), ssh_key::Algorithm::Ed25519)
+            .expect("an Ed25519 key from the system's randomness");
+        (Self::new(name, vec![key.public_key().clone()]), key)
     }
 
     /// The users of a `.tfvars.json` file shared with Terraform.
@@ -820,6 +849,52 @@ impl Simulator {
             && let Err(e) = save(d, &self.s3_store, &self.routes.logs, &self.routes.sfn, &self.routes.sqs)
         {
             tracing::warn!(error = %e, "saving to the data directory failed");
+        }
+    }
+}
+
+/// What an SFTP client needs to reach the simulator's server.
+#[derive(Debug, Clone)]
+pub struct SftpDetails {
+    /// Host and port.
+    pub addr: SocketAddr,
+    /// The server's host key, to pin (OpenSSH's `known_hosts` line: `[host]:port <this>`).
+    pub host_key: ssh_key::PublicKey,
+    /// Its fingerprint, `SHA256:...`.
+    pub host_key_fingerprint: String,
+}
+
+impl Simulator {
+    /// The credentials the simulator's endpoints accept (S3 verifies SigV4 signatures).
+    pub fn credentials() -> aws_credential_types::Credentials {
+        aws_credential_types::Credentials::from_keys(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None)
+    }
+
+    /// An SDK configuration for every service the simulator serves: `aws_sdk_s3::Client::from_conf`
+    /// needs `force_path_style` on top (see [`s3_client`]); the other clients take it as it is.
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .http_client(http_client())
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(&self.endpoints.aws)
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(Self::credentials()))
+            .build()
+    }
+
+    /// An S3 client for the simulator (path-style addressing, its credentials).
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        s3_client(&self.endpoints.aws)
+    }
+
+    /// Where the SFTP server listens and the host key to pin.
+    pub fn sftp(&self) -> SftpDetails {
+        let host_key = ssh_key::PublicKey::from_openssh(&self.endpoints.host_public_key)
+            .expect("the simulator's own host key parses");
+        SftpDetails {
+            addr: self.endpoints.sftp,
+            host_key,
+            host_key_fingerprint: self.endpoints.host_key_fingerprint.clone(),
         }
     }
 }

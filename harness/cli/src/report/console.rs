@@ -100,7 +100,11 @@ impl Console {
         println!("  buckets     {} -> {}", t.source_bucket, t.destination_bucket);
         println!("  table       {}", t.table);
         println!("  machine     {}", t.state_machine_arn);
-        println!("  logs        {} (sessions), {} (function)", t.sftp_log_group, t.function_log_group);
+        println!(
+            "  logs        {} (sessions), {} (function), {} (executions)",
+            t.sftp_log_group, t.function_log_group, t.state_machine_log_group
+        );
+        println!("  dead letter {}", t.dead_letter_queue.as_deref().unwrap_or("(none)"));
     }
 
     /// Prints what each scenario would run on, or why it could not (`--dry-run`): the number
