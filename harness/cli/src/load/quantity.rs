@@ -70,7 +70,11 @@ impl std::fmt::Display for Bytes {
         for (scale, unit) in units {
             if b >= scale {
                 let v = b as f64 / scale as f64;
-                return if b % scale == 0 { write!(f, "{}{unit}", b / scale) } else { write!(f, "{v:.1}{unit}") };
+                return if b.is_multiple_of(scale) {
+                    write!(f, "{}{unit}", b / scale)
+                } else {
+                    write!(f, "{v:.1}{unit}")
+                };
             }
         }
         write!(f, "{b}B")

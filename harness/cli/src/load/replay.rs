@@ -122,7 +122,9 @@ pub fn read(text: &str, name: &str) -> Result<Traffic, ReplayError> {
     }
     let mut users: Vec<String> = Vec::new();
     let mut renamed: BTreeMap<String, String> = BTreeMap::new();
-    let mut found: Vec<(i64, i64, String, Vec<(i64, u64)>)> = Vec::new();
+    // (connected, closed, user, [(write time, bytes)]) per session found.
+    type Found = (i64, i64, String, Vec<(i64, u64)>);
+    let mut found: Vec<Found> = Vec::new();
     let mut ordered: Vec<&Building> = sessions.values().collect();
     ordered.sort_by_key(|s| s.connected.unwrap_or(s.first));
     for s in ordered {

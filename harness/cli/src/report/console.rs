@@ -306,20 +306,6 @@ impl Progress for Console {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lines_carry_mark_stage_evidence_and_reason() {
-        let r = super::super::sample();
-        let line = Console::check_line(&r.checks[1], true);
-        assert_eq!(line, "  FAIL  [s3] record [5 ms] (sha256 ab)\n        reason: status is \"failed\"");
-        assert!(Console::check_line(&r.checks[0], false).contains("\x1b[32mPASS"));
-        assert_eq!(Console::summary_line(&r), "scenario smoke FAILED: 3 checks, 1 passed, 1 failed, 1 skipped in 1.0s");
-    }
-}
-
 /// Prints a load run: a live line on a terminal (indicatif), plain lines every few seconds in CI,
 /// then the summary.
 pub struct LoadConsole {
@@ -455,5 +441,19 @@ impl LoadConsole {
         }
         let verdict = if r.passed() { "PASSED".to_string() } else { format!("FAILED: {}", r.failures.join("; ")) };
         println!("load {} {verdict}", r.profile);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_carry_mark_stage_evidence_and_reason() {
+        let r = super::super::sample();
+        let line = Console::check_line(&r.checks[1], true);
+        assert_eq!(line, "  FAIL  [s3] record [5 ms] (sha256 ab)\n        reason: status is \"failed\"");
+        assert!(Console::check_line(&r.checks[0], false).contains("\x1b[32mPASS"));
+        assert_eq!(Console::summary_line(&r), "scenario smoke FAILED: 3 checks, 1 passed, 1 failed, 1 skipped in 1.0s");
     }
 }

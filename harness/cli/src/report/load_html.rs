@@ -90,8 +90,11 @@ fn wrap(id: &str, inner: &str) -> String {
     )
 }
 
+/// One labelled group of bars: (label, [(name, colour, value)]).
+type BarRow<'a> = (String, Vec<(&'a str, &'a str, f64)>);
+
 /// Horizontal bars, one group per label, on a log scale (latencies span decades).
-fn bar_chart(id: &str, title: &str, unit: &str, rows: &[(String, Vec<(&str, &str, f64)>)], log: bool) -> String {
+fn bar_chart(id: &str, title: &str, unit: &str, rows: &[BarRow<'_>], log: bool) -> String {
     let h = (PAD + 24.0 * rows.len() as f64 + 30.0).max(120.0);
     let vmax = rows.iter().flat_map(|r| r.1.iter().map(|b| b.2)).fold(0.0, f64::max).max(1e-3);
     let left = 150.0;
@@ -186,7 +189,7 @@ pub fn render(r: &LoadReport) -> String {
             points: r.series.iter().map(|row| (at(row.t), row.counters.bytes as f64 / 1048576.0 / per_s)).collect(),
         }],
     );
-    let stage_rows: Vec<(String, Vec<(&str, &str, f64)>)> = r
+    let stage_rows: Vec<BarRow<'_>> = r
         .stages
         .iter()
         .filter(|s| s.unit == "ms")
@@ -195,7 +198,7 @@ pub fn render(r: &LoadReport) -> String {
         })
         .collect();
     let stages = bar_chart("latency-per-stage", "Latency per stage: p50, p99, max", "ms", &stage_rows, true);
-    let error_rows: Vec<(String, Vec<(&str, &str, f64)>)> = if r.errors.is_empty() {
+    let error_rows: Vec<BarRow<'_>> = if r.errors.is_empty() {
         vec![("none".into(), vec![("errors", "#1a7f37", 0.0)])]
     } else {
         r.errors.iter().map(|(class, e)| (class.clone(), vec![("count", "#cf222e", e.count as f64)])).collect()
