@@ -130,13 +130,20 @@ pub enum SimAction {
 }
 
 /// Asks the simulator on `host:port` its control endpoint, `/_sim/clock`, with `method`.
+/// `host` as it goes in a URL or a Host header (an IPv6 address in brackets).
+fn url_host(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_string() }
+}
+
 async fn control(host: &str, port: u16, method: &str, query: &str) -> anyhow::Result<serde_json::Value> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect((host, port))
+    let bare = host.trim_matches(['[', ']']);
+    let mut stream = tokio::net::TcpStream::connect((bare, port))
         .await
         .with_context(|| format!("no simulator on {host}:{port} (start one with `harness sim`)"))?;
     let request = format!(
-        "{method} /_sim/clock{query} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} /_sim/clock{query} HTTP/1.1\r\nHost: {}:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        url_host(bare)
     );
     stream.write_all(request.as_bytes()).await?;
     let mut reply = String::new();
@@ -181,7 +188,7 @@ pub fn env_lines(url: &str) -> String {
 /// `harness sim env`: checks a simulator answers there, then prints its environment.
 pub async fn env(host: &str, port: u16) -> anyhow::Result<()> {
     control(host, port, "GET", "").await?;
-    print!("{}", env_lines(&format!("http://{host}:{port}")));
+    print!("{}", env_lines(&format!("http://{}:{port}", url_host(host.trim_matches(['[', ']'])))));
     Ok(())
 }
 

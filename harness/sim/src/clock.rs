@@ -50,7 +50,10 @@ struct Inner {
     next_id: AtomicU64,
     /// Tells sleepers the clock jumped (the value is the new `ahead`).
     jumped: watch::Sender<u64>,
-    advancer: std::sync::Once,
+    /// The task that jumps; started again if its runtime went away.
+    advancer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Wakes the advancer when a timer is added.
+    timer_added: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Clock {
@@ -69,6 +72,12 @@ impl Default for Clock {
 #[must_use = "the work is in flight only while the guard lives"]
 pub struct Busy {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Busy")
+    }
 }
 
 impl Drop for Busy {
@@ -109,14 +118,15 @@ impl Clock {
                 timers: Mutex::new(BTreeSet::new()),
                 next_id: AtomicU64::new(0),
                 jumped: watch::channel(0).0,
-                advancer: std::sync::Once::new(),
+                advancer: Mutex::new(None),
+                timer_added: tokio::sync::Notify::new(),
             }),
         }
     }
 
-    /// Waits and backoffs `scale` times shorter (1 or less: real time).
+    /// Waits and backoffs `scale` times shorter (below 1: longer; 1, zero or less: real time).
     pub fn scaled(scale: f64) -> Self {
-        Self::new(if scale > 1.0 { Mode::Scaled(scale) } else { Mode::Real })
+        Self::new(if scale > 0.0 && scale.is_finite() && scale != 1.0 { Mode::Scaled(scale) } else { Mode::Real })
     }
 
     /// A virtual clock.
@@ -170,18 +180,28 @@ impl Clock {
     }
 
     /// Moves a virtual clock forward by `d` (waking whatever that makes due); other clocks
-    /// cannot be moved and say so.
+    /// cannot be moved, nor any clock past what its nanosecond count holds (about 584 years).
     pub fn advance(&self, d: Duration) -> Result<Duration, NotVirtual> {
         if !self.is_virtual() {
-            return Err(NotVirtual(self.inner.mode));
+            return Err(NotVirtual::Real(self.inner.mode));
         }
-        self.jump(d.as_nanos() as u64);
+        let by = u64::try_from(d.as_nanos()).map_err(|_| NotVirtual::TooFar)?;
+        if !self.jump(by) {
+            return Err(NotVirtual::TooFar);
+        }
         Ok(self.ahead())
     }
 
-    fn jump(&self, by: u64) {
-        let ahead = self.inner.ahead.fetch_add(by, Ordering::SeqCst) + by;
-        self.inner.jumped.send_replace(ahead);
+    /// Moves the clock `by` nanoseconds on, unless that overflows it.
+    fn jump(&self, by: u64) -> bool {
+        let moved = self.inner.ahead.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |a| a.checked_add(by));
+        match moved {
+            Ok(before) => {
+                self.inner.jumped.send_replace(before + by);
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// Sleeps for `d` of this clock's time. A busy guard held across the sleep keeps a
@@ -234,6 +254,7 @@ impl Clock {
         let _timer = {
             self.inner.timers.lock().unwrap().insert((deadline, id));
             self.inner.activity.fetch_add(1, Ordering::SeqCst);
+            self.inner.timer_added.notify_one();
             Timer { inner: &self.inner, key: (deadline, id) }
         };
         let mut jumped = self.inner.jumped.subscribe();
@@ -250,43 +271,64 @@ impl Clock {
         }
     }
 
-    /// The task that makes an idle virtual clock jump; it ends when the clock is dropped.
+    /// The task that makes an idle virtual clock jump; it ends when the clock is dropped, and is
+    /// started again when the runtime it ran on has gone (a clock outliving a test's runtime).
     fn start_advancer(&self) {
+        let mut advancer = self.inner.advancer.lock().unwrap();
+        if advancer.as_ref().is_some_and(|h| !h.is_finished()) {
+            return;
+        }
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        self.inner.advancer.call_once(|| {
-            tokio::spawn(async move {
-                loop {
-                    let Some(inner) = weak.upgrade() else { return };
-                    let before = inner.activity.load(Ordering::SeqCst);
-                    let idle = inner.busy.load(Ordering::SeqCst) <= 0;
-                    let jumped = inner.jumped.subscribe();
-                    drop(inner);
-                    tokio::time::sleep(QUIET).await;
-                    let Some(inner) = weak.upgrade() else { return };
-                    if !idle
-                        || inner.busy.load(Ordering::SeqCst) > 0
-                        || inner.activity.load(Ordering::SeqCst) != before
-                        || jumped.has_changed().unwrap_or(false)
-                    {
-                        continue;
+        *advancer = Some(tokio::spawn(async move {
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                if inner.timers.lock().unwrap().is_empty() {
+                    // Nothing to jump to: park until a timer comes (or look again in a while, to
+                    // notice the clock is gone).
+                    // (Holding the clock a second at most after it is dropped.)
+                    let added = inner.timer_added.notified();
+                    tokio::pin!(added);
+                    added.as_mut().enable();
+                    if inner.timers.lock().unwrap().is_empty() {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), added).await;
                     }
-                    let first = inner.timers.lock().unwrap().first().map(|(d, _)| *d);
-                    let Some(first) = first else { continue };
-                    let now = nanos(SystemTime::now()) + inner.ahead.load(Ordering::SeqCst) as u128;
-                    if first > now {
-                        let by = (first - now).min(u64::MAX as u128) as u64;
-                        Clock { inner }.jump(by);
-                    }
+                    continue;
                 }
-            });
-        });
+                let before = inner.activity.load(Ordering::SeqCst);
+                let idle = inner.busy.load(Ordering::SeqCst) <= 0;
+                let jumped = inner.jumped.subscribe();
+                drop(inner);
+                tokio::time::sleep(QUIET).await;
+                let Some(inner) = weak.upgrade() else { return };
+                if !idle
+                    || inner.busy.load(Ordering::SeqCst) > 0
+                    || inner.activity.load(Ordering::SeqCst) != before
+                    || jumped.has_changed().unwrap_or(false)
+                {
+                    continue;
+                }
+                let first = inner.timers.lock().unwrap().first().map(|(d, _)| *d);
+                let Some(first) = first else { continue };
+                let now = nanos(SystemTime::now()) + inner.ahead.load(Ordering::SeqCst) as u128;
+                if first > now {
+                    let by = (first - now).min(u64::MAX as u128) as u64;
+                    Clock { inner }.jump(by);
+                }
+            }
+        }));
     }
 }
 
-/// Only a virtual clock can be moved by hand.
+/// The clock cannot be moved by hand.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
-#[error("the clock is {0:?}, not virtual: start the simulator with --clock virtual to move it")]
-pub struct NotVirtual(pub Mode);
+pub enum NotVirtual {
+    /// Only a virtual clock moves.
+    #[error("the clock is {0:?}, not virtual: start the simulator with --clock virtual to move it")]
+    Real(Mode),
+    /// Past what the clock can count.
+    #[error("that is further than the clock can count (about 584 years ahead of real time)")]
+    TooFar,
+}
 
 #[cfg(test)]
 mod tests {
@@ -354,5 +396,24 @@ mod tests {
         let ahead = clock.advance(Duration::from_secs(90)).unwrap();
         assert_eq!(ahead, Duration::from_secs(90));
         assert!(Clock::default().advance(Duration::from_secs(1)).is_err());
+        // Past what the nanosecond count holds: refused, the clock where it was.
+        assert!(matches!(clock.advance(Duration::MAX), Err(NotVirtual::TooFar)));
+        assert!(matches!(clock.advance(Duration::from_nanos(u64::MAX)), Err(NotVirtual::TooFar)));
+        assert_eq!(clock.ahead(), Duration::from_secs(90));
+    }
+
+    /// A clock made on one runtime still jumps on the next (a test's runtime ends, the clock
+    /// lives on in a restarted simulator).
+    #[test]
+    fn a_clock_outliving_its_runtime_still_jumps() {
+        let clock = Clock::virtual_time();
+        for _ in 0..2 {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let c = clock.clone();
+            rt.block_on(async move {
+                tokio::time::timeout(Duration::from_secs(5), c.sleep(Duration::from_secs(600))).await.expect("jumped")
+            });
+        }
+        assert!(clock.ahead() >= Duration::from_secs(1199), "{:?}", clock.ahead());
     }
 }

@@ -85,9 +85,9 @@ fn clock_control(clock: &crate::clock::Clock, method: &hyper::Method, query: Opt
         .into_iter()
         .flat_map(|q| q.split('&'))
         .find_map(|kv| kv.strip_prefix("advance="))
-        .map(|v| v.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0));
+        .map(|v| v.parse::<f64>().ok().and_then(|s| std::time::Duration::try_from_secs_f64(s).ok()));
     match advance {
-        Some(Some(secs)) => match clock.advance(std::time::Duration::from_secs_f64(secs)) {
+        Some(Some(by)) => match clock.advance(by) {
             Ok(_) => reply(StatusCode::OK, state(clock)),
             Err(e) => reply(StatusCode::CONFLICT, serde_json::json!({"message": e.to_string()})),
         },
@@ -137,7 +137,7 @@ async fn route(
     peer: SocketAddr,
     mut req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    let _busy = routes.clock.busy();
+    let busy = routes.clock.busy();
     if req.uri().path() == "/_sim/clock" {
         return Ok(clock_control(&routes.clock, req.method(), req.uri().query()));
     }
@@ -191,7 +191,13 @@ async fn route(
             "application/x-amz-json-1.0",
             crate::states::handle_api(&routes.sfn, operation, &body),
         ),
-        "AmazonSQS" => crate::sqs::respond(routes.sqs.handle(operation, &body).await),
+        "AmazonSQS" => {
+            // A long poll waits for a message: time the simulator may jump over.
+            if operation == "ReceiveMessage" {
+                drop(busy);
+            }
+            crate::sqs::respond(routes.sqs.handle(operation, &body).await)
+        }
         "Logs_20140328" => json_protocol::respond(
             "application/x-amz-json-1.1",
             crate::logs::handle_api(&routes.logs, operation, &body),

@@ -429,6 +429,7 @@ fn restore(
             requester: ACCESS_KEY_ID.into(),
             source_ip: "127.0.0.1".into(),
             time: o.meta.last_modified,
+            in_flight: None,
         });
     }
     info!(redriven, announced, "restored from the data directory");

@@ -127,7 +127,7 @@ pub async fn check_key(
             Stage::Logs,
             format!("the execution log of {label} closes with {}", closing_event(want_exec)),
             t,
-            execution_log(clients, ep, group, since_ms, deadline).await,
+            execution_log(clients, ep, group, want_exec, since_ms, deadline).await,
         ));
         if let Some(count) = planned.lambda_invocations {
             // Step Functions' history says how often it asked; the function's own log how
@@ -750,12 +750,20 @@ pub async fn execution_log(
     clients: &Clients,
     ep: &Target,
     execs: &[stepfunctions::Execution],
+    want_status: &str,
     since_ms: i64,
     deadline: Instant,
 ) -> Result<String, Failure> {
     let group = &ep.state_machine_log_group;
+    let kind = closing_event(want_status);
+    if kind == "ExecutionStarted" {
+        return Err(Failure::Saw(format!("{want_status} is not a status an execution ends with")));
+    }
+    if execs.is_empty() {
+        return Err(Failure::Saw("no execution to look for".into()));
+    }
     let wanted: Vec<(&str, &str, Option<&str>)> =
-        execs.iter().map(|e| (e.arn.as_str(), closing_event(&e.status), e.cause.as_deref())).collect();
+        execs.iter().map(|e| (e.arn.as_str(), kind, e.cause.as_deref())).collect();
     let query = logs::Query { start_time: Some(since_ms), ..Default::default() };
     let last = std::sync::Mutex::new(Vec::<String>::new());
     let found = wait_for(deadline, || async {
@@ -807,6 +815,11 @@ pub async fn retry_schedule(
     state: &str,
     want: &[f64],
 ) -> Result<String, Failure> {
+    if want.is_empty() {
+        return Err(Failure::Saw(
+            "the schedule lists no wait: expect_retry_schedule.seconds needs at least one".into(),
+        ));
+    }
     let mut seen = Vec::new();
     for key in keys {
         for e in stepfunctions::executions_for_key(clients, machine, key).await? {

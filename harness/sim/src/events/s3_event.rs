@@ -69,6 +69,7 @@ mod tests {
             requester: "123456789012".into(),
             source_ip: "1.2.3.4".into(),
             time: std::time::SystemTime::UNIX_EPOCH,
+            in_flight: None,
         }
     }
 

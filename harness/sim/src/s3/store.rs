@@ -122,6 +122,9 @@ pub struct ObjectCreated {
     pub source_ip: String,
     /// When it happened.
     pub time: SystemTime,
+    /// Holds the simulator's clock from the write until the bus has taken the event (the
+    /// handoff between the two tasks is work in flight on a virtual clock).
+    pub in_flight: Option<std::sync::Arc<crate::clock::Busy>>,
 }
 
 /// Whether a bucket keeps versions.
@@ -834,6 +837,7 @@ impl S3Store {
                 requester: caller.access_key.clone(),
                 source_ip: caller.source_ip.clone(),
                 time: meta.last_modified,
+                in_flight: Some(std::sync::Arc::new(self.clock.busy())),
             });
         }
         Ok(meta)

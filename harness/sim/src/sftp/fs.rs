@@ -154,8 +154,6 @@ pub struct S3Filesystem {
     config: Arc<SftpConfig>,
     handles: HashMap<String, OpenHandle>,
     next_handle: u64,
-    /// Held while a file is open: an upload is work in flight on a virtual clock.
-    busy: Option<crate::clock::Busy>,
 }
 
 fn ok(id: u32) -> Status {
@@ -197,7 +195,7 @@ fn mode_string(flags: OpenFlags) -> String {
 impl S3Filesystem {
     /// A handler for `user`'s channel.
     pub fn new(user: SftpUser, s3: aws_sdk_s3::Client, log: SessionLog, config: Arc<SftpConfig>) -> Self {
-        Self { user, s3, log, config, handles: HashMap::new(), next_handle: 0, busy: None }
+        Self { user, s3, log, config, handles: HashMap::new(), next_handle: 0 }
     }
 
     /// The segments of a client path: relative paths start at the landing directory, and `..`
@@ -250,7 +248,6 @@ impl S3Filesystem {
         self.next_handle += 1;
         let name = format!("h{}", self.next_handle);
         self.handles.insert(name.clone(), h);
-        self.busy.get_or_insert_with(|| self.config.clock.busy());
         name
     }
 
@@ -363,7 +360,8 @@ impl S3Filesystem {
             request_id: uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase(),
             requester: self.config.role_arn.clone(),
             source_ip: "127.0.0.1".into(),
-            time: std::time::SystemTime::now(),
+            time: self.config.clock.now(),
+            in_flight: Some(std::sync::Arc::new(self.config.clock.busy())),
         });
     }
 
@@ -613,11 +611,7 @@ impl russh_sftp::server::Handler for S3Filesystem {
     }
 
     async fn close(&mut self, id: u32, handle: String) -> Result<Status, Self::Error> {
-        let closed = self.close_handle(id, handle).await;
-        if self.handles.is_empty() {
-            self.busy = None;
-        }
-        closed
+        self.close_handle(id, handle).await
     }
 
     async fn opendir(&mut self, id: u32, path: String) -> Result<Handle, Self::Error> {

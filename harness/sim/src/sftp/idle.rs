@@ -2,7 +2,8 @@
 //! a virtual clock a connection is instead watched here: it is work in flight while its client
 //! has sent something within the last [`GRACE`] of real time (a handshake or an upload must not
 //! see the clock jump between its packets), and idle otherwise, when it is closed once the
-//! virtual clock has run its idle timeout past the last byte.
+//! virtual clock has run its idle timeout past the last byte. An open file alone does not hold
+//! the clock: a client that stalls mid-upload is idle, as Transfer Family's timeout sees it.
 
 use std::pin::Pin;
 use std::sync::Arc;
