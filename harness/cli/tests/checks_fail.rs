@@ -120,8 +120,8 @@ rows! {
     copied_twice: "duplicate-delivery", ["copy-twice"] => "copies", "2 destination version(s)", [];
     corrupt_copy: "smoke", ["corrupt-copy"] => "destination", "ChecksumMismatch", [];
     // The function verifies its copy, so a missing one is caught there first.
-    skipped_copy: "smoke", ["skip-copy"] => "executions", "is FAILED (CopyFailed)", ["record", "function-log"];
-    copied_elsewhere: "smoke", ["copy-elsewhere"] => "record", "status is failed", ["executions", "function-log"];
+    skipped_copy: "smoke", ["skip-copy"] => "executions", "is FAILED (CopyFailed)", ["record", "function-log", "execution-log"];
+    copied_elsewhere: "smoke", ["copy-elsewhere"] => "record", "status is failed", ["executions", "function-log", "execution-log"];
     wrong_status: "smoke", ["wrong-status"] => "record", "status is skipped", ["no-destination"];
     no_record_upload: "uploaded-first", ["drop-record-upload"] => "uploaded-first", "no record", ["executions-finish", "function-log"];
     not_throttled: "throttled", ["no-throttling"] => "throttled", "none of this run's", [];
