@@ -160,7 +160,7 @@ if [ "$arch" != "$host_arch" ]; then
 fi
 
 "${build[@]}" --release --locked -p copy-lambda --bin bootstrap --target "$target_arg"
-bin="target/$triple/release/bootstrap"
+bin="${CARGO_TARGET_DIR:-target}/$triple/release/bootstrap"
 
 check_machine "$bin" "$arch"
 

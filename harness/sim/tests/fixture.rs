@@ -15,10 +15,11 @@ use tokio::io::AsyncWriteExt;
 const INFRA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra");
 
 /// The function to run as the copy Lambda: here this workspace's `copy-lambda`, built for the
-/// test (yours is whatever `cargo build` makes of your function's `bootstrap`).
+/// test (yours is whatever `cargo build` makes of your function's `bootstrap`). `--workspace`
+/// keeps the features the test run built with, so nothing but the binary is built again.
 fn function() -> Vec<String> {
     let out = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", "copy-lambda", "--bin", "bootstrap", "--message-format", "json"])
+        .args(["build", "--quiet", "--workspace", "--bin", "bootstrap", "--message-format", "json"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo runs");
