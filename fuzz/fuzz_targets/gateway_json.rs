@@ -2,9 +2,4 @@
 //! fuzzer's bytes are the raw HTTP/1.1 stream of one connection to the simulator's gateway.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    let sim = intake_fuzz::simulator();
-    intake_fuzz::exchange(data, |stream| sim.serve_gateway_connection(stream));
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| intake_fuzz::targets::gateway_json(data));

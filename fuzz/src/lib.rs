@@ -1,5 +1,9 @@
-//! What the fuzz targets share: one runtime, one simulator started once per process, and the
-//! exchange of a fuzzer's bytes with a server over an in-memory byte stream.
+//! The fuzz targets ([`targets`]) and what they share: one runtime, one simulator started once
+//! per process, and the exchange of a fuzzer's bytes with a server over an in-memory byte
+//! stream. libFuzzer drives the targets under `cargo fuzz` (feature `libfuzzer`);
+//! `tests/replay.rs` replays the committed inputs through the same functions in every test run.
+
+pub mod targets;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -32,16 +36,33 @@ pub fn simulator() -> &'static sim::Simulator {
             .expect("a key");
         let mut config = sim::SimConfig::new(infra_dir(), vec!["false".into()]);
         config.users = vec![sim::UserConfig::new(USER, vec![key.public_key().clone()])];
-        // A static is never dropped, so a temporary directory would outlive every fuzz run:
-        // one directory per target instead, emptied when the target starts.
-        let exe = std::env::current_exe().ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../target/fuzz-sim")
-            .join(exe.unwrap_or_else(|| "fuzz".into()));
-        let _ = std::fs::remove_dir_all(&dir);
-        config.data_dir = Some(dir);
+        config.data_dir = Some(data_dir());
         runtime().block_on(sim::Simulator::start(config)).expect("the simulator starts")
     })
+}
+
+/// A static is never dropped, so a temporary directory would outlive every run: one directory
+/// per process under `target/fuzz-sim/`, named for the executable and its pid (the replay test
+/// runs one process per input, several at once), and the directories of processes that have
+/// ended are removed first.
+fn data_dir() -> PathBuf {
+    let exe = std::env::current_exe().ok().and_then(|p| p.file_stem().map(|n| n.to_string_lossy().into_owned()));
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/fuzz-sim");
+    if cfg!(target_os = "linux") {
+        let ended = |name: &str| {
+            name.rsplit_once('-')
+                .and_then(|(_, pid)| pid.parse::<u32>().ok())
+                .is_some_and(|pid| !std::path::Path::new("/proc").join(pid.to_string()).exists())
+        };
+        for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            if ended(&entry.file_name().to_string_lossy()) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let dir = root.join(format!("{}-{}", exe.unwrap_or_else(|| "fuzz".into()), std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
 }
 
 /// Gateway routes whose S3 takes unsigned requests (so fuzzed requests reach the operations
