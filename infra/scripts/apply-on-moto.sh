@@ -9,7 +9,8 @@
 # OUTPUTS_JSON receives `terraform output -json` of the applied stack (for `harness stack show
 # --stack OUTPUTS_JSON`). Exit 0 when the apply ran (even partly) and the lists were produced;
 # non-zero when terraform or moto is missing, init fails, moto does not start, or nothing was
-# created. See apply_on_moto.py for the details.
+# created. See apply_on_moto.py for the details. PYTHON names the interpreter with moto (default
+# python3; the tests pass the environment testkit provisions, with moto at its pinned version).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-exec python3 "$here/apply_on_moto.py" "$@"
+exec "${PYTHON:-python3}" "$here/apply_on_moto.py" "$@"

@@ -441,14 +441,12 @@ fn the_kubernetes_manifests_validate() {
     assert!(job.contains(&format!("- $(JOB_COMPLETION_INDEX)/{n}")), "--shard must divide by completions ({n})");
     let profile = job.lines().skip_while(|l| l.trim() != "- load").nth(1).unwrap().trim().trim_start_matches("- ");
     assert!(root().join(format!("scenarios/load/{profile}.toml")).is_file(), "the Job runs profile {profile}");
-    if let Err(why) = testkit::python_module("kubernetes_validate") {
-        return testkit::unavailable(
-            "kubernetes-validate",
-            &format!("{why}; pip install kubernetes-validate (.ci/run does)"),
-        );
-    }
+    let python = match testkit::python_module("kubernetes_validate") {
+        Ok(python) => python,
+        Err(why) => return testkit::unavailable("kubernetes-validate", &why),
+    };
     let validate = |files: &[PathBuf]| {
-        Command::new("python3").args(["-m", "kubernetes_validate", "--strict"]).args(files).output().unwrap()
+        python.command().args(["-m", "kubernetes_validate", "--strict"]).args(files).output().unwrap()
     };
     let out = validate(&manifests);
     assert!(out.status.success(), "{}", text(&out));

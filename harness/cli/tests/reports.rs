@@ -41,11 +41,14 @@ fn json_report_has_every_check_with_timings() {
 /// Runs a junitparser script on `xml`: `None` (a failure under CI) where junitparser is missing.
 /// Only a failed import is a skip; any other failure is the script's, for the caller to judge.
 fn junitparser(script: &str, xml: &Path) -> Option<std::process::Output> {
-    if let Err(why) = testkit::python_module("junitparser") {
-        testkit::unavailable("junitparser", &format!("{why}; pip install junitparser (.ci/run does)"));
-        return None;
-    }
-    Some(Command::new("python3").args(["-c", script]).arg(xml).output().expect("python3 runs"))
+    let python = match testkit::python_module("junitparser") {
+        Ok(python) => python,
+        Err(why) => {
+            testkit::unavailable("junitparser", &why);
+            return None;
+        }
+    };
+    Some(python.command().args(["-c", script]).arg(xml).output().expect("python runs"))
 }
 
 /// What the JUnit test reads: the cases, those passed, and the suite's count.

@@ -134,12 +134,10 @@ fn aws_cli_cp_sync_ls_rm_and_s3api() {
 
 #[test]
 fn boto3_uploads_lists_and_deletes() {
-    if !needs("python3", "--version") {
-        return;
-    }
-    if let Err(why) = testkit::python_module("boto3") {
-        return testkit::unavailable("boto3", &format!("{why} (.ci/run installs moto, which brings it)"));
-    }
+    let python = match testkit::python_module("boto3") {
+        Ok(python) => python,
+        Err(why) => return testkit::unavailable("boto3", &why),
+    };
     let sim = start_sim();
     let script = r#"
 import sys, boto3
@@ -160,7 +158,8 @@ assert sorted(d["Key"] for d in out["Deleted"]) == ["a.csv", "big.bin"], out
 assert s3.list_objects_v2(Bucket="boto-bucket")["KeyCount"] == 0
 print("boto3 ok", head.get("ChecksumType"))
 "#;
-    let out = Command::new("python3")
+    let out = python
+        .command()
         .args(["-c", script, sim.get("aws"), sim.get("access_key_id"), sim.get("secret_access_key")])
         .output()
         .unwrap();

@@ -31,9 +31,73 @@ fn multi_user_passes() {
     assert!(out.contains("globex's files land under globex/ only"), "{out}");
 }
 
-/// Every scenario shipped in `scenarios/` passes on the embedded target.
+/// Runs a shipped scenario on the embedded target: it passes, and every check it ran has a kind
+/// (a row in checks_fail.rs that breaks it).
+fn shipped_scenario_passes(name: &str) {
+    let reports = tempfile::tempdir().unwrap();
+    let report = reports.path().join(format!("{name}.json"));
+    let (code, out) = harness(&["scenario", name, "--json", report.to_str().unwrap()]);
+    assert_eq!(code, 0, "scenario {name} failed:\n{out}");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    for c in json["runs"][0]["checks"].as_array().unwrap() {
+        let check = c["name"].as_str().unwrap();
+        assert!(
+            check_kinds::kind_of(check).is_some(),
+            "{name}: check {check:?} has no kind in tests/common/check_kinds.rs: add one, and a row in checks_fail.rs that breaks it"
+        );
+    }
+}
+
+/// One test per shipped scenario (so they run side by side), and the list of them.
+macro_rules! shipped_scenarios {
+    ($($test:ident => $name:literal,)*) => {
+        /// Every scenario this file runs.
+        const SHIPPED: &[&str] = &[$($name),*];
+        /// Each shipped scenario passes on the embedded target.
+        mod shipped {
+            $(
+                #[test]
+                fn $test() {
+                    super::shipped_scenario_passes($name);
+                }
+            )*
+        }
+    };
+}
+
+shipped_scenarios! {
+    bad_key => "bad-key",
+    checksum_mismatch => "checksum-mismatch",
+    duplicate_delivery => "duplicate-delivery",
+    dynamodb_throttled => "dynamodb-throttled",
+    folder_marker => "folder-marker",
+    function_killed => "function-killed",
+    function_timeout => "function-timeout",
+    homes => "homes",
+    interrupted_upload => "interrupted-upload",
+    isolation => "isolation",
+    large_file => "large-file",
+    late_older_event => "late-older-event",
+    long_wait => "long-wait",
+    missing_destination => "missing-destination",
+    multi_user => "multi-user",
+    overwrite_during_copy => "overwrite-during-copy",
+    partner_acceptance => "partner-acceptance",
+    restart_mid_pipeline => "restart-mid-pipeline",
+    retry_schedule => "retry-schedule",
+    retry_then_succeed => "retry-then-succeed",
+    slow_storage => "slow-storage",
+    smoke => "smoke",
+    special_keys => "special-keys",
+    target_fails_to_dlq => "target-fails-to-dlq",
+    throttled => "throttled",
+    uploaded_first => "uploaded-first",
+    winscp_style => "winscp-style",
+}
+
+/// Every scenario shipped in `scenarios/` has its test above.
 #[test]
-fn every_shipped_scenario_passes() {
+fn every_shipped_scenario_has_a_test() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios");
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -43,22 +107,7 @@ fn every_shipped_scenario_passes() {
         })
         .collect();
     names.sort();
-    assert!(names.len() >= 5, "{names:?}");
-    let reports = tempfile::tempdir().unwrap();
-    for name in names {
-        let report = reports.path().join(format!("{name}.json"));
-        let (code, out) = harness(&["scenario", &name, "--json", report.to_str().unwrap()]);
-        assert_eq!(code, 0, "scenario {name} failed:\n{out}");
-        // A check without a kind has no row in checks_fail.rs that shows it can fail.
-        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-        for c in json["runs"][0]["checks"].as_array().unwrap() {
-            let check = c["name"].as_str().unwrap();
-            assert!(
-                check_kinds::kind_of(check).is_some(),
-                "{name}: check {check:?} has no kind in tests/common/check_kinds.rs: add one, and a row in checks_fail.rs that breaks it"
-            );
-        }
-    }
+    assert_eq!(names, SHIPPED, "add a row to shipped_scenarios! for each scenario file");
 }
 
 #[test]

@@ -21,17 +21,21 @@ fn the_example_stack_applies_on_moto_and_its_outputs_drive_stack_show() {
         eprintln!("SKIPPED: {why}");
         return;
     }
-    if let Err(why) = testkit::python_module("moto.server") {
-        testkit::unavailable("moto server (pip install 'moto[server]==5.2.5')", &why);
-        return;
-    }
+    let python = match testkit::python_module("moto.server") {
+        Ok(python) => python,
+        Err(why) => return testkit::unavailable("moto's server", &why),
+    };
     let dir = tempfile::tempdir().unwrap();
     // Plain moto first: what it lacks is listed, and the rest applies.
-    let plain = Command::new("bash")
-        .arg(root().join("infra/scripts/apply-on-moto.sh"))
-        .arg(dir.path().join("plain-outputs.json"))
-        .output()
-        .unwrap();
+    let apply = || {
+        let mut cmd = Command::new("bash");
+        cmd.arg(root().join("infra/scripts/apply-on-moto.sh"))
+            .env("PYTHON", python.exe())
+            .env_remove("PYTHONPATH")
+            .env("PYTHONNOUSERSITE", "1");
+        cmd
+    };
+    let plain = apply().arg(dir.path().join("plain-outputs.json")).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&plain.stdout), String::from_utf8_lossy(&plain.stderr));
     println!("{text}");
     assert!(plain.status.success(), "{text}");
@@ -48,12 +52,7 @@ fn the_example_stack_applies_on_moto_and_its_outputs_drive_stack_show() {
     let outputs = dir.path().join("outputs.json");
     // Then with stand-ins for exactly those calls (listed by the run), so every resource applies
     // and the outputs document is written.
-    let out = Command::new("bash")
-        .arg(root().join("infra/scripts/apply-on-moto.sh"))
-        .arg("--stub-missing")
-        .arg(&outputs)
-        .output()
-        .unwrap();
+    let out = apply().arg("--stub-missing").arg(&outputs).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     // The run's own account of what was created and skipped, in the test's output.
     println!("{text}");

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Command;
 
 use serde_json::Value;
 use sim::events::EventPattern;
@@ -46,13 +45,11 @@ fn moto_agrees_except_where_listed() {
     let (path, t) = table();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/moto_event_patterns.py");
     // Only a missing moto is a skip; the script failing on moto's answers is a failure.
-    if let Err(why) = testkit::python_module("moto.events.models") {
-        return testkit::unavailable(
-            "moto's event pattern matcher",
-            &format!("{why}; pip install 'moto[server]==5.2.5'"),
-        );
-    }
-    let out = Command::new("python3").arg(&script).arg(&path).output().expect("python3 runs");
+    let python = match testkit::python_module("moto.events.models") {
+        Ok(python) => python,
+        Err(why) => return testkit::unavailable("moto's event pattern matcher", &why),
+    };
+    let out = python.command().arg(&script).arg(&path).output().expect("python runs");
     assert!(out.status.success(), "{}: {}", script.display(), String::from_utf8_lossy(&out.stderr));
     let moto: BTreeMap<String, Value> = serde_json::from_slice(&out.stdout).unwrap();
     let mut differences = Vec::new();

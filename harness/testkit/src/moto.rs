@@ -2,10 +2,11 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-/// The version `.ci/run` installs and the tests' expectations were checked against.
+/// The version the tests' expectations were checked against (pinned in
+/// `python-requirements.txt`, provisioned by [`crate::python`]).
 pub const VERSION: &str = "5.2.5";
 
 /// A running moto server, killed on drop.
@@ -33,18 +34,21 @@ impl Moto {
             .map_err(|e| format!("no free port: {e}"))?
             .port();
         let log = tempfile::NamedTempFile::new().map_err(|e| format!("no file for its stderr: {e}"))?;
-        let child = Command::new("python3")
+        let python = crate::python::python()?;
+        let child = python
+            .command()
             .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(log.reopen().map_err(|e| format!("no file for its stderr: {e}"))?)
             .spawn()
-            .map_err(|e| format!("python3 does not run: {e}"))?;
+            .map_err(|e| format!("{} does not run: {e}", python.exe().display()))?;
         let mut moto = Moto { child, port, log };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(Some(status)) = moto.child.try_wait() {
                 return Err(format!(
-                    "`python3 -m moto.server` exited ({status}) (pip install 'moto[server]=={VERSION}'; .ci/run does): {}",
+                    "moto's server ({}) exited ({status}): {}",
+                    python.exe().display(),
                     tail(&moto.log)
                 ));
             }

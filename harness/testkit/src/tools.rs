@@ -24,14 +24,17 @@ pub fn have(tool: &str, arg: &str) -> bool {
     Command::new(tool).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
 }
 
-/// Whether python3 imports `module`: `Err` with python's own words where it does not.
-pub fn python_module(module: &str) -> Result<(), String> {
-    let out = Command::new("python3")
+/// The provisioned Python environment ([`crate::python`]) once it imports `module`: `Err`
+/// with the reason where it cannot be provisioned or does not import it.
+pub fn python_module(module: &str) -> Result<crate::python::Python, String> {
+    let python = crate::python::python()?;
+    let out = python
+        .command()
         .args(["-c", &format!("import {module}")])
         .output()
-        .map_err(|e| format!("python3 does not run: {e}"))?;
+        .map_err(|e| format!("{} does not run: {e}", python.exe().display()))?;
     if out.status.success() {
-        Ok(())
+        Ok(python)
     } else {
         Err(String::from_utf8_lossy(&out.stderr).trim().lines().last().unwrap_or("import failed").to_string())
     }

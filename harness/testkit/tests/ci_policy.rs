@@ -1,6 +1,7 @@
-//! A tool the tests need that is missing fails the run under `CI=true` and is one skipped line
-//! elsewhere: shown with moto "uninstalled" (a `moto` package that refuses to import, first on
-//! PYTHONPATH), through the same `Moto::start` the differential tests use.
+//! A tool the tests need that cannot be had fails the run under `CI=true` and is one skipped
+//! line elsewhere: shown with the pinned Python tools unprovisionable (no `python3` on PATH;
+//! a package index that does not answer), through the same `Moto::start` the differential
+//! tests use.
 
 use std::process::Command;
 
@@ -16,15 +17,30 @@ fn start_moto_as_the_tests_do() {
     }
 }
 
-fn child(ci: bool) -> (bool, String) {
-    let fake = tempfile::tempdir().unwrap();
-    std::fs::create_dir(fake.path().join("moto")).unwrap();
-    std::fs::write(fake.path().join("moto/__init__.py"), "raise ImportError('moto is uninstalled for this test')\n")
-        .unwrap();
+/// Why provisioning fails in the child.
+#[derive(Clone, Copy)]
+enum Broken {
+    /// No `python3` on PATH.
+    NoPython,
+    /// `python3` runs, but pip's index refuses every connection (no network).
+    NoIndex,
+}
+
+fn child(ci: bool, broken: Broken) -> (bool, String) {
+    let tools = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args(["--exact", "start_moto_as_the_tests_do", "--nocapture", "--test-threads", "1"])
         .env("TESTKIT_CHILD", "1")
-        .env("PYTHONPATH", fake.path());
+        // An empty tools directory: the child must provision, and cannot.
+        .env("TESTKIT_TOOLS_DIR", tools.path());
+    match broken {
+        Broken::NoPython => {
+            cmd.env("PATH", tools.path());
+        }
+        Broken::NoIndex => {
+            cmd.env("PIP_INDEX_URL", "http://127.0.0.1:9/simple").env("PIP_NO_CACHE_DIR", "1");
+        }
+    }
     if ci {
         cmd.env("CI", "true");
     } else {
@@ -34,25 +50,51 @@ fn child(ci: bool) -> (bool, String) {
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
-#[test]
-fn missing_moto_fails_under_ci_with_its_stderr() {
-    if !testkit::have("python3", "--version") {
-        return testkit::unavailable("python3", "not on PATH");
+/// The words of each failure's cause, as the test's message carries them.
+fn cause(broken: Broken) -> &'static str {
+    match broken {
+        Broken::NoPython => "python3 does not run",
+        Broken::NoIndex => "pip could not install harness/testkit/python-requirements.txt",
     }
-    let (passed, out) = child(true);
-    assert!(!passed, "a missing moto passed under CI=true:\n{out}");
-    assert!(out.contains("moto's server is unavailable under CI=true"), "{out}");
-    assert!(out.contains("moto is uninstalled for this test"), "python's own error is not in the failure:\n{out}");
 }
 
-#[test]
-fn missing_moto_is_one_skipped_line_elsewhere() {
-    if !testkit::have("python3", "--version") {
-        return testkit::unavailable("python3", "not on PATH");
-    }
-    let (passed, out) = child(false);
+fn fails_under_ci(broken: Broken) {
+    let (passed, out) = child(true, broken);
+    assert!(!passed, "an unprovisionable moto passed under CI=true:\n{out}");
+    assert!(out.contains("moto's server is unavailable under CI=true"), "{out}");
+    assert!(out.contains(cause(broken)), "the cause is not in the failure:\n{out}");
+}
+
+fn one_skipped_line_elsewhere(broken: Broken) {
+    let (passed, out) = child(false, broken);
     assert!(passed, "{out}");
     let skipped: Vec<&str> = out.lines().filter(|l| l.starts_with("SKIPPED: ")).collect();
     assert_eq!(skipped.len(), 1, "{out}");
-    assert!(skipped[0].contains("moto's server is unavailable") && skipped[0].contains("moto is uninstalled"), "{out}");
+    assert!(skipped[0].contains("moto's server is unavailable") && skipped[0].contains(cause(broken)), "{out}");
+}
+
+#[test]
+fn no_python_fails_under_ci_with_its_cause() {
+    fails_under_ci(Broken::NoPython);
+}
+
+#[test]
+fn no_python_is_one_skipped_line_elsewhere() {
+    one_skipped_line_elsewhere(Broken::NoPython);
+}
+
+#[test]
+fn no_package_index_fails_under_ci_with_its_cause() {
+    if !testkit::have("python3", "--version") {
+        return testkit::unavailable("python3", "not on PATH");
+    }
+    fails_under_ci(Broken::NoIndex);
+}
+
+#[test]
+fn no_package_index_is_one_skipped_line_elsewhere() {
+    if !testkit::have("python3", "--version") {
+        return testkit::unavailable("python3", "not on PATH");
+    }
+    one_skipped_line_elsewhere(Broken::NoIndex);
 }

@@ -108,15 +108,18 @@ def refused(what, call):
 "#;
 
 /// Runs a Python script that uses paramiko with `args`: its output, or `None` (after saying so)
-/// where paramiko is not installed.
+/// where the pinned paramiko cannot be provisioned.
 pub fn run_paramiko(script: &str, args: &[&std::ffi::OsStr]) -> Option<(bool, String)> {
+    let python = match testkit::python_module("paramiko") {
+        Ok(python) => python,
+        Err(why) => {
+            testkit::unavailable("paramiko", &why);
+            return None;
+        }
+    };
     let program = format!("{PARAMIKO_PRELUDE}{script}");
-    let out = Command::new("python3").args(["-c", &program]).args(args).output().expect("python3 runs");
+    let out = python.command().args(["-c", &program]).args(args).output().expect("python runs");
     let t = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    if t.contains("No module named 'paramiko'") {
-        testkit::unavailable("paramiko", "not importable (pip install paramiko; .ci/run does)");
-        return None;
-    }
     Some((out.status.success(), t))
 }
 
