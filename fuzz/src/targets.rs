@@ -10,8 +10,11 @@ use serde_json::Value;
 use sim::events::{EventPattern, InputTransformer, RuleFacts};
 use sim::states::{Clock, StepFunctions, TaskInvoker};
 
+/// A fuzz target's body: one input, a panic is a crash.
+pub type Body = fn(&[u8]);
+
 /// Every target: its name (the `[[bin]]` of `Cargo.toml`, the folder of its corpus) and body.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("sftp_packets", sftp_packets),
     ("s3_requests", s3_requests),
     ("gateway_json", gateway_json),

@@ -117,3 +117,86 @@ pub fn buckets(infra: &Path, values: &BTreeMap<&str, String>) -> Result<BucketsF
         message: e.to_string(),
     })
 }
+
+/// The rule target's settings in `rule-target.json` (Terraform's `aws_cloudwatch_event_target`).
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RuleTarget {
+    retry_policy: crate::events::RetryPolicy,
+}
+
+/// The workflow's files: the state machine and how its executions are logged.
+pub struct Workflow {
+    /// The state machine (Amazon States Language), with the run's variant applied.
+    pub state_machine: String,
+    /// The state machine's execution logging.
+    pub logging: crate::states::logging::LoggingConfig,
+}
+
+/// The EventBridge rule's files: which events, what input, how deliveries are retried.
+pub struct RuleDefinition {
+    /// The rule's event pattern.
+    pub pattern: crate::events::EventPattern,
+    /// The rule target's input transformer.
+    pub transformer: crate::events::InputTransformer,
+    /// The rule target's retry policy.
+    pub retry_policy: crate::events::RetryPolicy,
+}
+
+/// The SFTP users' policies.
+pub struct Policies {
+    /// The SFTP access role's policy.
+    pub role: String,
+    /// The session (scope-down) policy every user gets unless it has its own.
+    pub session: String,
+}
+
+/// Every definition file, read and parsed once, with this run's names filled in: what the
+/// simulator builds its services from.
+pub struct Definitions {
+    /// The state machine and its logging.
+    pub workflow: Workflow,
+    /// The EventBridge rule.
+    pub rule: RuleDefinition,
+    /// The copy function's settings.
+    pub function: crate::lambda::FunctionSettings,
+    /// The buckets' versioning and notifications.
+    pub buckets: BucketsFile,
+    /// The SFTP users' policies.
+    pub policies: Policies,
+}
+
+impl Definitions {
+    /// Reads every file of `infra/definitions/`, filling `values` into Terraform's placeholders.
+    pub fn load(
+        infra: &Path,
+        values: &BTreeMap<&str, String>,
+        variant: &crate::states::variant::Variant,
+    ) -> Result<Self, crate::StartError> {
+        use crate::StartError;
+        let settings =
+            |file: &str, e: serde_json::Error| StartError::Settings { file: file.into(), message: e.to_string() };
+        let asl = load(infra, STATE_MACHINE, values)?;
+        let state_machine = variant.apply(&asl).map_err(|e| StartError::Setup(format!("{STATE_MACHINE}: {e}")))?;
+        let logging = serde_json::from_str(&load(infra, STATE_MACHINE_LOGGING, values)?)
+            .map_err(|e| settings(STATE_MACHINE_LOGGING, e))?;
+        let pattern = crate::events::EventPattern::parse(&load(infra, EVENT_PATTERN, values)?)
+            .map_err(|source| StartError::Pattern { file: EVENT_PATTERN.into(), source })?;
+        let transformer = crate::events::InputTransformer::parse(&load(infra, INPUT_TRANSFORMER, values)?)
+            .map_err(|source| StartError::Transformer { file: INPUT_TRANSFORMER.into(), source })?;
+        let target: RuleTarget =
+            serde_json::from_str(&load(infra, RULE_TARGET, values)?).map_err(|e| settings(RULE_TARGET, e))?;
+        let function = serde_json::from_str(&load(infra, FUNCTION_SETTINGS, values)?)
+            .map_err(|e| settings(FUNCTION_SETTINGS, e))?;
+        Ok(Self {
+            workflow: Workflow { state_machine, logging },
+            rule: RuleDefinition { pattern, transformer, retry_policy: target.retry_policy },
+            function,
+            buckets: buckets(infra, values)?,
+            policies: Policies {
+                role: load(infra, ACCESS_ROLE_POLICY, values)?,
+                session: load(infra, SESSION_POLICY, values)?,
+            },
+        })
+    }
+}

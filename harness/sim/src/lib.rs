@@ -29,6 +29,7 @@
 
 pub mod breaks;
 pub mod clock;
+mod config;
 pub mod definitions;
 pub mod dynamodb;
 pub mod events;
@@ -37,20 +38,24 @@ pub mod json_protocol;
 pub mod lambda;
 pub mod logs;
 pub mod persist;
+pub mod pipeline;
 pub mod s3;
 pub mod sftp;
 pub mod sqs;
 pub mod states;
+mod users;
+
+pub use config::{ExternalAws, SimConfig};
+pub use users::UserConfig;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use russh::keys::ssh_key;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, info};
+use tracing::info;
 
 /// The region every simulated resource lives in.
 pub const REGION: &str = "us-east-1";
@@ -128,175 +133,6 @@ pub enum StartError {
     Setup(String),
 }
 
-/// A user of the SFTP server, with their authorized keys.
-#[derive(Debug, Clone)]
-pub struct UserConfig {
-    /// User name (also their folder in the source bucket).
-    pub name: String,
-    /// Authorized public keys.
-    pub keys: Vec<ssh_key::PublicKey>,
-    /// Home directory (default: chrooted to `/<source bucket>/<name>`).
-    pub home: sftp::users::HomeSpec,
-    /// Replaces the shared session policy file for this user (`Some("")`: no session policy).
-    pub session_policy: Option<String>,
-}
-
-impl UserConfig {
-    /// A user chrooted to `/<source bucket>/<name>` with the shared session policy.
-    pub fn new(name: &str, keys: Vec<ssh_key::PublicKey>) -> Self {
-        Self { name: name.to_string(), keys, home: Default::default(), session_policy: None }
-    }
-
-    /// A user with a freshly generated Ed25519 key: the user, and the private key to log in with.
-    pub fn with_generated_key(name: &str) -> (Self, ssh_key::PrivateKey) {
-        let key = ssh_key::PrivateKey::random(&mut rand::rng(), ssh_key::Algorithm::Ed25519)
-            .expect("an Ed25519 key from the system's randomness");
-        (Self::new(name, vec![key.public_key().clone()]), key)
-    }
-
-    /// The users of a `.tfvars.json` file shared with Terraform.
-    pub fn from_file(path: &std::path::Path) -> Result<Vec<Self>, sftp::users::UsersFileError> {
-        let entries = sftp::users::load(path)?;
-        Ok(entries
-            .into_iter()
-            .map(|(name, e)| Self {
-                keys: e.public_keys().unwrap_or_default(),
-                home: e.spec(),
-                name,
-                session_policy: None,
-            })
-            .collect())
-    }
-}
-
-/// An AWS-compatible endpoint (LocalStack, moto) that holds S3 and DynamoDB instead of the
-/// simulator; the simulator supplies SFTP, EventBridge, Step Functions, Lambda and Logs.
-#[derive(Debug, Clone)]
-pub struct ExternalAws {
-    /// Endpoint URL (`http://127.0.0.1:4566`).
-    pub endpoint: String,
-    /// Access key id it expects.
-    pub access_key_id: String,
-    /// Secret it expects.
-    pub secret_access_key: String,
-}
-
-/// What to simulate.
-#[derive(Debug, Clone)]
-pub struct SimConfig {
-    /// The `infra/` directory holding `definitions/`.
-    pub infra_dir: PathBuf,
-    /// Source bucket (SFTP homes live here).
-    pub source_bucket: String,
-    /// Destination bucket.
-    pub destination_bucket: String,
-    /// Whether to create the destination bucket (off to test a broken stage).
-    pub create_destination_bucket: bool,
-    /// Metadata table.
-    pub table: String,
-    /// Copy function's name.
-    pub function_name: String,
-    /// Program and arguments that start the copy function's `bootstrap`.
-    pub function_command: Vec<String>,
-    /// Extra environment for the function.
-    pub function_env: BTreeMap<String, String>,
-    /// Replaces the settings file's function timeout (seconds), for tests of timeouts.
-    pub function_timeout_seconds: Option<u64>,
-    /// Replaces the settings file's reserved concurrency, for tests of throttling.
-    pub function_reserved_concurrency: Option<u32>,
-    /// State machine name.
-    pub state_machine_name: String,
-    /// SFTP users.
-    pub users: Vec<UserConfig>,
-    /// SFTP host key (generated when `None`).
-    pub host_key: Option<ssh_key::PrivateKey>,
-    /// SETSTAT behaviour.
-    pub setstat_no_op: bool,
-    /// SFTP connections idle this long are closed (Transfer Family: 30 minutes).
-    pub idle_timeout: std::time::Duration,
-    /// Transfer Family security policy of the SFTP server.
-    pub security_policy: String,
-    /// Loopback address for every listener.
-    pub host: String,
-    /// SFTP port (0: ephemeral).
-    pub sftp_port: u16,
-    /// Gateway port for every AWS API (0: ephemeral).
-    pub gateway_port: u16,
-    /// DynamoDB's own port (0: ephemeral).
-    pub dynamodb_port: u16,
-    /// The clock every service runs on: real, sped up, or virtual.
-    pub clock: clock::Clock,
-    /// Event delivery knobs.
-    pub delivery: events::Delivery,
-    /// SFTP upload part settings.
-    pub upload: sftp::UploadSettings,
-    /// Faults the S3 endpoint injects.
-    pub s3_faults: Vec<s3::Fault>,
-    /// Faults on the DynamoDB requests that come through the gateway (the function's).
-    pub dynamodb_faults: Vec<dynamodb::Fault>,
-    /// The rule's target refusing deliveries.
-    pub target_faults: Vec<events::TargetFault>,
-    /// Function processes killed partway through invocations.
-    pub function_kills: Vec<lambda::Kill>,
-    /// Hold every function invocation until [`Simulator::release_held_requests`].
-    pub hold_invocations: bool,
-    /// Stages broken on purpose, for the harness's own tests.
-    pub breaks: breaks::Breaks,
-    /// S3 and DynamoDB from an external endpoint instead of the simulator.
-    pub external: Option<ExternalAws>,
-    /// Keep buckets, objects, versions, the table, logs and executions here across restarts.
-    pub data_dir: Option<PathBuf>,
-    /// Where this run's state machine differs from the shipped one.
-    pub state_machine_variant: states::variant::Variant,
-    /// Step Functions Local's `MockConfigFile.json`: executions started on
-    /// `<state machine ARN>#<test case>` take its mocked Task results.
-    pub sfn_mock_config: Option<PathBuf>,
-    /// The test case the EventBridge rule's executions run under (`arn#TestCase`).
-    pub sfn_test_case: Option<String>,
-}
-
-impl SimConfig {
-    /// Defaults matching the Terraform stack's names, ephemeral ports.
-    pub fn new(infra_dir: PathBuf, function_command: Vec<String>) -> Self {
-        Self {
-            infra_dir,
-            source_bucket: "partner-intake-source".into(),
-            destination_bucket: "partner-intake-destination".into(),
-            create_destination_bucket: true,
-            table: "FileTransferMetadata".into(),
-            function_name: "partner-intake-copy".into(),
-            function_command,
-            function_env: BTreeMap::new(),
-            function_timeout_seconds: None,
-            function_reserved_concurrency: None,
-            state_machine_name: "partner-intake-transfer".into(),
-            users: Vec::new(),
-            host_key: None,
-            setstat_no_op: false,
-            idle_timeout: std::time::Duration::from_secs(1800),
-            security_policy: sftp::DEFAULT_POLICY.to_string(),
-            host: "127.0.0.1".into(),
-            sftp_port: 0,
-            gateway_port: 0,
-            dynamodb_port: 0,
-            clock: clock::Clock::default(),
-            delivery: events::Delivery::default(),
-            upload: sftp::UploadSettings::default(),
-            s3_faults: Vec::new(),
-            function_kills: Vec::new(),
-            target_faults: Vec::new(),
-            dynamodb_faults: Vec::new(),
-            hold_invocations: false,
-            breaks: breaks::Breaks::default(),
-            external: None,
-            data_dir: None,
-            state_machine_variant: Default::default(),
-            sfn_mock_config: None,
-            sfn_test_case: None,
-        }
-    }
-}
-
 /// Where everything listens, and the names a client needs.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Endpoints {
@@ -351,169 +187,393 @@ pub struct Simulator {
     stop: CancellationToken,
 }
 
-/// Writes what `--data-dir` keeps, one save at a time. Executions go first: a snapshot of S3
-/// newer than the executions' only makes a restart redrive work that is already done (every
-/// state is safe to run again), never forget work that is not.
-fn save(
-    d: &persist::DataDir,
-    store: &s3::S3Store,
-    logs: &logs::LogStore,
-    sfn: &states::StepFunctions,
-    queues: &sqs::Queues,
-) -> std::io::Result<()> {
-    static SAVING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one = SAVING.lock().unwrap_or_else(|e| e.into_inner());
-    let executions = serde_json::to_vec(&sfn.snapshot()).map_err(std::io::Error::other)?;
-    persist::write_atomically(&d.executions(), &executions)?;
-    persist::write_atomically(&d.queues(), &queues.snapshot())?;
-    store.save()?;
-    logs.save(&d.logs())
-}
-
-/// Takes back an earlier run's executions (redriving those it left running) and announces
-/// again every object whose creation no execution took up (its event was in flight), so work
-/// a restart interrupted is finished, not lost.
-fn restore(
-    d: &persist::DataDir,
-    sfn: &states::StepFunctions,
-    store: &s3::S3Store,
-    announce: &tokio::sync::mpsc::UnboundedSender<s3::ObjectCreated>,
-    queues: &sqs::Queues,
-    forget_running: bool,
-) -> std::io::Result<()> {
-    match std::fs::read(d.queues()) {
-        Ok(bytes) => queues.restore(&bytes)?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    let mut executions: Vec<states::Execution> = match std::fs::read(d.executions()) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", d.executions().display()))
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(e),
-    };
-    if forget_running {
-        executions.retain(|e| e.status != states::ExecutionStatus::Running);
-    }
-    // Taken up: by an execution, or by the dead-letter queue (EventBridge never delivers a
-    // dead-lettered event again).
-    let mut taken: std::collections::HashSet<(String, String)> = executions
-        .iter()
-        .filter_map(|e| {
-            let input: serde_json::Value = serde_json::from_str(&e.input).ok()?;
-            Some((input["key"].as_str()?.to_string(), input["sequencer"].as_str()?.to_string()))
-        })
-        .collect();
-    taken.extend(queues.bodies().iter().filter_map(|b| {
-        let event: serde_json::Value = serde_json::from_str(b).ok()?;
-        let object = &event["detail"]["object"];
-        Some((object["key"].as_str()?.to_string(), object["sequencer"].as_str()?.to_string()))
-    }));
-    let redriven = sfn.restore(executions);
-    let mut announced = 0;
-    for o in store.announced_objects() {
-        if o.meta.sequencer.is_empty() || taken.contains(&(o.key.clone(), o.meta.sequencer.clone())) {
-            continue;
-        }
-        announced += 1;
-        let _ = announce.send(s3::ObjectCreated {
-            bucket: o.bucket,
-            key: o.key,
-            size: o.meta.size,
-            etag: o.meta.etag.clone(),
-            version_id: o.meta.version_id.clone(),
-            sequencer: o.meta.sequencer.clone(),
-            reason: "PutObject",
-            request_id: uuid::Uuid::new_v4().simple().to_string().to_uppercase(),
-            requester: ACCESS_KEY_ID.into(),
-            source_ip: "127.0.0.1".into(),
-            time: o.meta.last_modified,
-            in_flight: None,
-        });
-    }
-    info!(redriven, announced, "restored from the data directory");
-    Ok(())
-}
-
 async fn bind(host: &str, port: u16) -> Result<TcpListener, StartError> {
     let addr = format!("{host}:{port}");
     TcpListener::bind(&addr).await.map_err(|source| StartError::Bind { addr, source })
+}
+
+fn local_addr(listener: &TcpListener) -> Result<SocketAddr, StartError> {
+    listener.local_addr().map_err(|e| StartError::Setup(e.to_string()))
 }
 
 fn server_id() -> String {
     format!("s-{}", &uuid::Uuid::new_v4().simple().to_string()[..17])
 }
 
+/// The simulator's three listeners, bound first: a port in use stops the start before any
+/// service runs.
+struct Listeners {
+    gateway: TcpListener,
+    dynamodb: TcpListener,
+    sftp: TcpListener,
+}
+
+impl Listeners {
+    async fn bind(config: &SimConfig) -> Result<Self, StartError> {
+        Ok(Self {
+            gateway: bind(&config.host, config.gateway_port).await?,
+            dynamodb: bind(&config.host, config.dynamodb_port).await?,
+            sftp: bind(&config.host, config.sftp_port).await?,
+        })
+    }
+}
+
+/// Where S3 and DynamoDB are and how to sign for them: the gateway and the simulator's keys, or
+/// an external endpoint and its keys.
+struct DataPlane {
+    gateway_url: String,
+    endpoint: String,
+    access_key_id: String,
+    secret_access_key: String,
+    /// The table's DynamoDB, for the state machine's DynamoDB integration.
+    table: SocketAddr,
+}
+
+impl DataPlane {
+    async fn of(config: &SimConfig, gateway_url: &str, dynamodb: SocketAddr) -> Result<Self, StartError> {
+        Ok(match &config.external {
+            Some(x) => Self {
+                gateway_url: gateway_url.into(),
+                endpoint: x.endpoint.clone(),
+                access_key_id: x.access_key_id.clone(),
+                secret_access_key: x.secret_access_key.clone(),
+                table: endpoint_addr(&x.endpoint).await.map_err(StartError::Setup)?,
+            },
+            None => Self {
+                gateway_url: gateway_url.into(),
+                endpoint: gateway_url.into(),
+                access_key_id: ACCESS_KEY_ID.into(),
+                secret_access_key: SECRET_ACCESS_KEY.into(),
+                table: dynamodb,
+            },
+        })
+    }
+
+    /// The environment every function process gets to reach the simulated services.
+    fn function_env(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("AWS_ENDPOINT_URL".to_string(), self.gateway_url.clone()),
+            ("AWS_ENDPOINT_URL_S3".to_string(), self.endpoint.clone()),
+            ("AWS_ENDPOINT_URL_DYNAMODB".to_string(), self.endpoint.clone()),
+            ("AWS_REGION".to_string(), REGION.to_string()),
+            ("AWS_DEFAULT_REGION".to_string(), REGION.to_string()),
+            ("AWS_ACCESS_KEY_ID".to_string(), self.access_key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY".to_string(), self.secret_access_key.clone()),
+        ])
+    }
+
+    /// The S3 client the SFTP server writes through, as Transfer Family does: without client
+    /// checksums, so its objects get S3's default full-object CRC64NVME.
+    fn sftp_s3_client(&self) -> aws_sdk_s3::Client {
+        let client = s3_client_with(&self.endpoint, &self.access_key_id, &self.secret_access_key);
+        aws_sdk_s3::Client::from_conf(
+            client
+                .config()
+                .to_builder()
+                .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
+                .build(),
+        )
+    }
+}
+
+/// The values Terraform fills into the definition files' `${...}` placeholders.
+fn placeholders(config: &SimConfig) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        ("source_bucket", config.source_bucket.clone()),
+        ("destination_bucket", config.destination_bucket.clone()),
+        ("copy_function_arn", function_arn(&config.function_name)),
+        ("metadata_table", config.table.clone()),
+    ])
+}
+
+fn function_arn(name: &str) -> String {
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}")
+}
+
+/// A `--data-dir` failure, naming what could not be kept.
+fn kept(what: &str, e: std::io::Error) -> StartError {
+    StartError::Setup(format!("--data-dir {what}: {e}"))
+}
+
+/// DynamoDB (dynoxide on SQLite) on its own listener, with the metadata table.
+async fn start_dynamodb(
+    listener: TcpListener,
+    data_dir: Option<&persist::DataDir>,
+    table: &str,
+    stop: CancellationToken,
+) -> Result<SocketAddr, StartError> {
+    let addr = local_addr(&listener)?;
+    let db = match data_dir {
+        Some(d) => dynoxide::Database::new(&d.dynamodb().to_string_lossy()),
+        None => dynoxide::Database::memory(),
+    }
+    .map_err(|e| StartError::Setup(format!("dynamodb: {e}")))?;
+    tokio::spawn(async move {
+        let _ = dynoxide::server::serve_with_shutdown(listener, db, async move { stop.cancelled().await }).await;
+    });
+    dynamodb::create_metadata_table(addr, table).await.map_err(StartError::Setup)?;
+    Ok(addr)
+}
+
+/// The copy function, deployed with its settings file and the run's overrides.
+fn deploy_function(
+    config: &SimConfig,
+    mut settings: lambda::FunctionSettings,
+    logs: &Arc<logs::LogStore>,
+    data: &DataPlane,
+    breaks: &Arc<breaks::Breaks>,
+) -> lambda::LambdaService {
+    let lambda = lambda::LambdaService::new(logs.clone(), data.function_env())
+        .with_breaks(breaks.clone())
+        .with_kills(config.function_kills.clone())
+        .with_clock(config.clock.clone());
+    if config.hold_invocations {
+        lambda.hold();
+    }
+    settings.environment.insert("METADATA_TABLE".into(), config.table.clone());
+    settings.environment.extend(config.function_env.clone());
+    if let Some(t) = config.function_timeout_seconds {
+        settings.timeout_seconds = t;
+    }
+    if let Some(c) = config.function_reserved_concurrency {
+        settings.reserved_concurrency = Some(c);
+    }
+    lambda.deploy(lambda::FunctionSpec {
+        name: config.function_name.clone(),
+        settings,
+        command: config.function_command.clone(),
+    });
+    lambda
+}
+
+/// Step Functions with the shipped state machine (its executions logged to its log group as
+/// the stack configures it): the service and the machine's ARN.
+fn step_functions(
+    config: &SimConfig,
+    workflow: definitions::Workflow,
+    logs: &Arc<logs::LogStore>,
+    invoker: states::TaskInvoker,
+    breaks: &breaks::Breaks,
+) -> Result<(states::StepFunctions, String), StartError> {
+    let log_group = states::logging::log_group_of(&config.state_machine_name);
+    let execution_logs = states::logging::ExecutionLogs::new(logs.clone(), log_group, workflow.logging);
+    let mut sfn = states::StepFunctions::new(invoker, config.clock.clone()).with_breaks(breaks);
+    if !breaks.has(breaks::Break::DropExecutionLogs) {
+        sfn = sfn.with_logging(execution_logs);
+    }
+    if let Some(path) = &config.sfn_mock_config {
+        sfn = sfn.with_mock_config(states::MockConfig::load(path)?);
+    }
+    let role = format!("arn:aws:iam::{ACCOUNT_ID}:role/{}-sfn", config.state_machine_name);
+    let machine_arn = sfn
+        .create_state_machine(&config.state_machine_name, &workflow.state_machine, &role)
+        .map_err(|source| StartError::StateMachine { file: definitions::STATE_MACHINE.into(), source })?;
+    Ok((sfn, machine_arn))
+}
+
+/// EventBridge's default bus with the stack's rule (pattern, input transformer, retry policy,
+/// dead-letter queue) targeting the state machine; SQS holds the dead-letter queue.
+fn event_bus(
+    config: &SimConfig,
+    rule: definitions::RuleDefinition,
+    sfn: &states::StepFunctions,
+    machine_arn: &str,
+    queues: &Arc<sqs::Queues>,
+    breaks: &breaks::Breaks,
+) -> Arc<events::EventBus> {
+    // With a test case, the rule's target is `arn#TestCase` (Step Functions Local's way of
+    // choosing mocks); the executions' ARNs stay plain.
+    let target_arn = match &config.sfn_test_case {
+        Some(case) => format!("{machine_arn}#{case}"),
+        None => machine_arn.to_string(),
+    };
+    let target = pipeline::rule_starts_execution(sfn.clone(), target_arn, config.target_faults.clone(), breaks);
+    let rule = events::Rule {
+        name: format!("{}-object-created", config.state_machine_name),
+        pattern: rule.pattern,
+        transformer: Some(rule.transformer),
+        target,
+        target_arn: machine_arn.to_string(),
+        retry: rule.retry_policy,
+        dead_letter: (!breaks.has(breaks::Break::DropDeadLetters))
+            .then(|| events::DeadLetter { queues: queues.clone(), queue: dead_letter_queue(config) }),
+    };
+    Arc::new(events::EventBus::new(vec![rule], config.delivery.clone()).with_clock(config.clock.clone()))
+}
+
+/// The stack's dead-letter queue (infra/modules/workflow: "<name>-undelivered-events").
+fn dead_letter_queue(config: &SimConfig) -> String {
+    format!("{}-undelivered-events", config.state_machine_name)
+}
+
+/// The object store with the stack's buckets (kept in the data directory, if any), announcing
+/// creations on `notices`.
+fn s3_store(
+    config: &SimConfig,
+    buckets: &definitions::BucketsFile,
+    data_dir: Option<&persist::DataDir>,
+    notices: tokio::sync::mpsc::UnboundedSender<s3::ObjectCreated>,
+) -> Result<Arc<s3::S3Store>, StartError> {
+    let store = match data_dir {
+        Some(d) => s3::S3Store::open(&d.s3(), notices),
+        None => s3::S3Store::new(notices),
+    }
+    .map_err(|e| StartError::Setup(format!("s3 storage: {e}")))?
+    .with_clock(config.clock.clone());
+    let mut wanted = vec![(&config.source_bucket, buckets.source.settings())];
+    if config.create_destination_bucket {
+        wanted.push((&config.destination_bucket, buckets.destination.settings()));
+    }
+    for (name, settings) in wanted.into_iter().filter(|(name, _)| !store.has_bucket(name)) {
+        store.create_bucket_with(name, settings).map_err(|e| StartError::Setup(e.to_string()))?;
+    }
+    Ok(Arc::new(store))
+}
+
+/// Keeps what the data directory holds: takes back an earlier run's work (before anything
+/// listens: an upload now would be announced twice, by its commit and as an object no execution
+/// took up), then snapshots twice a second until `stop`.
+fn keep_in_data_dir(
+    d: &persist::DataDir,
+    routes: &gateway::Routes,
+    store: &Arc<s3::S3Store>,
+    announce: &tokio::sync::mpsc::UnboundedSender<s3::ObjectCreated>,
+    forget_running: bool,
+    stop: CancellationToken,
+) -> Result<(), StartError> {
+    persist::restore(d, &routes.sfn, store, announce, &routes.sqs, forget_running)
+        .map_err(|e| kept("executions", e))?;
+    let (d, store, logs, sfn, queues) =
+        (d.clone(), store.clone(), routes.logs.clone(), routes.sfn.clone(), routes.sqs.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+            }
+            if let Err(e) = persist::save(&d, &store, &logs, &sfn, &queues) {
+                tracing::warn!(error = %e, "saving to the data directory failed");
+            }
+        }
+    });
+    Ok(())
+}
+
+/// The SFTP server's identity: its host key and Transfer Family server id, kept in the data
+/// directory (clients that pinned the host key still connect, session logs stay in one group).
+fn sftp_identity(
+    config: &SimConfig,
+    data_dir: Option<&persist::DataDir>,
+) -> Result<(ssh_key::PrivateKey, String), StartError> {
+    let host_key = match (config.host_key.clone(), data_dir) {
+        (Some(k), _) => k,
+        (None, Some(d)) => d.host_key().map_err(|e| kept("host key", e))?,
+        (None, None) => ssh_key::PrivateKey::random(&mut rand::rng(), ssh_key::Algorithm::Ed25519)
+            .map_err(|e| StartError::Setup(e.to_string()))?,
+    };
+    let id = match data_dir {
+        Some(d) => d.server_id(server_id).map_err(|e| kept("server id", e))?,
+        None => server_id(),
+    };
+    Ok((host_key, id))
+}
+
+/// Transfer Family's SFTP server on `listener`, writing through an S3 client as Transfer
+/// Family does, logging sessions to CloudWatch.
+#[allow(clippy::too_many_arguments)]
+fn start_sftp(
+    config: &SimConfig,
+    policies: &definitions::Policies,
+    identity: (ssh_key::PrivateKey, String),
+    data: &DataPlane,
+    logs: &Arc<logs::LogStore>,
+    announce: tokio::sync::mpsc::UnboundedSender<s3::ObjectCreated>,
+    breaks: &Arc<breaks::Breaks>,
+    listener: TcpListener,
+    stop: CancellationToken,
+) -> Result<Arc<sftp::SftpServer>, StartError> {
+    let (host_key, server_id) = identity;
+    let role_arn = format!("arn:aws:iam::{ACCOUNT_ID}:role/partner-intake-sftp-access");
+    let users = users::sftp_users(&config.users, &config.source_bucket, &role_arn, &policies.role, &policies.session)?;
+    let sftp_config = sftp::SftpConfig {
+        server_id,
+        users,
+        host_key,
+        role_arn,
+        setstat_no_op: config.setstat_no_op,
+        upload: config.upload,
+        idle_timeout: config.idle_timeout,
+        // An external S3 sends us no events: the SFTP server announces what it writes.
+        announce: config.external.as_ref().map(|_| announce),
+        security_policy: config.security_policy.clone(),
+        breaks: breaks.clone(),
+        clock: config.clock.clone(),
+    };
+    let sftp = Arc::new(
+        sftp::SftpServer::new(sftp_config, data.sftp_s3_client(), logs.clone())
+            .map_err(|e| StartError::Setup(e.to_string()))?,
+    );
+    let serving = sftp.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = stop.cancelled() => {},
+            _ = serving.serve(listener) => {},
+        }
+    });
+    Ok(sftp)
+}
+
+impl Endpoints {
+    /// Where the started services are, and the names a client needs.
+    fn of(
+        config: &SimConfig,
+        (host_key, server_id): &(ssh_key::PrivateKey, String),
+        sftp: SocketAddr,
+        data: &DataPlane,
+        dynamodb: SocketAddr,
+        state_machine_arn: String,
+        dead_letter_queue: String,
+    ) -> Self {
+        Self {
+            sftp,
+            host_key_fingerprint: host_key.public_key().fingerprint(ssh_key::HashAlg::Sha256).to_string(),
+            host_public_key: host_key.public_key().to_openssh().unwrap_or_default(),
+            aws: data.gateway_url.clone(),
+            data_endpoint: data.endpoint.clone(),
+            external: config.external.is_some(),
+            dynamodb: format!("http://{dynamodb}"),
+            sftp_log_group: sftp::SftpServer::log_group_of(server_id),
+            dead_letter_queue,
+            server_id: server_id.clone(),
+            function_log_group: format!("/aws/lambda/{}", config.function_name),
+            state_machine_log_group: states::logging::log_group_of(&config.state_machine_name),
+            state_machine_arn,
+            region: REGION.into(),
+            source_bucket: config.source_bucket.clone(),
+            destination_bucket: config.destination_bucket.clone(),
+            table: config.table.clone(),
+        }
+    }
+}
+
 impl Simulator {
-    /// Starts every service and waits until all listen.
+    /// Starts every service and waits until all listen: a table of contents of the simulator,
+    /// service by service, then the links between them ([`pipeline`]).
     pub async fn start(config: SimConfig) -> Result<Self, StartError> {
         let stop = CancellationToken::new();
-        let gateway_listener = bind(&config.host, config.gateway_port).await?;
-        let gateway_addr = gateway_listener.local_addr().map_err(|e| StartError::Setup(e.to_string()))?;
+        let listeners = Listeners::bind(&config).await?;
+        let (gateway_addr, sftp_addr) = (local_addr(&listeners.gateway)?, local_addr(&listeners.sftp)?);
         let gateway_url = format!("http://{gateway_addr}");
-        let dynamo_listener = bind(&config.host, config.dynamodb_port).await?;
-        let dynamo_addr = dynamo_listener.local_addr().map_err(|e| StartError::Setup(e.to_string()))?;
-        let sftp_listener = bind(&config.host, config.sftp_port).await?;
-        let sftp_addr = sftp_listener.local_addr().map_err(|e| StartError::Setup(e.to_string()))?;
-
-        let function_arn = format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{}", config.function_name);
-        let values: BTreeMap<&str, String> = BTreeMap::from([
-            ("source_bucket", config.source_bucket.clone()),
-            ("destination_bucket", config.destination_bucket.clone()),
-            ("copy_function_arn", function_arn.clone()),
-            ("metadata_table", config.table.clone()),
-        ]);
-        let infra = &config.infra_dir;
-        let asl = definitions::load(infra, definitions::STATE_MACHINE, &values)?;
-        let asl = config
-            .state_machine_variant
-            .apply(&asl)
-            .map_err(|e| StartError::Setup(format!("{}: {e}", definitions::STATE_MACHINE)))?;
-        let pattern_text = definitions::load(infra, definitions::EVENT_PATTERN, &values)?;
-        let transformer_text = definitions::load(infra, definitions::INPUT_TRANSFORMER, &values)?;
-        let settings_text = definitions::load(infra, definitions::FUNCTION_SETTINGS, &values)?;
-        let pattern = events::EventPattern::parse(&pattern_text)
-            .map_err(|source| StartError::Pattern { file: definitions::EVENT_PATTERN.into(), source })?;
-        let transformer = events::InputTransformer::parse(&transformer_text)
-            .map_err(|source| StartError::Transformer { file: definitions::INPUT_TRANSFORMER.into(), source })?;
-        let mut settings: lambda::FunctionSettings = serde_json::from_str(&settings_text).map_err(|e| {
-            StartError::Settings { file: definitions::FUNCTION_SETTINGS.into(), message: e.to_string() }
-        })?;
-        let buckets = definitions::buckets(infra, &values)?;
-        let rule_target_text = definitions::load(infra, definitions::RULE_TARGET, &values)?;
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct RuleTarget {
-            retry_policy: events::RetryPolicy,
-        }
-        let rule_target: RuleTarget = serde_json::from_str(&rule_target_text)
-            .map_err(|e| StartError::Settings { file: definitions::RULE_TARGET.into(), message: e.to_string() })?;
-        let logging_text = definitions::load(infra, definitions::STATE_MACHINE_LOGGING, &values)?;
-        let logging: states::logging::LoggingConfig = serde_json::from_str(&logging_text).map_err(|e| {
-            StartError::Settings { file: definitions::STATE_MACHINE_LOGGING.into(), message: e.to_string() }
-        })?;
-
+        let definitions::Definitions { workflow, rule, function, buckets, policies } =
+            definitions::Definitions::load(&config.infra_dir, &placeholders(&config), &config.state_machine_variant)?;
         let data_dir = match &config.data_dir {
             Some(d) => Some(persist::DataDir::new(d).map_err(|e| StartError::Setup(format!("{}: {e}", d.display())))?),
             None => None,
         };
-        let kept = |what: &str, e: std::io::Error| StartError::Setup(format!("--data-dir {what}: {e}"));
+        let breaks = Arc::new(config.breaks.clone());
 
-        // DynamoDB.
-        let db = match &data_dir {
-            Some(d) => dynoxide::Database::new(&d.dynamodb().to_string_lossy()),
-            None => dynoxide::Database::memory(),
-        }
-        .map_err(|e| StartError::Setup(format!("dynamodb: {e}")))?;
-        let dstop = stop.clone();
-        tokio::spawn(async move {
-            let _ = dynoxide::server::serve_with_shutdown(dynamo_listener, db, async move { dstop.cancelled().await })
-                .await;
-        });
-        dynamodb::create_metadata_table(dynamo_addr, &config.table).await.map_err(StartError::Setup)?;
-
-        // Logs, Lambda, Step Functions.
+        let dynamo_addr = start_dynamodb(listeners.dynamodb, data_dir.as_ref(), &config.table, stop.clone()).await?;
+        let data = DataPlane::of(&config, &gateway_url, dynamo_addr).await?;
         let logs = Arc::new(
             match &data_dir {
                 Some(d) => logs::LogStore::load(&d.logs()).map_err(|e| kept("logs", e))?,
@@ -521,164 +581,28 @@ impl Simulator {
             }
             .with_clock(config.clock.clone()),
         );
-        let (data_endpoint, key_id, secret) = match &config.external {
-            Some(x) => (x.endpoint.clone(), x.access_key_id.clone(), x.secret_access_key.clone()),
-            None => (gateway_url.clone(), ACCESS_KEY_ID.to_string(), SECRET_ACCESS_KEY.to_string()),
-        };
-        let aws_env = BTreeMap::from([
-            ("AWS_ENDPOINT_URL".to_string(), gateway_url.clone()),
-            ("AWS_ENDPOINT_URL_S3".to_string(), data_endpoint.clone()),
-            ("AWS_ENDPOINT_URL_DYNAMODB".to_string(), data_endpoint.clone()),
-            ("AWS_REGION".to_string(), REGION.to_string()),
-            ("AWS_DEFAULT_REGION".to_string(), REGION.to_string()),
-            ("AWS_ACCESS_KEY_ID".to_string(), key_id.clone()),
-            ("AWS_SECRET_ACCESS_KEY".to_string(), secret.clone()),
-        ]);
-        // The Catch's DynamoDB integration goes where the table is.
-        let table_addr = match &config.external {
-            Some(x) => endpoint_addr(&x.endpoint).await.map_err(StartError::Setup)?,
-            None => dynamo_addr,
-        };
-        let breaks = Arc::new(config.breaks.clone());
-        let lambda = lambda::LambdaService::new(logs.clone(), aws_env)
-            .with_breaks(breaks.clone())
-            .with_kills(config.function_kills.clone())
-            .with_clock(config.clock.clone());
-        if config.hold_invocations {
-            lambda.hold();
-        }
-        settings.environment.insert("METADATA_TABLE".into(), config.table.clone());
-        settings.environment.extend(config.function_env.clone());
-        if let Some(t) = config.function_timeout_seconds {
-            settings.timeout_seconds = t;
-        }
-        if let Some(c) = config.function_reserved_concurrency {
-            settings.reserved_concurrency = Some(c);
-        }
-        lambda.deploy(lambda::FunctionSpec {
-            name: config.function_name.clone(),
-            settings,
-            command: config.function_command.clone(),
-        });
-        let invoker_lambda = lambda.clone();
-        let drop_record_upload = breaks.has(breaks::Break::DropRecordUpload);
-        let invoker: states::TaskInvoker = Arc::new(move |target, payload| {
-            let l = invoker_lambda.clone();
-            Box::pin(async move {
-                match target {
-                    states::TaskTarget::Lambda(function) => l.invoke(&function, payload).await,
-                    states::TaskTarget::DynamoDb(action) if drop_record_upload && action == "PutItem" => {
-                        Ok(serde_json::json!({}))
-                    }
-                    states::TaskTarget::DynamoDb(action) => dynamodb::call(table_addr, &action, payload).await,
-                }
-            })
-        });
-        let execution_logs = states::logging::ExecutionLogs::new(
-            logs.clone(),
-            states::logging::log_group_of(&config.state_machine_name),
-            logging,
-        );
-        let mut sfn = states::StepFunctions::new(invoker, config.clock.clone()).with_breaks(&breaks);
-        if !breaks.has(breaks::Break::DropExecutionLogs) {
-            sfn = sfn.with_logging(execution_logs);
-        }
-        if let Some(path) = &config.sfn_mock_config {
-            sfn = sfn.with_mock_config(states::MockConfig::load(path)?);
-        }
-        let role = format!("arn:aws:iam::{ACCOUNT_ID}:role/{}-sfn", config.state_machine_name);
-        let machine_arn = sfn
-            .create_state_machine(&config.state_machine_name, &asl, &role)
-            .map_err(|source| StartError::StateMachine { file: definitions::STATE_MACHINE.into(), source })?;
-
-        // EventBridge: the rule targets the state machine.
-        let target_sfn = sfn.clone();
-        // With a test case, the rule's target is `arn#TestCase` (Step Functions Local's way of
-        // choosing mocks); the executions' ARNs stay plain.
-        let target_arn = match &config.sfn_test_case {
-            Some(case) => format!("{machine_arn}#{case}"),
-            None => machine_arn.clone(),
-        };
-        let no_execution = breaks.has(breaks::Break::NoExecution);
-        let target_faults = Arc::new(events::TargetFaults::new(config.target_faults.clone()));
-        let target: events::Target = Arc::new(move |input: String| {
-            let sfn = target_sfn.clone();
-            let arn = target_arn.clone();
-            let faults = target_faults.clone();
-            Box::pin(async move {
-                if no_execution {
-                    return Ok(());
-                }
-                if let Some(refused) = faults.take(&input, &arn) {
-                    return Err(refused);
-                }
-                sfn.start_execution(&arn, None, Some(input))
-                    .map(|_| ())
-                    .map_err(|e| events::TargetError::from_start_execution(&e))
-            })
-        });
-        // The stack's dead-letter queue (infra/modules/workflow: "<name>-undelivered-events").
+        let lambda = deploy_function(&config, function, &logs, &data, &breaks);
+        let invoker = pipeline::task_invoker(lambda.clone(), data.table, &breaks);
+        let (sfn, machine_arn) = step_functions(&config, workflow, &logs, invoker, &breaks)?;
         let queues = Arc::new(sqs::Queues::new(&gateway_url));
-        let dead_letter_queue = format!("{}-undelivered-events", config.state_machine_name);
-        queues.create(&dead_letter_queue);
-        let rule = events::Rule {
-            name: format!("{}-object-created", config.state_machine_name),
-            pattern,
-            transformer: Some(transformer),
-            target,
-            target_arn: machine_arn.clone(),
-            retry: rule_target.retry_policy,
-            dead_letter: (!breaks.has(breaks::Break::DropDeadLetters))
-                .then(|| events::DeadLetter { queues: queues.clone(), queue: dead_letter_queue.clone() }),
-        };
-        let bus = Arc::new(events::EventBus::new(vec![rule], config.delivery.clone()).with_clock(config.clock.clone()));
-        let bus_handle = bus.clone();
+        queues.create(&dead_letter_queue(&config));
+        let bus = event_bus(&config, rule, &sfn, &machine_arn, &queues, &breaks);
+        let (notices, notices_rx) = tokio::sync::mpsc::unbounded_channel();
+        let store = s3_store(&config, &buckets, data_dir.as_ref(), notices.clone())?;
+        pipeline::s3_announces_to_bus(notices_rx, bus.clone(), stop.clone());
 
-        // S3, announcing creations to the bus.
-        let (event_tx, mut event_rx) = tokio::sync::mpsc::unbounded_channel();
-        let announce_tx = event_tx.clone();
-        let store = Arc::new(
-            match &data_dir {
-                Some(d) => s3::S3Store::open(&d.s3(), event_tx),
-                None => s3::S3Store::new(event_tx),
-            }
-            .map_err(|e| StartError::Setup(format!("s3 storage: {e}")))?
-            .with_clock(config.clock.clone()),
-        );
-        let mut wanted = vec![(&config.source_bucket, buckets.source.settings())];
-        if config.create_destination_bucket {
-            wanted.push((&config.destination_bucket, buckets.destination.settings()));
-        }
-        for (name, settings) in wanted.into_iter().filter(|(name, _)| !store.has_bucket(name)) {
-            store.create_bucket_with(name, settings).map_err(|e| StartError::Setup(e.to_string()))?;
-        }
-        let estop = stop.clone();
-        tokio::spawn(
-            async move {
-                loop {
-                    tokio::select! {
-                        _ = estop.cancelled() => break,
-                        ev = event_rx.recv() => match ev {
-                            Some(ev) => bus.publish(events::object_created_event(&ev)),
-                            None => break,
-                        },
-                    }
-                }
-            }
-            .in_current_span(),
-        );
         let faults = Arc::new(s3::Faults::new(config.s3_faults.clone()));
-        let mut s3b = s3s::service::S3ServiceBuilder::new(
+        let mut s3 = s3s::service::S3ServiceBuilder::new(
             s3::S3Frontend::new(store.clone(), faults.clone()).with_breaks(breaks.clone(), &config.destination_bucket),
         );
-        s3b.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY_ID, SECRET_ACCESS_KEY));
+        s3.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY_ID, SECRET_ACCESS_KEY));
         let routes = Arc::new(gateway::Routes {
-            s3: s3b.build(),
-            sfn: sfn.clone(),
+            s3: s3.build(),
+            sfn,
             logs: logs.clone(),
             dynamodb: dynamo_addr,
             dynamodb_faults: Arc::new(dynamodb::Faults::new(config.dynamodb_faults.clone())),
-            sqs: queues.clone(),
+            sqs: queues,
             wrong_status: breaks.has(breaks::Break::WrongStatus),
             clock: config.clock.clone(),
         });
@@ -686,128 +610,17 @@ impl Simulator {
         // as an object no execution took up).
         if let Some(d) = &data_dir {
             let forget = breaks.has(breaks::Break::ForgetRunningExecutions);
-            restore(d, &sfn, &store, &announce_tx, &queues, forget).map_err(|e| kept("executions", e))?;
-            let (d, store, logs, sfn, queues, stop) =
-                (d.clone(), store.clone(), logs.clone(), sfn.clone(), queues.clone(), stop.clone());
-            tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        _ = stop.cancelled() => break,
-                        _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
-                    }
-                    if let Err(e) = save(&d, &store, &logs, &sfn, &queues) {
-                        tracing::warn!(error = %e, "saving to the data directory failed");
-                    }
-                }
-            });
+            keep_in_data_dir(d, &routes, &store, &notices, forget, stop.clone())?;
         }
-        tokio::spawn(gateway::serve(gateway_listener, routes.clone(), stop.clone()));
+        tokio::spawn(gateway::serve(listeners.gateway, routes.clone(), stop.clone()));
 
-        // SFTP, writing through an S3 client like Transfer Family does.
-        // A data directory keeps the server's identity too: clients that pinned its host key
-        // still connect, and its session logs stay in one group.
-        let host_key = match (config.host_key.clone(), &data_dir) {
-            (Some(k), _) => k,
-            (None, Some(d)) => d.host_key().map_err(|e| kept("host key", e))?,
-            (None, None) => ssh_key::PrivateKey::random(&mut rand::rng(), ssh_key::Algorithm::Ed25519)
-                .map_err(|e| StartError::Setup(e.to_string()))?,
-        };
-        let host_public_key = host_key.public_key().to_openssh().unwrap_or_default();
-        let host_key_fingerprint = host_key.public_key().fingerprint(ssh_key::HashAlg::Sha256).to_string();
-        let id = match &data_dir {
-            Some(d) => d.server_id(server_id).map_err(|e| kept("server id", e))?,
-            None => server_id(),
-        };
-        let role_arn = format!("arn:aws:iam::{ACCOUNT_ID}:role/partner-intake-sftp-access");
-        let role_policy = definitions::load(infra, definitions::ACCESS_ROLE_POLICY, &values)?;
-        let session_policy = definitions::load(infra, definitions::SESSION_POLICY, &values)?;
-        let users = config
-            .users
-            .iter()
-            .map(|u| {
-                let bad = |message: String| StartError::User { user: u.name.clone(), message };
-                let home = u.home.home(&u.name, &config.source_bucket).map_err(|e| bad(e.to_string()))?;
-                let session = match u.session_policy.as_deref() {
-                    None => Some(session_policy.as_str()),
-                    Some("") => None,
-                    Some(own) => Some(own),
-                };
-                let access = sftp::Access::new(&role_arn, Some(&role_policy), session, &home.policy_variables(&u.name))
-                    .map_err(|e| bad(e.to_string()))?;
-                Ok(sftp::SftpUser { name: u.name.clone(), keys: u.keys.clone(), home, access })
-            })
-            .collect::<Result<Vec<_>, StartError>>()?;
-        let sftp_config = sftp::SftpConfig {
-            server_id: id.clone(),
-            users,
-            host_key,
-            role_arn,
-            setstat_no_op: config.setstat_no_op,
-            upload: config.upload,
-            idle_timeout: config.idle_timeout,
-            // An external S3 sends us no events: the SFTP server announces what it writes.
-            announce: config.external.as_ref().map(|_| announce_tx.clone()),
-            security_policy: config.security_policy.clone(),
-            breaks: breaks.clone(),
-            clock: config.clock.clone(),
-        };
-        // Transfer Family writes without client checksums, so its objects get S3's default
-        // full-object CRC64NVME.
-        let s3_client = match &config.external {
-            Some(x) => s3_client_with(&x.endpoint, &x.access_key_id, &x.secret_access_key),
-            None => s3_client(&gateway_url),
-        };
-        let s3_client = aws_sdk_s3::Client::from_conf(
-            s3_client
-                .config()
-                .to_builder()
-                .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
-                .build(),
-        );
-        let sftp = Arc::new(
-            sftp::SftpServer::new(sftp_config, s3_client, logs.clone())
-                .map_err(|e| StartError::Setup(e.to_string()))?,
-        );
-        let sstop = stop.clone();
-        let serving = sftp.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = sstop.cancelled() => {},
-                _ = serving.serve(sftp_listener) => {},
-            }
-        });
-
-        let endpoints = Endpoints {
-            sftp: sftp_addr,
-            host_key_fingerprint,
-            host_public_key,
-            aws: gateway_url,
-            data_endpoint,
-            external: config.external.is_some(),
-            dynamodb: format!("http://{dynamo_addr}"),
-            sftp_log_group: sftp::SftpServer::log_group_of(&id),
-            dead_letter_queue: queues.url(&dead_letter_queue),
-            server_id: id,
-            function_log_group: format!("/aws/lambda/{}", config.function_name),
-            state_machine_log_group: states::logging::log_group_of(&config.state_machine_name),
-            state_machine_arn: machine_arn,
-            region: REGION.into(),
-            source_bucket: config.source_bucket.clone(),
-            destination_bucket: config.destination_bucket.clone(),
-            table: config.table.clone(),
-        };
+        let identity = sftp_identity(&config, data_dir.as_ref())?;
+        let dead_letters = routes.sqs.url(&dead_letter_queue(&config));
+        let endpoints = Endpoints::of(&config, &identity, sftp_addr, &data, dynamo_addr, machine_arn, dead_letters);
+        let sftp =
+            start_sftp(&config, &policies, identity, &data, &logs, notices, &breaks, listeners.sftp, stop.clone())?;
         info!(gateway = %endpoints.aws, sftp = %endpoints.sftp, "simulator listening");
-        Ok(Self {
-            endpoints,
-            s3_store: store,
-            s3_faults: faults,
-            lambda,
-            routes,
-            sftp,
-            data_dir,
-            bus: bus_handle,
-            stop,
-        })
+        Ok(Self { endpoints, s3_store: store, s3_faults: faults, lambda, routes, sftp, data_dir, bus, stop })
     }
 
     /// Serves the AWS API gateway's HTTP/1 requests over one byte stream, as if it had been
@@ -847,7 +660,7 @@ impl Simulator {
         self.routes.sfn.shutdown();
         self.lambda.shutdown();
         if let Some(d) = &self.data_dir
-            && let Err(e) = save(d, &self.s3_store, &self.routes.logs, &self.routes.sfn, &self.routes.sqs)
+            && let Err(e) = persist::save(d, &self.s3_store, &self.routes.logs, &self.routes.sfn, &self.routes.sqs)
         {
             tracing::warn!(error = %e, "saving to the data directory failed");
         }

@@ -2,15 +2,16 @@
 //! "Object Created" event per create on buckets that notify EventBridge.
 
 pub mod checksum;
+mod created;
 mod faults;
 mod multipart;
 mod service;
 mod store;
 
+pub use created::{CreatedObject, ObjectCreated, Sequencer};
 pub use faults::{Applied, Fault, Faults};
 pub use multipart::{ListedPart, MAX_PART_NUMBER, MAX_PART_SIZE, MIN_PART_SIZE, UploadInfo};
 pub use service::S3Frontend;
 pub use store::{
-    BucketSettings, Caller, Conditions, Deleted, ObjectAttrs, ObjectCreated, ObjectMeta, S3Store, StoreError,
-    VersionEntry, Versioning,
+    BucketSettings, Caller, Conditions, Deleted, ObjectAttrs, ObjectMeta, S3Store, StoreError, VersionEntry, Versioning,
 };

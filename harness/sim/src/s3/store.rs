@@ -19,6 +19,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
 use super::checksum::{self, Algorithm, Checksum, Hasher, Kind};
+use super::created::{CreatedObject, ObjectCreated, Sequencer};
 
 /// Why a store operation failed, named as S3 names it.
 #[derive(Debug, thiserror::Error)]
@@ -96,36 +97,6 @@ pub enum StoreError {
 
 /// Read and write buffer for object bodies.
 pub(super) const IO_BUFFER: usize = 1024 * 1024;
-
-/// The event S3 sends to EventBridge when an object is created.
-#[derive(Debug, Clone)]
-pub struct ObjectCreated {
-    /// Bucket name.
-    pub bucket: String,
-    /// Object key, not encoded.
-    pub key: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// ETag without quotes.
-    pub etag: String,
-    /// The new version's id (versioned buckets only; absent for `null` versions).
-    pub version_id: Option<String>,
-    /// Hex string that orders events for the same key.
-    pub sequencer: String,
-    /// `PutObject`, `CopyObject` or `CompleteMultipartUpload`.
-    pub reason: &'static str,
-    /// The request's id.
-    pub request_id: String,
-    /// Who made the request (access key id).
-    pub requester: String,
-    /// Client address.
-    pub source_ip: String,
-    /// When it happened.
-    pub time: SystemTime,
-    /// Holds the simulator's clock from the write until the bus has taken the event (the
-    /// handoff between the two tasks is work in flight on a virtual clock).
-    pub in_flight: Option<std::sync::Arc<crate::clock::Busy>>,
-}
 
 /// Whether a bucket keeps versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -213,6 +184,20 @@ pub struct ObjectMeta {
     /// The sequencer its creation event carried (empty until committed).
     #[serde(default)]
     pub sequencer: String,
+}
+
+impl ObjectMeta {
+    /// What a creation notice says of this version of `bucket`/`key`.
+    pub fn created<'a>(&'a self, bucket: &'a str, key: &'a str) -> CreatedObject<'a> {
+        CreatedObject {
+            bucket,
+            key,
+            size: self.size,
+            etag: &self.etag,
+            version_id: self.version_id.as_deref(),
+            sequencer: &self.sequencer,
+        }
+    }
 }
 
 // Delete markers are rare next to objects; boxing every object to save their bytes is not worth it.
@@ -421,7 +406,10 @@ pub struct S3Store {
     dir: BodyDir,
     pub(super) buckets: Mutex<HashMap<String, Bucket>>,
     pub(super) uploads: Mutex<HashMap<String, super::multipart::Upload>>,
+    /// Names body files.
     counter: AtomicU64,
+    /// Orders the creation events of each key.
+    sequencer: Sequencer,
     events: mpsc::UnboundedSender<ObjectCreated>,
     /// Last-modified times and event times are on this clock.
     pub(super) clock: crate::clock::Clock,
@@ -521,6 +509,7 @@ impl S3Store {
             buckets: Mutex::new(HashMap::new()),
             uploads: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(1),
+            sequencer: Sequencer::default(),
             events,
             clock: Default::default(),
         })
@@ -552,13 +541,14 @@ impl S3Store {
             Err(e) => return Err(e),
         };
         // Past anything handed out after the last save (a killed process saved up to half a
-        // second before it died): a sequencer must never be reused, records compare by it.
+        // second before it died): a body file name must never be reused.
         let counter = counter + (1 << 24);
         Ok(Self {
             dir: BodyDir::Kept(dir.to_path_buf()),
             buckets: Mutex::new(buckets),
             uploads: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(counter),
+            sequencer: Sequencer::default(),
             events,
             clock: Default::default(),
         })
@@ -794,7 +784,7 @@ impl S3Store {
         reason: &'static str,
         caller: &Caller,
     ) -> Result<ObjectMeta, StoreError> {
-        let (sequencer, eventbridge) = {
+        let eventbridge = {
             let mut buckets = self.buckets.lock().unwrap();
             let Some(b) = buckets.get_mut(bucket) else {
                 let _ = std::fs::remove_file(&meta.path);
@@ -819,26 +809,15 @@ impl S3Store {
                     });
                 }
             }
-            let sequencer = format!("{:018X}", self.next_id());
-            meta.sequencer = sequencer.clone();
+            meta.sequencer = self.sequencer.next();
             versions.push(Entry::Object(meta.clone()));
-            (sequencer, b.settings.eventbridge)
+            b.settings.eventbridge
         };
         if eventbridge {
-            let _ = self.events.send(ObjectCreated {
-                bucket: bucket.into(),
-                key: key.into(),
-                size: meta.size,
-                etag: meta.etag.clone(),
-                version_id: meta.version_id.clone(),
-                sequencer,
-                reason,
-                request_id: caller.request_id.clone(),
-                requester: caller.access_key.clone(),
-                source_ip: caller.source_ip.clone(),
-                time: meta.last_modified,
-                in_flight: Some(std::sync::Arc::new(self.clock.busy())),
-            });
+            let _ = self.events.send(
+                ObjectCreated::new(meta.created(bucket, key), reason, caller, meta.last_modified)
+                    .holding(self.clock.busy()),
+            );
         }
         Ok(meta)
     }

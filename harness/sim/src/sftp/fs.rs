@@ -346,23 +346,23 @@ impl S3Filesystem {
         (etag, version_id): (Option<&str>, Option<&str>),
         reason: &'static str,
     ) {
-        static SEQUENCER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        static SEQUENCER: crate::s3::Sequencer = crate::s3::Sequencer::new();
         let Some(tx) = &self.config.announce else { return };
-        let n = SEQUENCER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let _ = tx.send(crate::s3::ObjectCreated {
-            bucket: bucket.to_string(),
-            key: key.to_string(),
+        let object = crate::s3::CreatedObject {
+            bucket,
+            key,
             size,
-            etag: etag.unwrap_or_default().trim_matches('"').to_string(),
-            version_id: version_id.map(str::to_string),
-            sequencer: format!("{:018X}", (crate::logs::now_millis() as u64) << 16 | (n & 0xffff)),
-            reason,
-            request_id: uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase(),
-            requester: self.config.role_arn.clone(),
+            etag: etag.unwrap_or_default(),
+            version_id,
+            sequencer: &SEQUENCER.next(),
+        };
+        let caller = crate::s3::Caller {
+            access_key: self.config.role_arn.clone(),
             source_ip: "127.0.0.1".into(),
-            time: self.config.clock.now(),
-            in_flight: Some(std::sync::Arc::new(self.config.clock.busy())),
-        });
+            request_id: uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase(),
+        };
+        let notice = crate::s3::ObjectCreated::new(object, reason, &caller, self.config.clock.now());
+        let _ = tx.send(notice.holding(self.config.clock.busy()));
     }
 
     async fn finish_upload(&self, up: Upload) -> Result<u64, SftpError> {
