@@ -114,6 +114,26 @@ fn is_loopback(host: &str) -> bool {
     host == "localhost" || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// `harness sim`, or `harness sim env`.
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SimCommand {
+    #[command(subcommand)]
+    action: Option<SimAction>,
+    #[command(flatten)]
+    args: SimArgs,
+}
+
+impl SimCommand {
+    /// Runs the simulator until Ctrl-C, or prints the environment of a running one.
+    pub async fn run(self, paths: crate::targets::Paths) -> anyhow::Result<usize> {
+        match self.action {
+            Some(SimAction::Env { host, port }) => env(&host, port).await.map(|_| 0),
+            None => run(self.args, paths.infra, paths.function_command).await.map(|_| 0),
+        }
+    }
+}
+
 /// What `harness sim` does besides running a simulator.
 #[derive(clap::Subcommand)]
 pub enum SimAction {

@@ -73,6 +73,17 @@ pub enum Break {
 #[derive(Debug, Clone, Default)]
 pub struct Breaks(HashSet<Break>);
 
+impl std::str::FromStr for Break {
+    type Err = String;
+
+    /// A break by its kebab-case name (`skip-copy`), as scenario files and `--break` write it;
+    /// an unknown name's error lists the known ones.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        serde_json::from_value(serde_json::Value::String(name.to_string()))
+            .map_err(|e| format!("not a known break: {e}"))
+    }
+}
+
 impl Breaks {
     /// These breaks.
     pub fn new(breaks: impl IntoIterator<Item = Break>) -> Self {
@@ -87,5 +98,17 @@ impl Breaks {
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn breaks_parse_by_their_kebab_case_names_and_unknown_names_list_the_known() {
+        assert_eq!("skip-copy".parse::<Break>(), Ok(Break::SkipCopy));
+        let e = "skip-copies".parse::<Break>().unwrap_err();
+        assert!(e.contains("skip-copies") && e.contains("`skip-copy`"), "{e}");
     }
 }

@@ -23,6 +23,24 @@ pub mod upload;
 
 pub use copy::{CopyBenchArgs, copy};
 
+/// The benchmarks of `harness bench`.
+#[derive(clap::Subcommand)]
+pub enum BenchCommand {
+    /// Copy throughput: single CopyObject against multipart UploadPartCopy, side by side.
+    Copy(CopyBenchArgs),
+    /// `harness load` against as many OpenSSH `sftp -b` processes, to the same sshd.
+    Load(load::LoadBenchArgs),
+    /// Concurrent sessions of small files on the embedded target: close -> transferred.
+    Pipeline(pipeline::PipelineBenchArgs),
+    /// One large upload: the simulator against sshd, the harness's client against OpenSSH's.
+    Upload(upload::UploadBenchArgs),
+    /// `harness sim` ready and the smoke scenario's wall time, against moto's start-up.
+    Startup(startup::StartupBenchArgs),
+    /// Many concurrent sessions of many files against `harness sim` in its own process: no
+    /// error, every file verified, the simulator's memory bounded.
+    Soak(soak::SoakBenchArgs),
+}
+
 /// The middle of several rounds' figures (0 for none).
 pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -36,7 +54,7 @@ impl crate::load::LoadProgress for Quiet {
     fn started(&mut self, _: &crate::load::profile::Profile, _: &str, _: crate::load::plan::Shard, _: &[String]) {}
     fn tick(&mut self, _: crate::load::Phase, _: &crate::load::sample::Snapshot, _: u64) {}
     fn note(&mut self, _: &str) {}
-    fn finished(&mut self, _: &crate::report::load::LoadReport) {}
+    fn finished(&mut self, _: &crate::load::report::LoadReport) {}
 }
 
 /// CPU seconds (user + system) used so far by this process, or by its waited-for children.

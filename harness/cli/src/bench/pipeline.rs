@@ -64,7 +64,7 @@ async fn round(spec: &TargetSpec, sessions: u32, files: u32, size: &str, think: 
     let run = crate::load::run_load(&profile, spec, &LoadOptions::default(), &mut Quiet).await?;
     let r = &run.report;
     let ms =
-        |m: crate::load::metrics::Metric, f: fn(&crate::report::load::StageStats) -> f64| r.stage(m).map_or(0.0, f);
+        |m: crate::load::metrics::Metric, f: fn(&crate::load::report::StageStats) -> f64| r.stage(m).map_or(0.0, f);
     use crate::load::metrics::Metric;
     Ok(Round {
         sessions,

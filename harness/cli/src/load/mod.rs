@@ -2,6 +2,7 @@
 //! record.
 //!
 //! ```text
+//! commands   the `harness load` commands: flags, validate, replay, merge, run
 //! profile    the profile file (closed, open or replay model; sizes; bounds; thresholds)
 //! quantity   sizes and durations as profiles write them
 //! sizes      file sizes drawn per file, the same on every shard
@@ -14,9 +15,11 @@
 //! thresholds pass/fail criteria
 //! results    a shard's results in a directory or S3; merging shards
 //! replay     a profile from exported Transfer Family session logs
+//! report     a run's report as data, with its JSON and JUnit writers; report_html its HTML
 //! quotas     Transfer Family's documented limits, as warnings
 //! ```
 
+pub mod commands;
 pub mod engine;
 pub mod metrics;
 pub mod plan;
@@ -24,6 +27,8 @@ pub mod profile;
 pub mod quantity;
 pub mod quotas;
 pub mod replay;
+pub mod report;
+pub mod report_html;
 pub mod results;
 pub mod sample;
 pub mod sizes;
@@ -45,7 +50,7 @@ use self::sample::{Aggregator, Snapshot};
 use self::thresholds::{Observed, Threshold};
 use self::tracker::TrackerConfig;
 use self::user::Ctx;
-use crate::report::load::{Facts, LoadReport};
+use crate::load::report::{Facts, LoadReport};
 use crate::targets::{self, Kind, SimSettings, TargetSpec};
 
 /// How to run a profile, besides the profile.

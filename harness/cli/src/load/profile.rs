@@ -358,7 +358,7 @@ impl Profile {
 
     /// Profile files under `dir`, by name.
     pub fn list(dir: &Path) -> Vec<(String, PathBuf)> {
-        crate::scenario::file::toml_files(dir)
+        crate::named::list(dir)
     }
 }
 

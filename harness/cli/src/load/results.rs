@@ -12,7 +12,7 @@ use super::metrics::Metrics;
 use super::plan::Shard;
 use super::thresholds::{Observed, Threshold};
 use super::tracker::Accounting;
-use crate::report::load::{Facts, LoadReport};
+use crate::load::report::{Facts, LoadReport};
 use crate::targets::Clients;
 
 /// The report of a shard.

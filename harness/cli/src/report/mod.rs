@@ -1,17 +1,52 @@
-//! Reports as plain data: every check of a run with its outcome and evidence. Nothing here
-//! prints; each format has one writer: [`console`] (the only printer, as a run goes), [`json`],
-//! [`junit`] and [`html`].
+//! Reports as plain data: every check of a run with its outcome and evidence, and a writer per
+//! file format: [`json`], [`junit`] and [`html`]; a load run's report is [`crate::load::report`].
+//! Nothing here prints: the console ([`crate::console`]) is the one printer.
 
-pub mod console;
 pub mod html;
 pub mod json;
 pub mod junit;
-pub mod load;
-pub mod load_html;
 
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
+
+/// The report files a run writes besides the console: the same flags for scenarios and load.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Files {
+    /// Write the report as JSON (every check with its timing; a load run's statistics).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Write JUnit XML (a testcase per check; for load, per threshold).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Write a self-contained HTML report (acceptance; for load, with charts).
+    #[arg(long = "report", global = true, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+}
+
+impl Files {
+    /// Writes each file asked for, rendered by its format's writer (called only when asked).
+    pub fn write(
+        &self,
+        json: impl FnOnce() -> String,
+        junit: impl FnOnce() -> String,
+        html: impl FnOnce() -> String,
+    ) -> anyhow::Result<()> {
+        write_file(&self.json, json)?;
+        write_file(&self.junit, junit)?;
+        write_file(&self.html, html)
+    }
+}
+
+/// Writes `render()` to `path`, if there is one.
+fn write_file(path: &Option<PathBuf>, render: impl FnOnce() -> String) -> anyhow::Result<()> {
+    use anyhow::Context;
+    match path {
+        Some(path) => std::fs::write(path, render()).with_context(|| format!("writing {}", path.display())),
+        None => Ok(()),
+    }
+}
 
 /// The part of the pipeline a check looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

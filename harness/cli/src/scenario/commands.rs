@@ -1,28 +1,99 @@
-//! The `harness scenario` commands as data: which files are valid, which scenarios a selection
-//! picks, and running them with every report written. The console prints what they return.
+//! The `harness scenario` commands: their flags, and each command as data (which files are
+//! valid, which scenarios a selection picks, running them with every report written). Nothing
+//! here prints: the CLI hands what they return to the console.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
 use super::file::{Scenario, ScenarioError};
 use super::runner::run_scenario;
 use crate::report::{self, Progress, Report};
-use crate::targets::TargetSpec;
+use crate::targets::{Kind, Paths, TargetArgs, TargetSpec};
 
-/// Where to write reports besides the console.
-#[derive(Debug, Clone, Default)]
-pub struct ReportFiles {
-    /// `--json`.
-    pub json: Option<PathBuf>,
-    /// `--junit`.
-    pub junit: Option<PathBuf>,
-    /// `--report` (HTML).
-    pub html: Option<PathBuf>,
+/// `harness scenario [NAME|PATH]`, or one of its subcommands.
+#[derive(clap::Args, Debug, Clone)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ScenarioCommand {
+    #[command(subcommand)]
+    pub action: Option<ScenarioAction>,
+    /// Scenario name (`smoke`: scenarios/smoke.toml) or a scenario file's path.
+    pub name: Option<String>,
+    /// Run the scenario in this file instead.
+    #[arg(long, conflicts_with = "name")]
+    pub file: Option<PathBuf>,
+    /// List the scenarios and exit.
+    #[arg(long)]
+    pub list: bool,
+    #[command(flatten)]
+    pub options: ScenarioOptions,
 }
 
-/// Renders reports in one format.
-type Writer = fn(&[Report]) -> String;
+/// Options shared by every way of running scenarios.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ScenarioOptions {
+    /// Directory holding scenario files.
+    #[arg(long, global = true, default_value_os_t = crate::checkout_dir("scenarios"))]
+    pub scenarios: PathBuf,
+    #[command(flatten)]
+    pub files: report::Files,
+    #[command(flatten)]
+    pub to: TargetArgs,
+    /// Check what would run (target, accounts, keys, settings) without running anything.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+    /// Break a stage on purpose (the harness's own tests: show a check fails when its stage does).
+    #[arg(long = "break", global = true, hide = true, value_name = "NAME")]
+    pub breaks: Vec<sim::breaks::Break>,
+}
+
+/// The subcommands of `harness scenario`.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum ScenarioAction {
+    /// Check scenario files against the schema (all of scenarios/ when none are named).
+    Validate {
+        /// Files to check.
+        files: Vec<PathBuf>,
+    },
+    /// Run every scenario, or those with a tag.
+    All {
+        /// Only scenarios with this tag (repeatable).
+        #[arg(long)]
+        tag: Vec<String>,
+    },
+    /// Print the JSON Schema of scenario files.
+    Schema,
+}
+
+/// The file a scenario's name or path, or `--file`, names.
+pub fn chosen(dir: &Path, name: Option<&str>, file: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match (name, file) {
+        (_, Some(f)) => Ok(f),
+        (Some(n), None) => Ok(crate::named::resolve(dir, n)),
+        (None, None) => bail!("name a scenario (see `harness scenario --list`) or pass --file PATH"),
+    }
+}
+
+/// The files `validate` checks: those named, or every scenario of `dir`.
+pub fn to_validate(dir: &Path, files: Vec<PathBuf>) -> Vec<PathBuf> {
+    if files.is_empty() { Scenario::list(dir).into_iter().map(|(_, p)| p).collect() } else { files }
+}
+
+/// `selected` with the options' `--break`s, and the target they run on; `--dry-run` never
+/// starts LocalStack.
+pub fn prepare(
+    mut selected: Vec<Scenario>,
+    options: &ScenarioOptions,
+    paths: Paths,
+) -> anyhow::Result<(Vec<Scenario>, TargetSpec)> {
+    for s in &mut selected {
+        s.sim.breaks.extend(options.breaks.iter().copied());
+    }
+    if options.dry_run && options.to.target == Kind::Localstack {
+        bail!("--dry-run does not start LocalStack: use --target endpoint --endpoint-url URL");
+    }
+    Ok((selected, options.to.spec(paths)?))
+}
 
 /// Each file and whether it loads.
 pub fn validate(files: &[PathBuf]) -> Vec<(PathBuf, Result<Scenario, ScenarioError>)> {
@@ -62,22 +133,17 @@ pub fn dry_run(scenarios: &[Scenario], spec: &TargetSpec) -> Vec<(String, anyhow
 pub async fn run(
     scenarios: &[Scenario],
     spec: &TargetSpec,
-    files: &ReportFiles,
+    files: &report::Files,
     progress: &mut dyn Progress,
 ) -> anyhow::Result<Vec<Report>> {
     let mut reports = Vec::new();
     for s in scenarios {
         reports.push(run_scenario(s, spec, progress).await?);
     }
-    let writers: [(&Option<PathBuf>, Writer); 3] = [
-        (&files.json, report::json::render),
-        (&files.junit, report::junit::render),
-        (&files.html, report::html::render),
-    ];
-    for (path, render) in writers {
-        if let Some(path) = path {
-            std::fs::write(path, render(&reports)).with_context(|| format!("writing {}", path.display()))?;
-        }
-    }
+    files.write(
+        || report::json::render(&reports),
+        || report::junit::render(&reports),
+        || report::html::render(&reports),
+    )?;
     Ok(reports)
 }

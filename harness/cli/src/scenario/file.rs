@@ -457,7 +457,7 @@ impl Scenario {
 
     /// Scenario files under `dir`, by name.
     pub fn list(dir: &Path) -> Vec<(String, PathBuf)> {
-        toml_files(dir)
+        crate::named::list(dir)
     }
 }
 
@@ -466,20 +466,6 @@ pub(crate) fn schema_document<T: JsonSchema>(format: &str) -> String {
     let mut schema = serde_json::to_value(schemars::schema_for!(T)).expect("schema serializes");
     schema["$id"] = serde_json::json!(format!("https://partner-intake.dev/schemas/{format}.v1.schema.json"));
     serde_json::to_string_pretty(&schema).expect("schema serializes") + "\n"
-}
-
-/// The `.toml` files directly under `dir`, by stem, sorted.
-pub(crate) fn toml_files(dir: &Path) -> Vec<(String, PathBuf)> {
-    let mut out: Vec<_> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .filter_map(|p| Some((p.file_stem()?.to_string_lossy().into_owned(), p)))
-        .collect();
-    out.sort();
-    out
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! simulator when one runs), after asking whether the target supports what the run needs.
 
 mod accounts;
+mod args;
 mod clients;
 mod embedded;
 mod endpoint;
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 pub use accounts::Account;
+pub use args::TargetArgs;
 pub use clients::Clients;
 pub use settings::{ClockKind, SimSettings};
 pub use stack::{StackOutputs, TargetError};
@@ -106,15 +108,18 @@ pub struct User {
     pub home: sim::sftp::users::HomeSpec,
 }
 
-/// Which kind of target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which kind of target: what `--target` names, and what a resolved [`Target`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {
-    /// The in-process simulator.
+    /// The in-process simulator (no Docker, no AWS account).
     Embedded,
-    /// An AWS-compatible endpoint for S3 and DynamoDB, the simulator for the rest.
-    Endpoint,
-    /// A deployed stack.
+    /// A stack deployed from infra/ (needs --stack; backend checks need AWS credentials).
     Aws,
+    /// An AWS-compatible endpoint such as LocalStack or moto, for S3 and DynamoDB; the
+    /// simulator for the rest.
+    Endpoint,
+    /// LocalStack started in Docker (`--features testcontainers`): once started, an endpoint.
+    Localstack,
 }
 
 /// Everything a run needs to reach the pipeline.

@@ -9,10 +9,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::xml;
-use crate::load::metrics::{Counters, ErrorClass, Metric, Metrics};
-use crate::load::thresholds::ThresholdResult;
-use crate::load::tracker::Accounting;
+use super::metrics::{Counters, ErrorClass, Metric, Metrics};
+use super::thresholds::ThresholdResult;
+use super::tracker::Accounting;
+use crate::report::xml;
 
 /// Latency (ms) or rate (KiB/s) statistics of one stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -236,7 +236,7 @@ impl LoadReport {
             run_id: facts.run_id,
             shards: facts.shards,
             model: facts.model,
-            started: super::rfc3339(facts.started),
+            started: crate::report::rfc3339(facts.started),
             started_ms: epoch_ms(facts.started),
             ended_ms: epoch_ms(facts.ended),
             interval_s: metrics.interval.as_secs(),

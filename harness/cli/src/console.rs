@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use super::{Event, Outcome, Progress, Report};
+use crate::report::{Check, Event, Outcome, Progress, Report};
 use crate::scenario::{Scenario, ScenarioError};
 use crate::targets::{StackOutputs, Target};
 
@@ -22,7 +22,7 @@ impl Default for Console {
 
 impl Console {
     /// The line a check prints (without color when `plain`).
-    pub fn check_line(check: &super::Check, plain: bool) -> String {
+    pub fn check_line(check: &Check, plain: bool) -> String {
         let (mark, color) = match &check.outcome {
             Outcome::Pass => ("PASS", "32"),
             Outcome::Fail(_) => ("FAIL", "31"),
@@ -387,7 +387,7 @@ impl crate::load::LoadProgress for LoadConsole {
         self.line(line.to_string());
     }
 
-    fn finished(&mut self, r: &crate::report::load::LoadReport) {
+    fn finished(&mut self, r: &crate::load::report::LoadReport) {
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
         }
@@ -396,8 +396,37 @@ impl crate::load::LoadProgress for LoadConsole {
 }
 
 impl LoadConsole {
+    /// Prints each profile `harness load validate` checked, with its quota warnings; returns
+    /// how many are invalid.
+    pub fn validated(checked: &[(PathBuf, Result<crate::load::commands::Valid, String>)]) -> usize {
+        for (f, result) in checked {
+            match result {
+                Ok(v) => {
+                    println!("ok       {} ({})", f.display(), v.name);
+                    for w in &v.warnings {
+                        println!("  WARN   {w}");
+                    }
+                }
+                Err(e) => println!("invalid  {e}"),
+            }
+        }
+        let bad = checked.iter().filter(|(_, r)| r.is_err()).count();
+        println!("{} load profile(s), {bad} invalid", checked.len());
+        bad
+    }
+
+    /// Prints the replay profile (to standard output when it was not written to a file).
+    pub fn replayed(r: &crate::load::commands::Replayed, written_to: Option<&Path>) {
+        match written_to {
+            Some(path) => {
+                println!("wrote {}: {} session(s), at most {} at once", path.display(), r.sessions, r.peak_sessions)
+            }
+            None => print!("{}", r.profile),
+        }
+    }
+
     /// Prints a load report's summary (also for `load merge`).
-    pub fn summary(r: &crate::report::load::LoadReport) {
+    pub fn summary(r: &crate::load::report::LoadReport) {
         println!(
             "{} sessions (at most {} at once), {} files, {:.1} MiB in {:.1}s: {:.1} files/s, {:.2} MiB/s",
             r.totals.sessions,
@@ -450,7 +479,7 @@ mod tests {
 
     #[test]
     fn lines_carry_mark_stage_evidence_and_reason() {
-        let r = super::super::sample();
+        let r = crate::report::sample();
         let line = Console::check_line(&r.checks[1], true);
         assert_eq!(line, "  FAIL  [s3] record [5 ms] (sha256 ab)\n        reason: status is \"failed\"");
         assert!(Console::check_line(&r.checks[0], false).contains("\x1b[32mPASS"));

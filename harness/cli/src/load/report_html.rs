@@ -2,8 +2,8 @@
 //! fonts), so it reads offline and attaches to a ticket. Five charts: latency percentiles over
 //! time, throughput and bytes over time, latency per stage, errors.
 
-use super::load::{LoadReport, Percentiles};
-use super::xml;
+use super::report::{LoadReport, Percentiles};
+use crate::report::xml;
 
 const W: f64 = 760.0;
 const H: f64 = 240.0;
@@ -147,7 +147,7 @@ fn bar_chart(id: &str, title: &str, unit: &str, rows: &[BarRow<'_>], log: bool) 
 pub fn render(r: &LoadReport) -> String {
     let t0 = r.started_ms as f64 / 1000.0;
     let at = |t: u64| (t as f64 - t0).max(0.0);
-    let pct = |f: fn(&Percentiles) -> f64, which: fn(&super::load::IntervalRow) -> Option<&Percentiles>| {
+    let pct = |f: fn(&Percentiles) -> f64, which: fn(&super::report::IntervalRow) -> Option<&Percentiles>| {
         r.series.iter().filter_map(|row| which(row).map(|p| (at(row.t), f(p)))).collect::<Vec<_>>()
     };
     let latency = line_chart(
