@@ -161,7 +161,7 @@ impl Clock {
 
     /// Now as RFC 3339 with a `Z` offset, to the second (as EventBridge and S3 events write it).
     pub fn iso_now(&self) -> String {
-        crate::events::s3_event_time(self.now())
+        rfc3339_seconds(self.now())
     }
 
     /// The real time `d` of simulated time takes (only a scaled clock shortens it).
@@ -328,6 +328,12 @@ pub enum NotVirtual {
     /// Past what the clock can count.
     #[error("that is further than the clock can count (about 584 years ahead of real time)")]
     TooFar,
+}
+
+/// A time as EventBridge and Step Functions' APIs write whole seconds (`2026-11-26T17:07:31Z`).
+pub fn rfc3339_seconds(t: SystemTime) -> String {
+    let t = time::OffsetDateTime::from(t);
+    t.format(&time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z")).unwrap_or_default()
 }
 
 #[cfg(test)]

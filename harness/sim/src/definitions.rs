@@ -177,7 +177,8 @@ impl Definitions {
         let settings =
             |file: &str, e: serde_json::Error| StartError::Settings { file: file.into(), message: e.to_string() };
         let asl = load(infra, STATE_MACHINE, values)?;
-        let state_machine = variant.apply(&asl).map_err(|e| StartError::Setup(format!("{STATE_MACHINE}: {e}")))?;
+        let state_machine =
+            variant.apply(&asl).map_err(|source| StartError::Variant { file: STATE_MACHINE.into(), source })?;
         let logging = serde_json::from_str(&load(infra, STATE_MACHINE_LOGGING, values)?)
             .map_err(|e| settings(STATE_MACHINE_LOGGING, e))?;
         let pattern = crate::events::EventPattern::parse(&load(infra, EVENT_PATTERN, values)?)

@@ -7,6 +7,7 @@ use http::Request;
 use http_body_util::{BodyExt, Full};
 use serde_json::json;
 
+use crate::countdown::{Countdown, Counted};
 use crate::states::TaskFailure;
 
 /// An error DynamoDB answers under load or failure, as its JSON protocol sends it.
@@ -88,29 +89,48 @@ pub struct Fault {
 
 /// The DynamoDB faults in force.
 #[derive(Debug, Default)]
-pub struct Faults(std::sync::Mutex<Vec<Fault>>);
+pub struct Faults(Countdown<Fault>);
+
+impl Counted for Fault {
+    fn times(&mut self) -> &mut Option<u32> {
+        &mut self.times
+    }
+}
 
 impl Faults {
     /// Faults from a list.
     pub fn new(faults: Vec<Fault>) -> Self {
-        Self(std::sync::Mutex::new(faults))
+        Self(Countdown::new(faults))
     }
 
     /// The error a request meets, if any (counting it).
     pub fn take(&self, operation: &str, body: &[u8]) -> Option<FaultError> {
-        let mut faults = self.0.lock().unwrap();
         let text = String::from_utf8_lossy(body);
-        let f = faults.iter_mut().find(|f| {
-            f.times != Some(0) && f.operation == operation && f.key_contains.as_deref().is_none_or(|k| text.contains(k))
-        })?;
-        if let Some(t) = &mut f.times {
-            *t -= 1;
-        }
-        Some(f.error)
+        let fired =
+            self.0.fire(|f| f.operation == operation && f.key_contains.as_deref().is_none_or(|k| text.contains(k)));
+        fired.map(|f| f.error)
     }
 }
 
-fn request(addr: SocketAddr, target: &str, body: String) -> Result<Request<Full<Bytes>>, String> {
+/// Why the metadata table could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    /// DynamoDB did not answer.
+    #[error("dynamodb: {0}")]
+    Unreachable(#[from] crate::json_protocol::ForwardError),
+    /// It refused.
+    #[error("dynamodb CreateTable {table}: {status} {body}")]
+    Refused {
+        /// The table.
+        table: String,
+        /// Its HTTP status.
+        status: http::StatusCode,
+        /// Its answer.
+        body: String,
+    },
+}
+
+fn request(addr: SocketAddr, target: &str, body: String) -> Request<Full<Bytes>> {
     Request::post("/")
         .header("host", addr.to_string())
         .header("content-type", "application/x-amz-json-1.0")
@@ -125,16 +145,17 @@ fn request(addr: SocketAddr, target: &str, body: String) -> Result<Request<Full<
             ),
         )
         .body(Full::new(Bytes::from(body)))
-        .map_err(|e| e.to_string())
+        // Every part is a fixed, valid header: the builder cannot fail.
+        .expect("a valid DynamoDB request")
 }
 
 /// Runs a Step Functions DynamoDB integration (`arn:aws:states:::dynamodb:updateItem`, ...):
 /// the Task's parameters are the API request; errors are named `DynamoDB.<Exception>`.
 pub async fn call(addr: SocketAddr, action: &str, params: serde_json::Value) -> Result<serde_json::Value, TaskFailure> {
-    let req = request(addr, action, params.to_string()).map_err(|e| TaskFailure::new("States.Runtime", e))?;
-    let resp = crate::gateway::forward(addr, req)
+    let req = request(addr, action, params.to_string());
+    let resp = crate::json_protocol::forward(addr, req)
         .await
-        .map_err(|e| TaskFailure::new("DynamoDB.AmazonDynamoDBException", e))?;
+        .map_err(|e| TaskFailure::new("DynamoDB.AmazonDynamoDBException", e.to_string()))?;
     let status = resp.status();
     let body = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
@@ -151,20 +172,20 @@ pub async fn call(addr: SocketAddr, action: &str, params: serde_json::Value) -> 
 }
 
 /// Creates the metadata table (`file_id` hash key, on demand) through the DynamoDB API.
-pub async fn create_metadata_table(addr: SocketAddr, table: &str) -> Result<(), String> {
+pub async fn create_metadata_table(addr: SocketAddr, table: &str) -> Result<(), TableError> {
     let body = json!({
         "TableName": table,
         "AttributeDefinitions": [{"AttributeName": "file_id", "AttributeType": "S"}],
         "KeySchema": [{"AttributeName": "file_id", "KeyType": "HASH"}],
         "BillingMode": "PAY_PER_REQUEST",
     });
-    let req = request(addr, "CreateTable", body.to_string())?;
-    let resp = crate::gateway::forward(addr, req).await.map_err(|e| format!("dynamodb: {e}"))?;
+    let req = request(addr, "CreateTable", body.to_string());
+    let resp = crate::json_protocol::forward(addr, req).await?;
     let status = resp.status();
     let text = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     // A table kept from an earlier run (`--data-dir`) is the one wanted.
     if !status.is_success() && !String::from_utf8_lossy(&text).contains("ResourceInUseException") {
-        return Err(format!("dynamodb CreateTable {table}: {status} {}", String::from_utf8_lossy(&text)));
+        return Err(TableError::Refused { table: table.into(), status, body: String::from_utf8_lossy(&text).into() });
     }
     Ok(())
 }

@@ -123,15 +123,6 @@ fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into()).map_err(|e| match e {}).boxed()
 }
 
-/// Sends one request to `addr` over a fresh HTTP/1 connection.
-pub async fn forward(addr: SocketAddr, req: Request<Full<Bytes>>) -> Result<Response<Incoming>, String> {
-    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
-    tokio::spawn(conn);
-    sender.send_request(req).await.map_err(|e| e.to_string())
-}
-
 async fn route(
     routes: Arc<Routes>,
     peer: SocketAddr,
@@ -211,9 +202,9 @@ async fn route(
             let mut fwd = Request::from_parts(parts, Full::new(body));
             fwd.headers_mut().remove(http::header::HOST);
             fwd.headers_mut().remove(http::header::CONTENT_LENGTH);
-            return Ok(match forward(routes.dynamodb, fwd).await {
+            return Ok(match json_protocol::forward(routes.dynamodb, fwd).await {
                 Ok(r) => r.map(|b| b.map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { Box::new(e) }).boxed()),
-                Err(e) => Response::builder().status(StatusCode::BAD_GATEWAY).body(full(e)).expect("valid"),
+                Err(e) => Response::builder().status(StatusCode::BAD_GATEWAY).body(full(e.to_string())).expect("valid"),
             });
         }
         other => json_protocol::respond(

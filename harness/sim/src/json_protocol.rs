@@ -1,10 +1,45 @@
 //! The AWS JSON protocol (awsJson1_0 / awsJson1_1) that Step Functions, Logs and DynamoDB speak:
 //! POST `/`, the operation in `X-Amz-Target`, errors as `{"__type", "message"}`.
 
+use std::net::SocketAddr;
+
 use bytes::Bytes;
-use http::{Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use http_body_util::Full;
+use hyper::body::Incoming;
 use serde::Serialize;
+
+/// Why a request to a service on its own port got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    /// No connection.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// Where.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The HTTP exchange failed.
+    #[error("{addr}: {source}")]
+    Http {
+        /// Where.
+        addr: SocketAddr,
+        /// Why.
+        source: hyper::Error,
+    },
+}
+
+/// Sends one request to the service at `addr` (dynoxide's DynamoDB, behind the gateway and the
+/// state machine's integration) over a fresh HTTP/1 connection.
+pub async fn forward(addr: SocketAddr, req: Request<Full<Bytes>>) -> Result<Response<Incoming>, ForwardError> {
+    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|source| ForwardError::Connect { addr, source })?;
+    let http = |source| ForwardError::Http { addr, source };
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.map_err(http)?;
+    tokio::spawn(conn);
+    sender.send_request(req).await.map_err(http)
+}
 
 /// A service error as the SDKs parse it.
 #[derive(Debug, Clone, thiserror::Error)]

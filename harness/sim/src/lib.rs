@@ -30,6 +30,7 @@
 pub mod breaks;
 pub mod clock;
 mod config;
+mod countdown;
 pub mod definitions;
 pub mod dynamodb;
 pub mod events;
@@ -41,6 +42,7 @@ pub mod persist;
 pub mod pipeline;
 pub mod s3;
 pub mod sftp;
+mod snapshot;
 pub mod sqs;
 pub mod states;
 mod users;
@@ -128,9 +130,53 @@ pub enum StartError {
     /// The Step Functions Local mock config file is missing or malformed.
     #[error(transparent)]
     MockConfig(#[from] states::MockConfigError),
-    /// Setting up a service failed.
-    #[error("{0}")]
-    Setup(String),
+    /// The run's variant of the state machine does not apply to its definition.
+    #[error("{file}: {source}")]
+    Variant {
+        /// The definition file.
+        file: String,
+        /// Why.
+        source: states::variant::VariantError,
+    },
+    /// Something the simulator keeps (in `--data-dir`, or a listener's address) could not be
+    /// read or written.
+    #[error("{what}: {source}")]
+    Io {
+        /// What (`--data-dir executions`, `s3 storage`, `a listener's address`).
+        what: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The external endpoint's host does not resolve.
+    #[error("cannot resolve {endpoint}: {reason}")]
+    Endpoint {
+        /// The endpoint URL.
+        endpoint: String,
+        /// Why.
+        reason: String,
+    },
+    /// DynamoDB's store could not be opened.
+    #[error("dynamodb: {0}")]
+    DynamoDbStore(#[from] dynoxide::errors::DynoxideError),
+    /// The metadata table could not be made.
+    #[error(transparent)]
+    Table(#[from] dynamodb::TableError),
+    /// A bucket could not be made.
+    #[error("bucket: {0}")]
+    Bucket(#[from] s3::StoreError),
+    /// The SFTP server's host key could not be generated.
+    #[error("host key: {0}")]
+    HostKey(#[from] ssh_key::Error),
+    /// The SFTP server's security policy is not one Transfer Family has.
+    #[error(transparent)]
+    SecurityPolicy(#[from] sftp::UnknownPolicy),
+}
+
+impl StartError {
+    fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+        let what = what.into();
+        move |source| Self::Io { what, source }
+    }
 }
 
 /// Where everything listens, and the names a client needs.
@@ -193,7 +239,7 @@ async fn bind(host: &str, port: u16) -> Result<TcpListener, StartError> {
 }
 
 fn local_addr(listener: &TcpListener) -> Result<SocketAddr, StartError> {
-    listener.local_addr().map_err(|e| StartError::Setup(e.to_string()))
+    listener.local_addr().map_err(StartError::io("a listener's address"))
 }
 
 fn server_id() -> String {
@@ -237,7 +283,7 @@ impl DataPlane {
                 endpoint: x.endpoint.clone(),
                 access_key_id: x.access_key_id.clone(),
                 secret_access_key: x.secret_access_key.clone(),
-                table: endpoint_addr(&x.endpoint).await.map_err(StartError::Setup)?,
+                table: endpoint_addr(&x.endpoint).await?,
             },
             None => Self {
                 gateway_url: gateway_url.into(),
@@ -292,7 +338,7 @@ fn function_arn(name: &str) -> String {
 
 /// A `--data-dir` failure, naming what could not be kept.
 fn kept(what: &str, e: std::io::Error) -> StartError {
-    StartError::Setup(format!("--data-dir {what}: {e}"))
+    StartError::io(format!("--data-dir {what}"))(e)
 }
 
 /// DynamoDB (dynoxide on SQLite) on its own listener, with the metadata table.
@@ -306,12 +352,11 @@ async fn start_dynamodb(
     let db = match data_dir {
         Some(d) => dynoxide::Database::new(&d.dynamodb().to_string_lossy()),
         None => dynoxide::Database::memory(),
-    }
-    .map_err(|e| StartError::Setup(format!("dynamodb: {e}")))?;
+    }?;
     tokio::spawn(async move {
         let _ = dynoxide::server::serve_with_shutdown(listener, db, async move { stop.cancelled().await }).await;
     });
-    dynamodb::create_metadata_table(addr, table).await.map_err(StartError::Setup)?;
+    dynamodb::create_metadata_table(addr, table).await?;
     Ok(addr)
 }
 
@@ -418,14 +463,14 @@ fn s3_store(
         Some(d) => s3::S3Store::open(&d.s3(), notices),
         None => s3::S3Store::new(notices),
     }
-    .map_err(|e| StartError::Setup(format!("s3 storage: {e}")))?
+    .map_err(StartError::io("s3 storage"))?
     .with_clock(config.clock.clone());
     let mut wanted = vec![(&config.source_bucket, buckets.source.settings())];
     if config.create_destination_bucket {
         wanted.push((&config.destination_bucket, buckets.destination.settings()));
     }
     for (name, settings) in wanted.into_iter().filter(|(name, _)| !store.has_bucket(name)) {
-        store.create_bucket_with(name, settings).map_err(|e| StartError::Setup(e.to_string()))?;
+        store.create_bucket_with(name, settings)?;
     }
     Ok(Arc::new(store))
 }
@@ -441,7 +486,7 @@ fn keep_in_data_dir(
     forget_running: bool,
     stop: CancellationToken,
 ) -> Result<(), StartError> {
-    persist::restore(d, &routes.sfn, store, announce, &routes.sqs, forget_running)
+    snapshot::restore(d, &routes.sfn, store, announce, &routes.sqs, forget_running)
         .map_err(|e| kept("executions", e))?;
     let (d, store, logs, sfn, queues) =
         (d.clone(), store.clone(), routes.logs.clone(), routes.sfn.clone(), routes.sqs.clone());
@@ -451,7 +496,7 @@ fn keep_in_data_dir(
                 _ = stop.cancelled() => break,
                 _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
             }
-            if let Err(e) = persist::save(&d, &store, &logs, &sfn, &queues) {
+            if let Err(e) = snapshot::save(&d, &store, &logs, &sfn, &queues) {
                 tracing::warn!(error = %e, "saving to the data directory failed");
             }
         }
@@ -468,8 +513,7 @@ fn sftp_identity(
     let host_key = match (config.host_key.clone(), data_dir) {
         (Some(k), _) => k,
         (None, Some(d)) => d.host_key().map_err(|e| kept("host key", e))?,
-        (None, None) => ssh_key::PrivateKey::random(&mut rand::rng(), ssh_key::Algorithm::Ed25519)
-            .map_err(|e| StartError::Setup(e.to_string()))?,
+        (None, None) => ssh_key::PrivateKey::random(&mut rand::rng(), ssh_key::Algorithm::Ed25519)?,
     };
     let id = match data_dir {
         Some(d) => d.server_id(server_id).map_err(|e| kept("server id", e))?,
@@ -509,10 +553,7 @@ fn start_sftp(
         breaks: breaks.clone(),
         clock: config.clock.clone(),
     };
-    let sftp = Arc::new(
-        sftp::SftpServer::new(sftp_config, data.sftp_s3_client(), logs.clone())
-            .map_err(|e| StartError::Setup(e.to_string()))?,
-    );
+    let sftp = Arc::new(sftp::SftpServer::new(sftp_config, data.sftp_s3_client(), logs.clone())?);
     let serving = sftp.clone();
     tokio::spawn(async move {
         tokio::select! {
@@ -567,7 +608,7 @@ impl Simulator {
         let definitions::Definitions { workflow, rule, function, buckets, policies } =
             definitions::Definitions::load(&config.infra_dir, &placeholders(&config), &config.state_machine_variant)?;
         let data_dir = match &config.data_dir {
-            Some(d) => Some(persist::DataDir::new(d).map_err(|e| StartError::Setup(format!("{}: {e}", d.display())))?),
+            Some(d) => Some(persist::DataDir::new(d).map_err(StartError::io(d.display().to_string()))?),
             None => None,
         };
         let breaks = Arc::new(config.breaks.clone());
@@ -660,7 +701,7 @@ impl Simulator {
         self.routes.sfn.shutdown();
         self.lambda.shutdown();
         if let Some(d) = &self.data_dir
-            && let Err(e) = persist::save(d, &self.s3_store, &self.routes.logs, &self.routes.sfn, &self.routes.sqs)
+            && let Err(e) = snapshot::save(d, &self.s3_store, &self.routes.logs, &self.routes.sfn, &self.routes.sqs)
         {
             tracing::warn!(error = %e, "saving to the data directory failed");
         }
@@ -725,13 +766,14 @@ pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
 }
 
 /// Resolves `http://host:port` to a socket address (the DynamoDB integration speaks plain HTTP).
-async fn endpoint_addr(endpoint: &str) -> Result<SocketAddr, String> {
+async fn endpoint_addr(endpoint: &str) -> Result<SocketAddr, StartError> {
     let hostport = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let unresolved = |reason: String| StartError::Endpoint { endpoint: endpoint.into(), reason };
     tokio::net::lookup_host(hostport)
         .await
-        .map_err(|e| format!("cannot resolve {endpoint}: {e}"))?
+        .map_err(|e| unresolved(e.to_string()))?
         .next()
-        .ok_or_else(|| format!("{endpoint} resolves to no address"))
+        .ok_or_else(|| unresolved("it resolves to no address".into()))
 }
 
 /// The HTTP client of the simulator's own SDK clients: rustls on ring (the workspace's one TLS

@@ -72,23 +72,23 @@ pub enum TargetFaultKind {
 
 /// The target faults in force.
 #[derive(Debug, Default)]
-pub struct TargetFaults(std::sync::Mutex<Vec<TargetFault>>);
+pub struct TargetFaults(crate::countdown::Countdown<TargetFault>);
+
+impl crate::countdown::Counted for TargetFault {
+    fn times(&mut self) -> &mut Option<u32> {
+        &mut self.times
+    }
+}
 
 impl TargetFaults {
     /// Faults from a list.
     pub fn new(faults: Vec<TargetFault>) -> Self {
-        Self(std::sync::Mutex::new(faults))
+        Self(crate::countdown::Countdown::new(faults))
     }
 
     /// The refusal this delivery meets, if any (counting it); `target_arn` names the target.
     pub fn take(&self, input: &str, target_arn: &str) -> Option<TargetError> {
-        let mut faults = self.0.lock().unwrap();
-        let f = faults
-            .iter_mut()
-            .find(|f| f.times != Some(0) && f.input_contains.as_deref().is_none_or(|c| input.contains(c)))?;
-        if let Some(t) = &mut f.times {
-            *t -= 1;
-        }
+        let f = self.0.fire(|f| f.input_contains.as_deref().is_none_or(|c| input.contains(c)))?;
         Some(match f.error {
             TargetFaultKind::Throttled => TargetError {
                 code: "THROTTLING",

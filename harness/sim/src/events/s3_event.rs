@@ -16,8 +16,7 @@ use crate::s3::ObjectCreated;
 
 /// Formats a time as EventBridge does (`2026-11-26T17:07:31Z`).
 pub fn event_time(t: std::time::SystemTime) -> String {
-    let t = time::OffsetDateTime::from(t);
-    t.format(&time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z")).unwrap_or_default()
+    crate::clock::rfc3339_seconds(t)
 }
 
 /// Builds the EventBridge event for an object creation.

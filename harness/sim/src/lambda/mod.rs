@@ -20,6 +20,26 @@ use crate::states::TaskFailure;
 use runtime_api::{Invocation, Reply, RuntimeApi};
 
 use crate::breaks::Break;
+use crate::countdown::{Countdown, Counted};
+
+/// Why a function's process could not be started (Lambda reports it as `Runtime.InitError`).
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// The Runtime API's listener could not be bound.
+    #[error("runtime API: {0}")]
+    RuntimeApi(std::io::Error),
+    /// The function has no command to start.
+    #[error("empty function command")]
+    NoCommand,
+    /// The process did not start.
+    #[error("cannot start {program}: {source}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
 
 /// The account's concurrency for functions without a reservation (Lambda's default quota).
 pub const ACCOUNT_CONCURRENCY: u32 = 1000;
@@ -67,6 +87,12 @@ pub struct Kill {
     pub times: Option<u32>,
 }
 
+impl Counted for Kill {
+    fn times(&mut self) -> &mut Option<u32> {
+        &mut self.times
+    }
+}
+
 struct Instance {
     id: String,
     api: Arc<RuntimeApi>,
@@ -112,7 +138,7 @@ pub struct LambdaService {
     /// Open unless invocations are held (a test reads the pipeline's state before any runs).
     gate: Arc<tokio::sync::watch::Sender<bool>>,
     breaks: Arc<crate::breaks::Breaks>,
-    kills: Arc<Mutex<Vec<Kill>>>,
+    kills: Arc<Countdown<Kill>>,
     clock: crate::clock::Clock,
 }
 
@@ -181,19 +207,13 @@ impl LambdaService {
 
     /// Kills function processes partway through invocations as `kills` say.
     pub fn with_kills(self, kills: Vec<Kill>) -> Self {
-        Self { kills: Arc::new(Mutex::new(kills)), ..self }
+        Self { kills: Arc::new(Countdown::new(kills)), ..self }
     }
 
     /// The kill fault this invocation meets, if any (counting it).
     fn kill_for(&self, payload: &Value) -> Option<Duration> {
         let text = payload.to_string();
-        let mut kills = self.kills.lock().unwrap();
-        let k = kills
-            .iter_mut()
-            .find(|k| k.times != Some(0) && k.input_contains.as_deref().is_none_or(|c| text.contains(c)))?;
-        if let Some(t) = &mut k.times {
-            *t -= 1;
-        }
+        let k = self.kills.fire(|k| k.input_contains.as_deref().is_none_or(|c| text.contains(c)))?;
         Some(Duration::from_millis(k.after_ms))
     }
 
@@ -278,7 +298,7 @@ impl LambdaService {
             _ => self
                 .start_instance(spec)
                 .await
-                .map_err(|e| typed(json!({"errorType": "Runtime.InitError", "errorMessage": e})))?,
+                .map_err(|e| typed(json!({"errorType": "Runtime.InitError", "errorMessage": e.to_string()})))?,
         };
         let group = format!("/aws/lambda/{}", spec.name);
         let request_id = uuid::Uuid::new_v4().to_string();
@@ -374,14 +394,14 @@ impl LambdaService {
         outcome
     }
 
-    async fn start_instance(&self, spec: &FunctionSpec) -> Result<Arc<Instance>, String> {
+    async fn start_instance(&self, spec: &FunctionSpec) -> Result<Arc<Instance>, InitError> {
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let api = RuntimeApi::start().await.map_err(|e| format!("runtime API: {e}"))?;
+        let api = RuntimeApi::start().await.map_err(InitError::RuntimeApi)?;
         let date = self.clock.iso_now();
         let stream = format!("{}/[$LATEST]{id}", date[..10].replace('-', "/"));
         let group = format!("/aws/lambda/{}", spec.name);
         self.logs.ensure_stream(&group, &stream);
-        let (program, args) = spec.command.split_first().ok_or("empty function command")?;
+        let (program, args) = spec.command.split_first().ok_or(InitError::NoCommand)?;
         // The bootstrap's directory stands in for /var/task, where Lambda unpacks the zip.
         let task_root = std::path::Path::new(program)
             .parent()
@@ -425,7 +445,7 @@ impl LambdaService {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().map_err(|e| format!("cannot start {program}: {e}"))?;
+        let mut child = cmd.spawn().map_err(|source| InitError::Spawn { program: program.clone(), source })?;
         let pid = child.id();
         for pipe in [
             child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),

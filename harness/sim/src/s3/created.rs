@@ -6,7 +6,16 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use super::store::Caller;
+/// Who asked, for the event's `requester` and `source-ip-address`.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// Access key id.
+    pub access_key: String,
+    /// Client address.
+    pub source_ip: String,
+    /// Request id.
+    pub request_id: String,
+}
 
 /// The event S3 sends to EventBridge when an object is created.
 #[derive(Debug, Clone)]

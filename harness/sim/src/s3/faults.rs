@@ -2,8 +2,9 @@
 //! held until the test releases it, or stores corrupted bytes, a set number of times. They reach
 //! clients through the real protocol, as AWS's would.
 
-use std::sync::Mutex;
 use std::time::Duration;
+
+use crate::countdown::{Countdown, Counted};
 
 use s3s::{S3Error, S3ErrorCode};
 
@@ -36,6 +37,12 @@ pub struct Fault {
     pub hold: bool,
 }
 
+impl Counted for Fault {
+    fn times(&mut self) -> &mut Option<u32> {
+        &mut self.times
+    }
+}
+
 /// What a matching fault asks of the operation, once it may go on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Applied {
@@ -45,7 +52,7 @@ pub struct Applied {
 
 /// The faults in force.
 pub struct Faults {
-    faults: Mutex<Vec<Fault>>,
+    faults: Countdown<Fault>,
     released: tokio::sync::watch::Sender<bool>,
 }
 
@@ -68,7 +75,7 @@ fn status_of(code: &str) -> u16 {
 impl Faults {
     /// Faults from a list.
     pub fn new(faults: Vec<Fault>) -> Self {
-        Self { faults: Mutex::new(faults), released: tokio::sync::watch::channel(false).0 }
+        Self { faults: Countdown::new(faults), released: tokio::sync::watch::channel(false).0 }
     }
 
     /// Lets every held request go on, now and from now on.
@@ -78,20 +85,8 @@ impl Faults {
 
     /// Applies the first matching fault to `operation` on `key`, using up one of its times.
     pub async fn apply(&self, operation: &str, key: &str) -> Result<Applied, S3Error> {
-        let hit = {
-            let mut faults = self.faults.lock().unwrap();
-            let found = faults.iter_mut().find(|f| {
-                f.operation == operation
-                    && f.key_contains.as_deref().is_none_or(|k| key.contains(k))
-                    && f.times.is_none_or(|t| t > 0)
-            });
-            found.map(|f| {
-                if let Some(t) = f.times.as_mut() {
-                    *t -= 1;
-                }
-                f.clone()
-            })
-        };
+        let hit =
+            self.faults.fire(|f| f.operation == operation && f.key_contains.as_deref().is_none_or(|k| key.contains(k)));
         let Some(fault) = hit else { return Ok(Applied::default()) };
         if fault.hold {
             let mut released = self.released.subscribe();

@@ -8,10 +8,10 @@ mod multipart;
 mod service;
 mod store;
 
-pub use created::{CreatedObject, ObjectCreated, Sequencer};
+pub use created::{Caller, CreatedObject, ObjectCreated, Sequencer};
 pub use faults::{Applied, Fault, Faults};
 pub use multipart::{ListedPart, MAX_PART_NUMBER, MAX_PART_SIZE, MIN_PART_SIZE, UploadInfo};
 pub use service::S3Frontend;
 pub use store::{
-    BucketSettings, Caller, Conditions, Deleted, ObjectAttrs, ObjectMeta, S3Store, StoreError, VersionEntry, Versioning,
+    BucketSettings, Conditions, Deleted, ObjectAttrs, ObjectMeta, S3Store, StoreError, VersionEntry, Versioning,
 };

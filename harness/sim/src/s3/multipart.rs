@@ -16,8 +16,9 @@ use md5::{Digest, Md5};
 use tokio::io::AsyncWriteExt;
 
 use super::checksum::{self, Algorithm, Kind};
+use super::created::Caller;
 use super::store::{
-    Caller, Conditions, Destination, IO_BUFFER, Ingested, ObjectAttrs, ObjectMeta, PartInfo, S3Store, StoreError,
+    Conditions, Destination, IO_BUFFER, Ingested, ObjectAttrs, ObjectMeta, PartInfo, S3Store, StoreError,
 };
 
 /// S3's minimum size for every part but the last.

@@ -9,9 +9,10 @@ use s3s::dto::*;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::checksum::{self, Algorithm, Checksum as ObjectChecksum, Kind};
+use super::created::Caller;
 use super::faults::Faults;
 use super::multipart::ListedPart;
-use super::store::{Caller, Conditions, ObjectAttrs, ObjectMeta, S3Store, StoreError, VersionEntry};
+use super::store::{Conditions, ObjectAttrs, ObjectMeta, S3Store, StoreError, VersionEntry};
 use crate::breaks::{Break, Breaks};
 
 /// The S3 endpoint's operations.

@@ -19,7 +19,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
 use super::checksum::{self, Algorithm, Checksum, Hasher, Kind};
-use super::created::{CreatedObject, ObjectCreated, Sequencer};
+use super::created::{Caller, CreatedObject, ObjectCreated, Sequencer};
 
 /// Why a store operation failed, named as S3 names it.
 #[derive(Debug, thiserror::Error)]
@@ -257,17 +257,6 @@ impl Bucket {
             Entry::DeleteMarker { .. } => None,
         }
     }
-}
-
-/// Who asked, for the event's `requester` and `source-ip-address`.
-#[derive(Debug, Clone, Default)]
-pub struct Caller {
-    /// Access key id.
-    pub access_key: String,
-    /// Client address.
-    pub source_ip: String,
-    /// Request id.
-    pub request_id: String,
 }
 
 /// HTTP conditions of a request (`If-Match`, `If-None-Match`, `If-Modified-Since`,

@@ -6,17 +6,14 @@
 //! This reader does the same: at the first over-long length it ends the stream, so the SFTP
 //! session stops and the channel closes; the connection and its other channels carry on.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-
 /// The longest SFTP packet accepted: OpenSSH sftp-server's SFTP_MAX_MSG_LENGTH.
 pub const MAX_PACKET: u32 = 256 * 1024;
 
 /// A stream that ends at the first SFTP packet longer than [`MAX_PACKET`].
-pub struct Bounded<S> {
-    inner: S,
+pub type Bounded<S> = super::tap::Tap<S, PacketBound>;
+
+/// The framing of the packets read so far.
+pub struct PacketBound {
     /// Bytes of the current packet's payload still to pass.
     remaining: u64,
     /// Length bytes read so far at a packet boundary.
@@ -27,10 +24,15 @@ pub struct Bounded<S> {
     on_refused: Option<Box<dyn FnOnce(u32) + Send>>,
 }
 
-impl<S> Bounded<S> {
-    /// Wraps `inner`; `on_refused` hears the length of a refused packet.
-    pub fn new(inner: S, on_refused: impl FnOnce(u32) + Send + 'static) -> Self {
-        Self { inner, remaining: 0, header: [0; 4], have: 0, ended: false, on_refused: Some(Box::new(on_refused)) }
+/// `inner`, ending at its first over-long packet; `on_refused` hears the refused length.
+pub fn bounded<S>(inner: S, on_refused: impl FnOnce(u32) + Send + 'static) -> Bounded<S> {
+    super::tap::Tap::new(inner, PacketBound::new(on_refused))
+}
+
+impl PacketBound {
+    /// A bound that has read nothing yet; `on_refused` hears the length of a refused packet.
+    pub fn new(on_refused: impl FnOnce(u32) + Send + 'static) -> Self {
+        Self { remaining: 0, header: [0; 4], have: 0, ended: false, on_refused: Some(Box::new(on_refused)) }
     }
 
     /// Follows the framing over `bytes`; returns how many of them may pass.
@@ -65,32 +67,13 @@ impl<S> Bounded<S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Bounded<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        if self.ended {
-            return Poll::Ready(Ok(()));
-        }
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = polled {
-            let pass = self.scan(&buf.filled()[before..]);
-            buf.set_filled(before + pass);
-        }
-        polled
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Bounded<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+impl super::tap::OnRead for PacketBound {
+    fn on_read(&mut self, fresh: &[u8]) -> usize {
+        self.scan(fresh)
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+    fn ended(&self) -> bool {
+        self.ended
     }
 }
 
@@ -114,7 +97,7 @@ mod tests {
         wire.extend(packet(3, b'd'));
         let refused = std::sync::Arc::new(std::sync::Mutex::new(None));
         let seen = refused.clone();
-        let mut r = Bounded::new(&wire[..], move |n| *seen.lock().unwrap() = Some(n));
+        let mut r = bounded(&wire[..], move |n| *seen.lock().unwrap() = Some(n));
         let mut out = Vec::new();
         r.read_to_end(&mut out).await.unwrap();
         assert_eq!(out.len(), 4 + 5 + 4 + MAX_PACKET as usize, "both packets within the limit pass whole");
@@ -124,7 +107,7 @@ mod tests {
 
     #[test]
     fn lengths_split_across_reads_are_followed() {
-        let mut r = Bounded::new(tokio::io::empty(), |_| {});
+        let mut r = PacketBound::new(|_| {});
         let wire = packet(2, b'x');
         for b in &wire {
             assert_eq!(r.scan(std::slice::from_ref(b)), 1);

@@ -2,12 +2,7 @@
 //! exchange and ciphers a connection really uses: RFC 4253 section 7.1 picks, for each, the
 //! first of the client's algorithms that the server also offers.
 
-use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
-
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// What the client offered in its KEXINIT.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,65 +59,35 @@ pub fn negotiate<'a>(client: &'a [String], server: &[&str]) -> Option<&'a str> {
     client.iter().map(String::as_str).find(|c| server.contains(c))
 }
 
-/// A stream that keeps a copy of what the client sends until its KEXINIT has been seen.
-pub struct Recorder<S> {
-    inner: S,
+/// What the client has sent so far, until its KEXINIT is read.
+pub struct Recording {
     seen: Vec<u8>,
     offer: Arc<OnceLock<ClientOffer>>,
     done: bool,
 }
 
-impl<S> Recorder<S> {
-    /// Wraps `inner`; the client's offer appears in `offer` once read.
-    pub fn new(inner: S, offer: Arc<OnceLock<ClientOffer>>) -> Self {
-        Self { inner, seen: Vec::new(), offer, done: false }
+impl Recording {
+    /// A recording that puts the client's offer in `offer` once read.
+    pub fn new(offer: Arc<OnceLock<ClientOffer>>) -> Self {
+        Self { seen: Vec::new(), offer, done: false }
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Recorder<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+impl super::tap::OnRead for Recording {
+    fn on_read(&mut self, fresh: &[u8]) -> usize {
         if !self.done {
-            let this = &mut *self;
-            this.seen.extend_from_slice(&buf.filled()[before..]);
-            if let Some(offer) = parse(&this.seen) {
-                let _ = this.offer.set(offer);
-                this.done = true;
-            } else if this.seen.len() > RECORD_LIMIT {
-                this.done = true;
+            self.seen.extend_from_slice(fresh);
+            if let Some(offer) = parse(&self.seen) {
+                let _ = self.offer.set(offer);
+                self.done = true;
+            } else if self.seen.len() > RECORD_LIMIT {
+                self.done = true;
             }
-            if this.done {
-                this.seen = Vec::new();
+            if self.done {
+                self.seen = Vec::new();
             }
         }
-        result
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Recorder<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        fresh.len()
     }
 }
 

@@ -9,6 +9,7 @@ mod idle;
 mod kexinit;
 mod security_policy;
 mod session_log;
+mod tap;
 pub mod users;
 mod vpath;
 
@@ -145,7 +146,7 @@ impl SftpServer {
             let _ = stream.set_nodelay(true);
             let offer = Arc::new(std::sync::OnceLock::new());
             let activity = idle::Activity::new(self.config.clock.clone());
-            let stream = kexinit::Recorder::new(idle::Watched::new(stream, activity.clone()), offer.clone());
+            let stream = tap::Tap::new(tap::Tap::new(stream, activity.clone()), kexinit::Recording::new(offer.clone()));
             let this = self.clone();
             let log = SessionLog::new(self.logs.clone(), &self.config.server_id, peer, &self.config.breaks);
             let span = info_span!("sftp_session", session = %log.session_id(), peer = %peer);
@@ -197,7 +198,7 @@ impl SftpServer {
 /// The SFTP stream with OpenSSH's packet limit: an over-long packet ends it, logged as
 /// sftp-server's "bad message".
 fn bounded<S>(stream: S, log: SessionLog) -> framing::Bounded<S> {
-    framing::Bounded::new(stream, move |len| {
+    framing::bounded(stream, move |len| {
         let msg = format!("bad message: a packet of {len} bytes is over the {} byte limit", framing::MAX_PACKET);
         tracing::warn!("{msg}; closing the SFTP channel");
         log.error("SFTP", "", &msg);

@@ -3,7 +3,8 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::service::{Execution, StepFunctions, epoch};
+use super::history::Execution;
+use super::service::{StepFunctions, epoch};
 use crate::json_protocol::{ApiError, parse_input};
 
 #[derive(Deserialize)]

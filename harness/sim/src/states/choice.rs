@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::interpreter::TaskFailure;
+use super::failure::TaskFailure;
 use super::paths;
 
 fn runtime(msg: impl Into<String>) -> TaskFailure {

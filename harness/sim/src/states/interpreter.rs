@@ -8,43 +8,8 @@ use serde_json::{Value, json};
 use tracing::{Instrument, debug, info_span};
 
 use super::definition::{Definition, Retrier, State};
-use super::paths::{self, PathError};
-
-/// A task's failure: the error name Step Functions matches on, and its cause.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaskFailure {
-    /// Error name (`Lambda.Unknown`, `States.Timeout`, the function's errorType, ...).
-    pub error: String,
-    /// Cause text (for Lambda, the JSON error document); task timeouts carry none.
-    pub cause: Option<String>,
-}
-
-impl TaskFailure {
-    /// A failure with this error name and cause.
-    pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        Self { error: error.into(), cause: Some(cause.into()) }
-    }
-
-    /// A failure with no cause, as a task's timeout is.
-    pub fn without_cause(error: impl Into<String>) -> Self {
-        Self { error: error.into(), cause: None }
-    }
-
-    /// The error output a Catch passes on: `Error`, and `Cause` when there is one.
-    pub fn error_output(&self) -> Value {
-        let mut out = json!({"Error": self.error});
-        if let Some(c) = &self.cause {
-            out["Cause"] = json!(c);
-        }
-        out
-    }
-}
-
-impl From<PathError> for TaskFailure {
-    fn from(e: PathError) -> Self {
-        Self::new(e.error, e.message)
-    }
-}
+use super::failure::TaskFailure;
+use super::paths;
 
 /// What a Task calls.
 #[derive(Debug, Clone, PartialEq)]
@@ -562,4 +527,53 @@ enum Step {
     Next(String, Value),
     End(Value),
     Fail(TaskFailure),
+}
+
+impl Run {
+    /// A mocked Task's call: the history a real call records (TaskScheduled, TaskStarted, then
+    /// TaskSucceeded or TaskFailed), with the outcome from the mock config and no service
+    /// reached, so a mocked resource need not be one the simulator integrates.
+    pub(super) fn mocked_task(
+        &self,
+        resource: &str,
+        params: &Value,
+        outcome: Result<Value, TaskFailure>,
+    ) -> Result<Value, TaskFailure> {
+        let (resource_type, kind) = resource_parts(resource);
+        (self.record)(
+            "TaskScheduled",
+            json!({"taskScheduledEventDetails": {
+                "resourceType": resource_type, "resource": kind, "region": crate::REGION,
+                "parameters": params.to_string(),
+            }}),
+        );
+        (self.record)(
+            "TaskStarted",
+            json!({"taskStartedEventDetails": {"resourceType": resource_type, "resource": kind}}),
+        );
+        match &outcome {
+            Ok(output) => (self.record)(
+                "TaskSucceeded",
+                json!({"taskSucceededEventDetails": {"resourceType": resource_type, "resource": kind, "output": output.to_string()}}),
+            ),
+            Err(f) => (self.record)(
+                "TaskFailed",
+                json!({"taskFailedEventDetails": {"resourceType": resource_type, "resource": kind, "error": f.error, "cause": f.cause}}),
+            ),
+        }
+        outcome
+    }
+}
+
+/// History's `resourceType` and `resource` of a Task resource ARN:
+/// `arn:aws:states:::sqs:sendMessage` -> (`sqs`, `sendMessage`); a Lambda function ARN ->
+/// (`lambda`, `function`).
+fn resource_parts(resource: &str) -> (String, String) {
+    if resource.starts_with("arn:aws:lambda:") {
+        return ("lambda".into(), "function".into());
+    }
+    match resource.strip_prefix("arn:aws:states:::").and_then(|r| r.split_once(':')) {
+        Some((service, action)) => (service.into(), action.into()),
+        None => ("unknown".into(), resource.into()),
+    }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::service::{Execution, HistoryEvent};
+use super::history::{Execution, HistoryEvent};
 use crate::logs::LogStore;
 
 /// A logging configuration's level (https://docs.aws.amazon.com/step-functions/latest/dg/cloudwatch-log-level.html).

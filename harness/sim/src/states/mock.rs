@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::interpreter::{Run, TaskFailure};
+use super::failure::TaskFailure;
 
 /// Why a mock configuration file cannot be used: what, where (a JSON pointer into the file),
 /// and how to fix it.
@@ -311,58 +311,10 @@ impl ExecutionMocks {
     }
 }
 
-impl Run {
-    /// A mocked Task's call: the history a real call records (TaskScheduled, TaskStarted, then
-    /// TaskSucceeded or TaskFailed), with the outcome from the mock config and no service
-    /// reached, so a mocked resource need not be one the simulator integrates.
-    pub(super) fn mocked_task(
-        &self,
-        resource: &str,
-        params: &Value,
-        outcome: Result<Value, TaskFailure>,
-    ) -> Result<Value, TaskFailure> {
-        let (resource_type, kind) = resource_parts(resource);
-        (self.record)(
-            "TaskScheduled",
-            json!({"taskScheduledEventDetails": {
-                "resourceType": resource_type, "resource": kind, "region": crate::REGION,
-                "parameters": params.to_string(),
-            }}),
-        );
-        (self.record)(
-            "TaskStarted",
-            json!({"taskStartedEventDetails": {"resourceType": resource_type, "resource": kind}}),
-        );
-        match &outcome {
-            Ok(output) => (self.record)(
-                "TaskSucceeded",
-                json!({"taskSucceededEventDetails": {"resourceType": resource_type, "resource": kind, "output": output.to_string()}}),
-            ),
-            Err(f) => (self.record)(
-                "TaskFailed",
-                json!({"taskFailedEventDetails": {"resourceType": resource_type, "resource": kind, "error": f.error, "cause": f.cause}}),
-            ),
-        }
-        outcome
-    }
-}
-
-/// History's `resourceType` and `resource` of a Task resource ARN:
-/// `arn:aws:states:::sqs:sendMessage` -> (`sqs`, `sendMessage`); a Lambda function ARN ->
-/// (`lambda`, `function`).
-fn resource_parts(resource: &str) -> (String, String) {
-    if resource.starts_with("arn:aws:lambda:") {
-        return ("lambda".into(), "function".into());
-    }
-    match resource.strip_prefix("arn:aws:states:::").and_then(|r| r.split_once(':')) {
-        Some((service, action)) => (service.into(), action.into()),
-        None => ("unknown".into(), resource.into()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use std::sync::Arc;
 
     /// The example file of the developer guide, verbatim

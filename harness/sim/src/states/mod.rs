@@ -3,6 +3,8 @@
 mod api;
 mod choice;
 mod definition;
+mod failure;
+mod history;
 mod interpreter;
 mod intrinsics;
 pub mod logging;
@@ -14,7 +16,9 @@ pub mod variant;
 
 pub use api::handle as handle_api;
 pub use definition::{Definition, DefinitionError};
-pub use interpreter::{Clock, TaskFailure, TaskInvoker, TaskTarget};
+pub use failure::TaskFailure;
+pub use history::{Execution, ExecutionStatus, HistoryEvent};
+pub use interpreter::{Clock, TaskInvoker, TaskTarget};
 pub use mock::{MockConfig, MockConfigError};
-pub use service::{Execution, ExecutionStatus, HistoryEvent, StepFunctions};
+pub use service::StepFunctions;
 pub use test_state::handle as test_state;

@@ -15,7 +15,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::definition::{Definition, State};
-use super::interpreter::{Run, TaskFailure, error_matches, scheduled_backoff};
+use super::failure::TaskFailure;
+use super::interpreter::{Run, error_matches, scheduled_backoff};
 use super::paths;
 use super::service::StepFunctions;
 use crate::json_protocol::{ApiError, parse_input};
