@@ -20,6 +20,18 @@ struct Server {
     _keep: Box<dyn std::any::Any>,
 }
 
+impl Server {
+    /// Runs a paramiko `script` against this server: its arguments are host, port, user and
+    /// key file, then `extra`. `None` where paramiko cannot be had (outside CI).
+    fn paramiko(&self, script: &str, extra: &[&str]) -> Option<(bool, String)> {
+        let port = self.port.to_string();
+        let mut args: Vec<&std::ffi::OsStr> =
+            vec![self.host.as_ref(), port.as_ref(), self.user.as_ref(), self.key.as_os_str()];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        common::run_paramiko(script, &args)
+    }
+}
+
 struct ChildGuard(Child);
 
 impl Drop for ChildGuard {
@@ -300,16 +312,7 @@ t.close()
 "#;
 
 fn paramiko(server: &Server, mode: &str) -> Option<String> {
-    let port = server.port.to_string();
-    let args = [
-        server.host.as_ref(),
-        port.as_ref(),
-        server.user.as_ref(),
-        server.key.as_os_str(),
-        server.host_fingerprint_b64.as_ref(),
-        mode.as_ref(),
-    ];
-    let (ok, t) = common::run_paramiko(PARAMIKO, &args)?;
+    let (ok, t) = server.paramiko(PARAMIKO, &[&server.host_fingerprint_b64, mode])?;
     assert!(ok, "paramiko against the {mode}: {t}");
     Some(t)
 }
@@ -406,9 +409,7 @@ print("after closing one: listed", c.listdir("/") is not None)
 #[test]
 fn ten_sftp_channels_per_connection() {
     let sim = start_sim();
-    let port = sim.port.to_string();
-    let args = [sim.host.as_ref(), port.as_ref(), sim.user.as_ref(), sim.key.as_os_str()];
-    let Some((_, t)) = common::run_paramiko(CHANNELS, &args) else { return };
+    let Some((_, t)) = sim.paramiko(CHANNELS, &[]) else { return };
     assert!(t.contains("channel 11 refused") && t.contains("open channels 10"), "{t}");
     assert!(t.contains("after closing one: listed True"), "a closed channel frees its place: {t}");
 }
@@ -453,9 +454,7 @@ print("connection still serves", t.open_sftp_client().listdir("/") is not None)
 #[test]
 fn hostile_sftp_requests_are_bounded() {
     let sim = start_sim();
-    let port = sim.port.to_string();
-    let args = [sim.host.as_ref(), port.as_ref(), sim.user.as_ref(), sim.key.as_os_str()];
-    let Some((_, t)) = common::run_paramiko(HOSTILE, &args) else { return };
+    let Some((_, t)) = sim.paramiko(HOSTILE, &[]) else { return };
     assert!(t.contains("session 11 refused") && t.contains("open sessions 10"), "{t}");
     assert!(t.contains("read of 4 GiB answered 261120 bytes"), "{t}");
     assert!(t.contains("oversized write: channel closed"), "{t}");

@@ -29,11 +29,12 @@ fn task_state() -> String {
     .to_string()
 }
 
-/// Runs `aws stepfunctions test-state` with `args`; returns the JSON it printed.
-async fn test_state(endpoint: String, args: Vec<String>) -> Value {
+/// Runs `aws stepfunctions <args>` against `endpoint` with the simulator's credentials;
+/// returns the JSON it printed.
+async fn sfn_cli(endpoint: String, args: Vec<String>) -> Value {
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("aws")
-            .args(["stepfunctions", "test-state", "--endpoint-url", &endpoint, "--output", "json"])
+            .args(["stepfunctions", "--endpoint-url", &endpoint, "--output", "json"])
             .args(&args)
             // The model puts TestState on `sync-<host>` (endpoint hostPrefix "sync-"), which
             // does not resolve for 127.0.0.1; botocore's switch turns the prefix off.
@@ -49,6 +50,11 @@ async fn test_state(endpoint: String, args: Vec<String>) -> Value {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// Runs `aws stepfunctions test-state` with `args`; returns the JSON it printed.
+async fn test_state(endpoint: String, args: Vec<String>) -> Value {
+    sfn_cli(endpoint, std::iter::once("test-state".to_string()).chain(args).collect()).await
 }
 
 /// (a) a mocked result: SUCCEEDED and the state's Next; (b) a mocked error the Catch takes:
@@ -112,25 +118,6 @@ async fn the_aws_cli_tests_a_state_with_mocks() {
     assert_eq!(retriable["inspectionData"]["errorDetails"], json!({"retryBackoffIntervalSeconds": 6, "retryIndex": 0}));
     assert!(retriable.get("output").is_none() && retriable.get("nextState").is_none(), "{retriable}");
     sim.shutdown();
-}
-
-/// Runs `aws stepfunctions <args>` against `endpoint`; returns the JSON it printed.
-async fn sfn_cli(endpoint: String, args: Vec<String>) -> Value {
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("aws")
-            .args(["stepfunctions", "--endpoint-url", &endpoint, "--output", "json"])
-            .args(&args)
-            .env("AWS_ACCESS_KEY_ID", sim::ACCESS_KEY_ID)
-            .env("AWS_SECRET_ACCESS_KEY", sim::SECRET_ACCESS_KEY)
-            .env("AWS_DEFAULT_REGION", sim::REGION)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
 /// `SimConfig::sfn_mock_config` (`harness sim --sfn-mock-config`): the `aws` CLI starts the
